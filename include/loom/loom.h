@@ -1,0 +1,9 @@
+// The whole public API of loom.
+#pragma once
+
+#include "loom/config.h"
+#include "loom/error.h"
+#include "loom/generate.h"
+#include "loom/model.h"
+#include "loom/session.h"
+#include "loom/tokenizer.h"

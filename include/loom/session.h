@@ -1,0 +1,51 @@
+// One sequence being evaluated against a Model: its KV cache, position and scratch buffers.
+// A Session is used by one thread at a time; several Sessions may share one Model.
+#pragma once
+
+#include <cstdint>
+#include <memory>
+#include <span>
+#include <vector>
+
+#include "loom/model.h"
+
+namespace loom {
+
+struct SessionOptions {
+  int ctx_size = 0;      // tokens the KV cache holds; 0: the model's max_position_embeddings,
+                         // capped at kDefaultMaxContext
+  int threads = 0;       // 0: all cores OpenMP reports
+  int batch_size = 512;  // prompt tokens evaluated per matrix-matrix pass
+
+  static constexpr int kDefaultMaxContext = 4096;
+};
+
+class Session {
+ public:
+  explicit Session(const Model& model, const SessionOptions& options = {});
+  Session(Session&&) noexcept;
+  Session& operator=(Session&&) noexcept;
+  ~Session();
+
+  // Evaluates IDS at the next positions (the whole prompt at once) and returns the logits of the
+  // last one (vocab_size floats, valid until the next call).
+  std::span<const float> prefill(std::span<const int> ids);
+  // As prefill, but returns the logits of every position: ids.size() rows of vocab_size.
+  std::vector<float> prefill_all_logits(std::span<const int> ids);
+  // Evaluates one token at the next position; returns its logits.
+  std::span<const float> decode(int id);
+
+  int position() const;  // tokens in the cache
+  int ctx_size() const;
+  int threads() const;
+  // Forgets all tokens: the next call starts at position 0.
+  void reset();
+
+  const Model& model() const;
+
+ private:
+  struct State;
+  std::unique_ptr<State> s_;
+};
+
+}  // namespace loom

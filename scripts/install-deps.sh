@@ -1,0 +1,14 @@
+#!/usr/bin/env bash
+# Installs what loom needs to build and test on a bare Debian (bookworm or newer) machine.
+set -euo pipefail
+pkgs=(cmake g++ make libgtest-dev nlohmann-json3-dev libsentencepiece-dev python3)
+missing=()
+for p in "${pkgs[@]}"; do
+  dpkg -s "$p" >/dev/null 2>&1 || missing+=("$p")
+done
+[ ${#missing[@]} -eq 0 ] && exit 0
+sudo=""
+[ "$(id -u)" -ne 0 ] && sudo="sudo"
+export DEBIAN_FRONTEND=noninteractive
+$sudo apt-get update -q
+$sudo apt-get install -y -q --no-install-recommends "${missing[@]}"

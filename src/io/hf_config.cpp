@@ -1,0 +1,233 @@
+#include "io/hf_config.h"
+
+#include <cmath>
+#include <fstream>
+#include <nlohmann/json.hpp>
+#include <sstream>
+
+#include "loom/error.h"
+
+namespace loom::io {
+namespace fs = std::filesystem;
+using nlohmann::json;
+
+namespace {
+
+std::string read_text(const fs::path& p) {
+  std::ifstream in(p, std::ios::binary);
+  if (!in) throw Error("cannot read " + p.string());
+  std::stringstream ss;
+  ss << in.rdbuf();
+  return ss.str();
+}
+
+json parse(const std::string& text, const std::string& where) {
+  try {
+    json j = json::parse(text);
+    if (!j.is_object()) throw Error(where + ": not a JSON object");
+    return j;
+  } catch (const json::exception& e) {
+    throw Error(where + ": invalid JSON: " + e.what());
+  }
+}
+
+// Reads keys of one JSON object, each message naming the file and key.
+struct Keys {
+  const json& j;
+  std::string where;
+
+  [[noreturn]] void fail(const std::string& key, const std::string& want) const {
+    throw Error(where + ": key '" + key + "' " + want + ", got " + j.at(key).dump());
+  }
+  bool has(const std::string& key) const { return j.contains(key) && !j.at(key).is_null(); }
+  int positive_int(const std::string& key) const {
+    if (!j.contains(key)) throw Error(where + ": missing required key '" + key + "'");
+    const json& v = j.at(key);
+    if (!v.is_number_integer() || v.get<int64_t>() <= 0 || v.get<int64_t>() > (1 << 30)) {
+      fail(key, "must be a positive integer");
+    }
+    return v.get<int>();
+  }
+  int positive_int_or(const std::string& key, int dflt) const {
+    return has(key) ? positive_int(key) : dflt;
+  }
+  float positive_float_or(const std::string& key, float dflt) const {
+    if (!has(key)) return dflt;
+    const json& v = j.at(key);
+    if (!v.is_number() || !(v.get<double>() > 0) || !std::isfinite(v.get<double>())) {
+      fail(key, "must be a positive number");
+    }
+    return v.get<float>();
+  }
+  bool bool_or(const std::string& key, bool dflt) const {
+    if (!has(key)) return dflt;
+    if (!j.at(key).is_boolean()) fail(key, "must be true or false");
+    return j.at(key).get<bool>();
+  }
+  std::string string_or(const std::string& key, const std::string& dflt) const {
+    if (!has(key)) return dflt;
+    if (!j.at(key).is_string()) fail(key, "must be a string");
+    return j.at(key).get<std::string>();
+  }
+  // An int or a list of ints (eos_token_id); empty if absent.
+  std::vector<int> int_list(const std::string& key) const {
+    std::vector<int> out;
+    if (!has(key)) return out;
+    const json& v = j.at(key);
+    if (v.is_number_integer()) {
+      out.push_back(v.get<int>());
+    } else if (v.is_array()) {
+      for (const json& e : v) {
+        if (!e.is_number_integer()) fail(key, "must be an integer or a list of integers");
+        out.push_back(e.get<int>());
+      }
+    } else {
+      fail(key, "must be an integer or a list of integers");
+    }
+    return out;
+  }
+};
+
+DType parse_dtype(const Keys& k) {
+  std::string key = k.has("dtype") ? "dtype" : "torch_dtype";
+  std::string s = k.string_or(key, "float32");
+  if (s == "float32") return DType::F32;
+  if (s == "float16") return DType::F16;
+  if (s == "bfloat16") return DType::BF16;
+  k.fail(key, "must be float32, float16 or bfloat16");
+}
+
+// rope_scaling (transformers 4.x) or rope_parameters (transformers 5.x).
+void parse_rope(const Keys& k, ModelConfig& c) {
+  c.rope.theta = k.positive_float_or("rope_theta", 10000.0f);
+  std::string key;
+  if (k.has("rope_parameters")) key = "rope_parameters";
+  if (k.has("rope_scaling")) key = "rope_scaling";
+  if (key.empty()) return;
+  const json& r = k.j.at(key);
+  if (!r.is_object()) k.fail(key, "must be an object or null");
+  Keys rk{r, k.where + ": " + key};
+  if (rk.has("rope_theta")) c.rope.theta = rk.positive_float_or("rope_theta", c.rope.theta);
+  std::string type_key = rk.has("rope_type") ? "rope_type" : "type";
+  std::string type = rk.string_or(type_key, "default");
+  if (type == "default") {
+    c.rope.scaling = RopeScalingType::None;
+  } else if (type == "linear") {
+    c.rope.scaling = RopeScalingType::Linear;
+    c.rope.factor = rk.positive_float_or("factor", 1.0f);
+  } else if (type == "llama3") {
+    c.rope.scaling = RopeScalingType::Llama3;
+    c.rope.factor = rk.positive_float_or("factor", 8.0f);
+    c.rope.low_freq_factor = rk.positive_float_or("low_freq_factor", 1.0f);
+    c.rope.high_freq_factor = rk.positive_float_or("high_freq_factor", 4.0f);
+    c.rope.original_max_position = rk.positive_int("original_max_position_embeddings");
+    if (!(c.rope.high_freq_factor > c.rope.low_freq_factor)) {
+      throw Error(rk.where + ": high_freq_factor must be larger than low_freq_factor");
+    }
+  } else {
+    throw Error(rk.where + ": rope type '" + type +
+                "' is not supported (supported: default, linear, llama3)");
+  }
+}
+
+}  // namespace
+
+ModelConfig parse_hf_config(const std::string& config_json, const std::string& where,
+                            const std::string& generation_json,
+                            const std::string& generation_where) {
+  const json j = parse(config_json, where);
+  Keys k{j, where};
+  ModelConfig c;
+
+  c.model_type = k.string_or("model_type", "");
+  bool llama_arch = false;
+  if (k.has("architectures")) {
+    if (!j["architectures"].is_array()) k.fail("architectures", "must be a list");
+    for (const json& a : j["architectures"]) {
+      if (a == "LlamaForCausalLM" || a == "MistralForCausalLM") llama_arch = true;
+    }
+  }
+  if (c.model_type != "llama" && c.model_type != "mistral") {
+    if (c.model_type.empty() && llama_arch) {
+      c.model_type = "llama";
+    } else {
+      throw Error(where + ": unsupported architecture: model_type '" + c.model_type +
+                  "' (loom runs model_type llama and mistral)");
+    }
+  }
+  if (k.has("architectures") && !llama_arch) {
+    throw Error(where + ": unsupported architecture " + j["architectures"].dump() +
+                " (loom runs LlamaForCausalLM and MistralForCausalLM)");
+  }
+
+  c.hidden_size = k.positive_int("hidden_size");
+  c.intermediate_size = k.positive_int("intermediate_size");
+  c.n_layers = k.positive_int("num_hidden_layers");
+  c.n_heads = k.positive_int("num_attention_heads");
+  c.n_kv_heads = k.positive_int_or("num_key_value_heads", c.n_heads);
+  c.vocab_size = k.positive_int("vocab_size");
+  c.max_position_embeddings = k.positive_int_or("max_position_embeddings", 2048);
+  c.rms_norm_eps = k.positive_float_or("rms_norm_eps", 1e-6f);
+  c.tie_word_embeddings = k.bool_or("tie_word_embeddings", false);
+  c.dtype = parse_dtype(k);
+  if (c.n_heads % c.n_kv_heads != 0) {
+    throw Error(where + ": num_attention_heads (" + std::to_string(c.n_heads) +
+                ") is not a multiple of num_key_value_heads (" + std::to_string(c.n_kv_heads) +
+                ")");
+  }
+  if (k.has("head_dim")) {
+    c.head_dim = k.positive_int("head_dim");
+  } else {
+    if (c.hidden_size % c.n_heads != 0) {
+      throw Error(where + ": hidden_size (" + std::to_string(c.hidden_size) +
+                  ") is not a multiple of num_attention_heads (" + std::to_string(c.n_heads) +
+                  ") and no head_dim is given");
+    }
+    c.head_dim = c.hidden_size / c.n_heads;
+  }
+  if (c.head_dim % 2 != 0) k.fail("head_dim", "must be even (RoPE rotates pairs)");
+
+  const std::string act = k.string_or("hidden_act", "silu");
+  if (act != "silu") {
+    throw Error(where + ": hidden_act '" + act + "' is not supported (loom runs silu)");
+  }
+  if (k.bool_or("attention_bias", false)) {
+    throw Error(where + ": attention_bias true is not supported (loom runs bias-free attention)");
+  }
+  if (k.bool_or("mlp_bias", false)) {
+    throw Error(where + ": mlp_bias true is not supported (loom runs a bias-free MLP)");
+  }
+  if (k.has("sliding_window")) c.sliding_window = k.positive_int("sliding_window");
+  parse_rope(k, c);
+
+  c.bos_token_id = k.has("bos_token_id") ? k.int_list("bos_token_id").at(0) : -1;
+  c.eos_token_ids = k.int_list("eos_token_id");
+  if (!generation_json.empty()) {
+    const json g = parse(generation_json, generation_where);
+    Keys gk{g, generation_where};
+    auto eos = gk.int_list("eos_token_id");
+    if (!eos.empty()) c.eos_token_ids = eos;
+    if (gk.has("bos_token_id")) c.bos_token_id = gk.int_list("bos_token_id").at(0);
+  }
+  for (int id : c.eos_token_ids) {
+    if (id < 0 || id >= c.vocab_size) {
+      throw Error(where + ": eos_token_id " + std::to_string(id) + " is outside the vocabulary");
+    }
+  }
+  if (c.bos_token_id >= c.vocab_size) {
+    throw Error(where + ": bos_token_id " + std::to_string(c.bos_token_id) +
+                " is outside the vocabulary");
+  }
+  return c;
+}
+
+ModelConfig read_hf_config(const fs::path& dir) {
+  if (!fs::is_directory(dir)) throw Error("model folder not found: " + dir.string());
+  const fs::path cfg = dir / "config.json";
+  if (!fs::exists(cfg)) throw Error("no config.json in " + dir.string());
+  const fs::path gen = dir / "generation_config.json";
+  std::string gen_text = fs::exists(gen) ? read_text(gen) : "";
+  return parse_hf_config(read_text(cfg), cfg.string(), gen_text, gen.string());
+}
+
+}  // namespace loom::io

@@ -1,0 +1,169 @@
+#include "io/safetensors.h"
+
+#include <cstring>
+#include <fstream>
+#include <map>
+#include <memory>
+#include <nlohmann/json.hpp>
+#include <set>
+#include <sstream>
+
+#include "loom/error.h"
+
+namespace loom::io {
+namespace fs = std::filesystem;
+using nlohmann::json;
+
+namespace {
+
+size_t element_size(const std::string& dtype) {
+  static const std::unordered_map<std::string, size_t> sizes = {
+      {"F64", 8}, {"F32", 4},  {"F16", 2},     {"BF16", 2},    {"I64", 8},
+      {"I32", 4}, {"I16", 2},  {"I8", 1},      {"U64", 8},     {"U32", 4},
+      {"U16", 2}, {"U8", 1},   {"BOOL", 1},    {"F8_E4M3", 1}, {"F8_E5M2", 1}};
+  auto it = sizes.find(dtype);
+  return it == sizes.end() ? 0 : it->second;
+}
+
+std::string shape_str(const std::vector<int64_t>& shape) {
+  std::string s = "[";
+  for (size_t i = 0; i < shape.size(); ++i) s += (i ? ", " : "") + std::to_string(shape[i]);
+  return s + "]";
+}
+
+json parse_json_file(const fs::path& path) {
+  std::ifstream in(path);
+  if (!in) throw Error("cannot read " + path.string());
+  try {
+    return json::parse(in);
+  } catch (const json::exception& e) {
+    throw Error("invalid JSON in " + path.string() + ": " + e.what());
+  }
+}
+
+}  // namespace
+
+void read_safetensors_header(const MappedFile& file,
+                             std::unordered_map<std::string, TensorInfo>& out) {
+  const std::string where = file.path().string();
+  if (file.size() < 8) {
+    throw Error(where + ": truncated safetensors file (" + std::to_string(file.size()) +
+                " bytes, less than the 8-byte header length)");
+  }
+  uint64_t header_len = 0;
+  std::memcpy(&header_len, file.data(), 8);  // little-endian, as is every x86-64
+  if (header_len > file.size() - 8) {
+    throw Error(where + ": truncated safetensors file: header claims " +
+                std::to_string(header_len) + " bytes, file has " +
+                std::to_string(file.size() - 8) + " after the length");
+  }
+  const char* hbegin = reinterpret_cast<const char*>(file.data() + 8);
+  json header;
+  try {
+    header = json::parse(hbegin, hbegin + header_len);
+  } catch (const json::exception& e) {
+    throw Error(where + ": corrupt safetensors header JSON: " + e.what());
+  }
+  if (!header.is_object()) throw Error(where + ": safetensors header is not a JSON object");
+
+  const uint8_t* data_start = file.data() + 8 + header_len;
+  const size_t data_size = file.size() - 8 - header_len;
+  for (const auto& [name, entry] : header.items()) {
+    if (name == "__metadata__") continue;
+    const std::string tw = where + ": tensor '" + name + "'";
+    if (!entry.is_object() || !entry.contains("dtype") || !entry.contains("shape") ||
+        !entry.contains("data_offsets")) {
+      throw Error(tw + ": header entry lacks dtype, shape or data_offsets");
+    }
+    TensorInfo t;
+    try {
+      t.dtype = entry.at("dtype").get<std::string>();
+      t.shape = entry.at("shape").get<std::vector<int64_t>>();
+      auto off = entry.at("data_offsets").get<std::vector<uint64_t>>();
+      if (off.size() != 2) throw Error(tw + ": data_offsets must hold two numbers");
+      if (off[0] > off[1] || off[1] > data_size) {
+        throw Error(tw + ": data_offsets [" + std::to_string(off[0]) + ", " +
+                    std::to_string(off[1]) + "] lie past the end of the file (data section of " +
+                    std::to_string(data_size) + " bytes; truncated file?)");
+      }
+      t.data = data_start + off[0];
+      t.nbytes = off[1] - off[0];
+    } catch (const json::exception& e) {
+      throw Error(tw + ": malformed header entry: " + e.what());
+    }
+    const size_t esize = element_size(t.dtype);
+    if (esize == 0) throw Error(tw + ": unknown dtype '" + t.dtype + "'");
+    uint64_t count = 1;
+    for (int64_t d : t.shape) {
+      if (d < 0) throw Error(tw + ": negative dimension in shape " + shape_str(t.shape));
+      count *= static_cast<uint64_t>(d);
+    }
+    if (count * esize != t.nbytes) {
+      throw Error(tw + ": shape " + shape_str(t.shape) + " of " + t.dtype + " needs " +
+                  std::to_string(count * esize) + " bytes, data_offsets give " +
+                  std::to_string(t.nbytes));
+    }
+    if (reinterpret_cast<uintptr_t>(t.data) % esize != 0) {
+      throw Error(tw + ": data is not aligned to its element size");
+    }
+    t.file = &file.path();
+    if (!out.emplace(name, std::move(t)).second) {
+      throw Error(tw + ": tensor appears twice");
+    }
+  }
+}
+
+TensorStore TensorStore::open(const fs::path& dir) {
+  TensorStore store;
+  const fs::path single = dir / "model.safetensors";
+  const fs::path index = dir / "model.safetensors.index.json";
+  if (fs::exists(index)) {
+    store.source_ = index;
+    json j = parse_json_file(index);
+    if (!j.contains("weight_map") || !j["weight_map"].is_object()) {
+      throw Error(index.string() + ": no 'weight_map' object");
+    }
+    std::map<std::string, std::vector<std::string>> by_file;
+    for (const auto& [name, file] : j["weight_map"].items()) {
+      if (!file.is_string()) throw Error(index.string() + ": weight_map['" + name + "'] is not a file name");
+      by_file[file.get<std::string>()].push_back(name);
+    }
+    for (const auto& [file, names] : by_file) {
+      const fs::path shard = dir / file;
+      if (!fs::exists(shard)) {
+        throw Error("shard " + shard.string() + " named in " + index.string() + " is missing");
+      }
+      store.files_.push_back(std::make_unique<MappedFile>(shard));
+      std::unordered_map<std::string, TensorInfo> in_file;
+      read_safetensors_header(*store.files_.back(), in_file);
+      for (const auto& name : names) {
+        auto it = in_file.find(name);
+        if (it == in_file.end()) {
+          throw Error(index.string() + " places tensor '" + name + "' in " + shard.string() +
+                      ", which does not hold it");
+        }
+        store.tensors_.emplace(name, it->second);
+      }
+    }
+  } else if (fs::exists(single)) {
+    store.source_ = single;
+    store.files_.push_back(std::make_unique<MappedFile>(single));
+    read_safetensors_header(*store.files_.back(), store.tensors_);
+  } else {
+    std::string hint;
+    if (fs::exists(dir / "pytorch_model.bin") || fs::exists(dir / "pytorch_model.bin.index.json")) {
+      hint = " (PyTorch .bin checkpoints are not supported: save the model as safetensors)";
+    }
+    throw Error("no model.safetensors or model.safetensors.index.json in " + dir.string() + hint);
+  }
+  return store;
+}
+
+const TensorInfo* TensorStore::find(const std::string& name) const {
+  auto it = tensors_.find(name);
+  return it == tensors_.end() ? nullptr : &it->second;
+}
+
+std::string TensorStore::describe() const { return source_.string(); }
+
+}  // namespace loom::io

@@ -1,0 +1,46 @@
+// Safetensors checkpoints, single-file or sharded, as non-owning views into mmap'd files.
+#pragma once
+
+#include <cstdint>
+#include <filesystem>
+#include <string>
+#include <unordered_map>
+#include <vector>
+
+#include "io/mapped_file.h"
+
+namespace loom::io {
+
+struct TensorInfo {
+  std::string dtype;           // as the file names it: "F32", "F16", "BF16", "I64", ...
+  std::vector<int64_t> shape;  // outermost first
+  const uint8_t* data = nullptr;
+  size_t nbytes = 0;
+  const std::filesystem::path* file = nullptr;  // the file holding it
+};
+
+// Parses FILE's header and adds its tensors to OUT. Throws loom::Error naming the file on a
+// truncated file, a corrupt header, an unknown dtype, a size that does not match the shape,
+// offsets past the end of the file or a tensor name seen twice.
+void read_safetensors_header(const MappedFile& file,
+                             std::unordered_map<std::string, TensorInfo>& out);
+
+// All tensors of a Hugging Face folder: DIR/model.safetensors, or the shards that
+// DIR/model.safetensors.index.json names in its weight_map.
+class TensorStore {
+ public:
+  static TensorStore open(const std::filesystem::path& dir);
+
+  // The tensor, or nullptr.
+  const TensorInfo* find(const std::string& name) const;
+  const std::unordered_map<std::string, TensorInfo>& tensors() const { return tensors_; }
+  // The file(s) the tensors came from, for messages.
+  std::string describe() const;
+
+ private:
+  std::vector<std::unique_ptr<MappedFile>> files_;
+  std::unordered_map<std::string, TensorInfo> tensors_;
+  std::filesystem::path source_;  // model.safetensors or the index
+};
+
+}  // namespace loom::io

@@ -1,0 +1,84 @@
+#include "model/llama.h"
+
+#include <cstring>
+
+#include "ops/activation.h"
+#include "ops/attention.h"
+#include "ops/matmul.h"
+#include "ops/norm.h"
+#include "ops/rope.h"
+#include "model/rope_freq.h"
+
+namespace loom::model {
+
+Workspace::Workspace(const detail::LoadedModel& m, int batch_size, int ctx, int n_threads)
+    : batch(batch_size), threads(n_threads) {
+  const ModelConfig& c = m.config;
+  const size_t b = batch_size;
+  x.resize(b * c.hidden_size);
+  xn.resize(b * c.hidden_size);
+  q.resize(b * c.q_dim());
+  k.resize(b * c.kv_dim());
+  v.resize(b * c.kv_dim());
+  att.resize(b * c.q_dim());
+  gate.resize(b * c.intermediate_size);
+  up.resize(b * c.intermediate_size);
+  scores.resize(static_cast<size_t>(n_threads) * ctx);
+  rope_tables(m.inv_freq, ctx, rope_cos, rope_sin);
+}
+
+void forward(const detail::LoadedModel& m, Workspace& ws, KvCache& cache, const int* ids, int n,
+             int pos0, float* logits, bool all_rows) {
+  const ModelConfig& c = m.config;
+  const LlamaWeights& w = m.weights;
+  const int hidden = c.hidden_size, hd = c.head_dim, half = hd / 2;
+  const int nt = ws.threads;
+  const ops::AttentionShape shape{c.n_heads, c.n_kv_heads, hd, cache.ctx};
+
+  ops::gather_rows(w.embed, ids, n, ws.x.data());
+
+  for (int l = 0; l < c.n_layers; ++l) {
+    const LayerWeights& lw = w.layers[l];
+
+    // Attention block: x += wo * attention(rope(wq * norm(x)), rope(wk * norm(x)), wv * norm(x))
+    ops::rmsnorm(ws.x.data(), lw.attn_norm.data(), ws.xn.data(), n, hidden, c.rms_norm_eps);
+    ops::matmul(ws.xn.data(), n, lw.wq, ws.q.data(), nt);
+    ops::matmul(ws.xn.data(), n, lw.wk, ws.k.data(), nt);
+    ops::matmul(ws.xn.data(), n, lw.wv, ws.v.data(), nt);
+    for (int i = 0; i < n; ++i) {
+      const float* cs = ws.rope_cos.data() + static_cast<size_t>(pos0 + i) * half;
+      const float* sn = ws.rope_sin.data() + static_cast<size_t>(pos0 + i) * half;
+      ops::rope_rotate(ws.q.data() + static_cast<size_t>(i) * c.q_dim(), c.n_heads, hd, cs, sn);
+      float* ki = ws.k.data() + static_cast<size_t>(i) * c.kv_dim();
+      const float* vi = ws.v.data() + static_cast<size_t>(i) * c.kv_dim();
+      ops::rope_rotate(ki, c.n_kv_heads, hd, cs, sn);
+      for (int h = 0; h < c.n_kv_heads; ++h) {
+        std::memcpy(cache.k_at(l, h, pos0 + i), ki + h * hd, sizeof(float) * hd);
+        std::memcpy(cache.v_at(l, h, pos0 + i), vi + h * hd, sizeof(float) * hd);
+      }
+    }
+    ops::attention(ws.q.data(), n, pos0, cache.k.get() + cache.layer_offset(l),
+                   cache.v.get() + cache.layer_offset(l), shape, ws.att.data(), ws.scores.data(),
+                   nt);
+    ops::matmul(ws.att.data(), n, lw.wo, ws.xn.data(), nt);
+    for (size_t i = 0; i < static_cast<size_t>(n) * hidden; ++i) ws.x[i] += ws.xn[i];
+
+    // MLP block: x += w_down * (silu(w_gate * norm(x)) * (w_up * norm(x)))
+    ops::rmsnorm(ws.x.data(), lw.mlp_norm.data(), ws.xn.data(), n, hidden, c.rms_norm_eps);
+    ops::matmul(ws.xn.data(), n, lw.w_gate, ws.gate.data(), nt);
+    ops::matmul(ws.xn.data(), n, lw.w_up, ws.up.data(), nt);
+    ops::swiglu(ws.gate.data(), ws.up.data(), ws.gate.data(),
+                static_cast<long>(n) * c.intermediate_size);
+    ops::matmul(ws.gate.data(), n, lw.w_down, ws.xn.data(), nt);
+    for (size_t i = 0; i < static_cast<size_t>(n) * hidden; ++i) ws.x[i] += ws.xn[i];
+  }
+
+  // Output head: on every row, or on the last only.
+  const int first = all_rows ? 0 : n - 1;
+  const int rows = n - first;
+  const float* xr = ws.x.data() + static_cast<size_t>(first) * hidden;
+  ops::rmsnorm(xr, w.final_norm.data(), ws.xn.data(), rows, hidden, c.rms_norm_eps);
+  ops::matmul(ws.xn.data(), rows, w.lm_head, logits, nt);
+}
+
+}  // namespace loom::model

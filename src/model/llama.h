@@ -1,0 +1,35 @@
+// The Llama forward pass as plain calls, over a batch of consecutive positions.
+#pragma once
+
+#include <vector>
+
+#include "model/kv_cache.h"
+#include "model/loaded_model.h"
+
+namespace loom::model {
+
+// Buffers for one batch of up to `batch` tokens, allocated once per session.
+struct Workspace {
+  int batch = 0, threads = 1;
+  std::vector<float> x;        // [batch, hidden]  the residual stream
+  std::vector<float> xn;       // [batch, hidden]  normed input of the next product
+  std::vector<float> q;        // [batch, n_heads * head_dim]
+  std::vector<float> k;        // [batch, n_kv_heads * head_dim]
+  std::vector<float> v;        // [batch, n_kv_heads * head_dim]
+  std::vector<float> att;      // [batch, n_heads * head_dim]
+  std::vector<float> gate;     // [batch, intermediate]
+  std::vector<float> up;       // [batch, intermediate]
+  std::vector<float> scores;   // [threads, ctx]  attention scores, one row per thread
+  std::vector<float> rope_cos;  // [ctx, head_dim / 2]
+  std::vector<float> rope_sin;  // [ctx, head_dim / 2]
+
+  Workspace(const detail::LoadedModel& m, int batch, int ctx, int threads);
+};
+
+// Evaluates M (<= ws.batch) tokens at positions pos0 .. pos0+M-1, writing their keys and values
+// into the cache. LOGITS receives the logits of every row ([M, vocab]) when ALL_ROWS, else of the
+// last row only ([vocab]).
+void forward(const detail::LoadedModel& m, Workspace& ws, KvCache& cache, const int* ids, int n,
+             int pos0, float* logits, bool all_rows);
+
+}  // namespace loom::model

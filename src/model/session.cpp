@@ -1,0 +1,108 @@
+#include "loom/session.h"
+
+#include <omp.h>
+
+#include <algorithm>
+#include <string>
+
+#include "loom/error.h"
+#include "model/kv_cache.h"
+#include "model/llama.h"
+
+namespace loom {
+
+struct Session::State {
+  Model model;  // keeps the weights alive
+  const detail::LoadedModel& m;
+  int ctx;
+  int pos = 0;
+  model::KvCache cache;
+  model::Workspace ws;
+  std::vector<float> logits;  // [vocab], the last evaluated row
+
+  State(const Model& mdl, int ctx_size, int batch, int threads)
+      : model(mdl),
+        m(mdl.internal()),
+        ctx(ctx_size),
+        cache(m.config.n_layers, m.config.n_kv_heads, ctx_size, m.config.head_dim),
+        ws(m, batch, ctx_size, threads),
+        logits(m.config.vocab_size) {}
+
+  void check(std::span<const int> ids) const {
+    if (ids.empty()) throw Error("no tokens to evaluate");
+    const int vocab = m.config.vocab_size;
+    for (size_t i = 0; i < ids.size(); ++i) {
+      if (ids[i] < 0 || ids[i] >= vocab) {
+        throw Error("token id " + std::to_string(ids[i]) + " at input position " +
+                    std::to_string(i) + " is outside the vocabulary [0, " + std::to_string(vocab) +
+                    ")");
+      }
+    }
+    if (static_cast<size_t>(pos) + ids.size() > static_cast<size_t>(ctx)) {
+      throw Error(std::to_string(ids.size()) + " tokens after the " + std::to_string(pos) +
+                  " already in the cache do not fit the context of " + std::to_string(ctx) +
+                  " tokens (raise the context size, --ctx-size)");
+    }
+  }
+
+  // Runs IDS in batches; ALL (if given) receives every row's logits.
+  void eval(std::span<const int> ids, float* all) {
+    check(ids);
+    const int vocab = m.config.vocab_size;
+    for (size_t done = 0; done < ids.size();) {
+      const int n = static_cast<int>(std::min<size_t>(ws.batch, ids.size() - done));
+      float* out = all ? all + done * vocab : logits.data();
+      model::forward(m, ws, cache, ids.data() + done, n, pos, out, all != nullptr);
+      pos += n;
+      done += n;
+    }
+    if (all) std::copy_n(all + (ids.size() - 1) * vocab, vocab, logits.begin());
+  }
+};
+
+Session::Session(const Model& model, const SessionOptions& o) {
+  const ModelConfig& c = model.config();
+  if (o.ctx_size < 0) throw Error("context size must be positive, got " + std::to_string(o.ctx_size));
+  if (o.threads < 0) throw Error("threads must be positive, got " + std::to_string(o.threads));
+  if (o.batch_size <= 0) {
+    throw Error("batch size must be positive, got " + std::to_string(o.batch_size));
+  }
+  int ctx = o.ctx_size ? o.ctx_size
+                       : std::min(c.max_position_embeddings, SessionOptions::kDefaultMaxContext);
+  if (c.sliding_window > 0 && ctx > c.sliding_window) {
+    throw Error("context of " + std::to_string(ctx) + " tokens exceeds the model's sliding_window (" +
+                std::to_string(c.sliding_window) +
+                "), which loom does not implement: use a context of at most that");
+  }
+  const int threads = o.threads ? o.threads : omp_get_max_threads();
+  s_ = std::make_unique<State>(model, ctx, std::min(o.batch_size, ctx), threads);
+}
+
+Session::Session(Session&&) noexcept = default;
+Session& Session::operator=(Session&&) noexcept = default;
+Session::~Session() = default;
+
+std::span<const float> Session::prefill(std::span<const int> ids) {
+  s_->eval(ids, nullptr);
+  return s_->logits;
+}
+
+std::vector<float> Session::prefill_all_logits(std::span<const int> ids) {
+  s_->check(ids);
+  std::vector<float> all(ids.size() * static_cast<size_t>(s_->m.config.vocab_size));
+  s_->eval(ids, all.data());
+  return all;
+}
+
+std::span<const float> Session::decode(int id) {
+  s_->eval(std::span<const int>(&id, 1), nullptr);
+  return s_->logits;
+}
+
+int Session::position() const { return s_->pos; }
+int Session::ctx_size() const { return s_->ctx; }
+int Session::threads() const { return s_->ws.threads; }
+void Session::reset() { s_->pos = 0; }
+const Model& Session::model() const { return s_->model; }
+
+}  // namespace loom

@@ -1,0 +1,84 @@
+#include "model/weights.h"
+
+#include <string>
+
+#include "loom/error.h"
+#include "simd/kernels.h"
+
+namespace loom::model {
+namespace {
+
+std::string shape_str(const std::vector<int64_t>& s) {
+  std::string out = "[";
+  for (size_t i = 0; i < s.size(); ++i) out += (i ? ", " : "") + std::to_string(s[i]);
+  return out + "]";
+}
+
+class Binder {
+ public:
+  Binder(const io::TensorStore& store) : store_(store) {}
+
+  ops::MatRef matrix(const std::string& name, int rows, int cols) const {
+    const io::TensorInfo& t = get(name, {rows, cols});
+    return ops::MatRef{dtype_of(name, t), rows, cols, t.data};
+  }
+
+  std::vector<float> vector_f32(const std::string& name, int n) const {
+    const io::TensorInfo& t = get(name, {n});
+    std::vector<float> out(n);
+    simd::kernels().to_f32[static_cast<int>(dtype_of(name, t))](t.data, out.data(), n);
+    return out;
+  }
+
+ private:
+  const io::TensorInfo& get(const std::string& name, const std::vector<int64_t>& shape) const {
+    const io::TensorInfo* t = store_.find(name);
+    if (!t) throw Error("tensor '" + name + "' is missing from " + store_.describe());
+    if (t->shape != shape) {
+      throw Error(t->file->string() + ": tensor '" + name + "' has shape " + shape_str(t->shape) +
+                  ", config.json implies " + shape_str(shape));
+    }
+    return *t;
+  }
+
+  static DType dtype_of(const std::string& name, const io::TensorInfo& t) {
+    if (t.dtype == "F32") return DType::F32;
+    if (t.dtype == "F16") return DType::F16;
+    if (t.dtype == "BF16") return DType::BF16;
+    throw Error(t.file->string() + ": tensor '" + name + "' has dtype " + t.dtype +
+                " (loom reads F32, F16 and BF16 weights)");
+  }
+
+  const io::TensorStore& store_;
+};
+
+}  // namespace
+
+LlamaWeights bind_weights(const io::TensorStore& store, const ModelConfig& c) {
+  Binder b(store);
+  LlamaWeights w;
+  w.embed = b.matrix("model.embed_tokens.weight", c.vocab_size, c.hidden_size);
+  w.layers.resize(c.n_layers);
+  for (int i = 0; i < c.n_layers; ++i) {
+    const std::string p = "model.layers." + std::to_string(i) + ".";
+    LayerWeights& l = w.layers[i];
+    l.attn_norm = b.vector_f32(p + "input_layernorm.weight", c.hidden_size);
+    l.wq = b.matrix(p + "self_attn.q_proj.weight", c.q_dim(), c.hidden_size);
+    l.wk = b.matrix(p + "self_attn.k_proj.weight", c.kv_dim(), c.hidden_size);
+    l.wv = b.matrix(p + "self_attn.v_proj.weight", c.kv_dim(), c.hidden_size);
+    l.wo = b.matrix(p + "self_attn.o_proj.weight", c.hidden_size, c.q_dim());
+    l.mlp_norm = b.vector_f32(p + "post_attention_layernorm.weight", c.hidden_size);
+    l.w_gate = b.matrix(p + "mlp.gate_proj.weight", c.intermediate_size, c.hidden_size);
+    l.w_up = b.matrix(p + "mlp.up_proj.weight", c.intermediate_size, c.hidden_size);
+    l.w_down = b.matrix(p + "mlp.down_proj.weight", c.hidden_size, c.intermediate_size);
+  }
+  w.final_norm = b.vector_f32("model.norm.weight", c.hidden_size);
+  if (c.tie_word_embeddings) {
+    w.lm_head = w.embed;  // transformers ties them and ignores any lm_head.weight in the file
+  } else {
+    w.lm_head = b.matrix("lm_head.weight", c.vocab_size, c.hidden_size);
+  }
+  return w;
+}
+
+}  // namespace loom::model

@@ -1,0 +1,28 @@
+// Matrix products against a weight matrix in its stored dtype, accumulated in fp32.
+#pragma once
+
+#include "loom/config.h"
+
+namespace loom::ops {
+
+// A row-major weight matrix [rows, cols] (a Linear layer's [out_features, in_features]), viewed
+// in place in the mapped checkpoint.
+struct MatRef {
+  DType dtype = DType::F32;
+  int rows = 0;
+  int cols = 0;
+  const void* data = nullptr;
+
+  const void* row(int r) const {
+    return static_cast<const char*>(data) + static_cast<size_t>(r) * cols * dtype_size(dtype);
+  }
+};
+
+// y[m, w.rows] = x[m, w.cols] * w^T. The rows of W are split across THREADS; each output is
+// computed by one thread in a fixed order, so results do not depend on the thread count.
+void matmul(const float* x, int m, const MatRef& w, float* y, int threads);
+
+// out[i, :] = row ids[i] of TABLE, converted to fp32 (the embedding lookup).
+void gather_rows(const MatRef& table, const int* ids, int m, float* out);
+
+}  // namespace loom::ops

@@ -1,0 +1,62 @@
+#include "simd/cpu.h"
+
+#include <cstdlib>
+#include <cstring>
+#include <string>
+
+namespace loom::simd {
+
+const CpuFeatures& cpu_features() {
+  static const CpuFeatures f = [] {
+    CpuFeatures c;
+    __builtin_cpu_init();
+    c.avx2 = __builtin_cpu_supports("avx2");
+    c.fma = __builtin_cpu_supports("fma");
+    c.f16c = __builtin_cpu_supports("f16c");
+    c.avx512f = __builtin_cpu_supports("avx512f");
+    c.avx512bw = __builtin_cpu_supports("avx512bw");
+    c.avx512vl = __builtin_cpu_supports("avx512vl");
+    c.avx512bf16 = __builtin_cpu_supports("avx512bf16");
+    c.avx512vnni = __builtin_cpu_supports("avx512vnni");
+    return c;
+  }();
+  return f;
+}
+
+Isa best_isa() {
+  static const Isa isa = [] {
+    const CpuFeatures& f = cpu_features();
+    Isa best = (f.avx2 && f.fma && f.f16c) ? Isa::Avx2 : Isa::Scalar;
+    if (const char* env = std::getenv("LOOM_ISA")) {
+      if (std::strcmp(env, "scalar") == 0) best = Isa::Scalar;
+    }
+    return best;
+  }();
+  return isa;
+}
+
+const char* isa_name(Isa isa) {
+  switch (isa) {
+    case Isa::Scalar: return "scalar";
+    case Isa::Avx2: return "AVX2+FMA+F16C";
+  }
+  return "?";
+}
+
+const char* cpu_summary() {
+  static const std::string s = [] {
+    const CpuFeatures& f = cpu_features();
+    std::string out = "cpu:";
+    if (f.avx2) out += " AVX2";
+    if (f.fma) out += " FMA";
+    if (f.f16c) out += " F16C";
+    if (f.avx512f) out += " AVX512F";
+    if (f.avx512bf16) out += " AVX512_BF16";
+    if (f.avx512vnni) out += " AVX512_VNNI";
+    out += std::string("; kernels: ") + isa_name(best_isa());
+    return out;
+  }();
+  return s.c_str();
+}
+
+}  // namespace loom::simd

@@ -1,0 +1,24 @@
+// What the CPU can do, read once with cpuid, and which kernel set that selects.
+#pragma once
+
+namespace loom::simd {
+
+struct CpuFeatures {
+  bool avx2 = false, fma = false, f16c = false;
+  bool avx512f = false, avx512bw = false, avx512vl = false;
+  bool avx512bf16 = false, avx512vnni = false;
+};
+
+const CpuFeatures& cpu_features();
+
+// Kernel sets, each a translation unit compiled for its instruction set.
+enum class Isa { Scalar, Avx2 };
+
+// The best set this CPU runs; LOOM_ISA=scalar|avx2 in the environment caps it (for tests and
+// comparisons).
+Isa best_isa();
+const char* isa_name(Isa isa);
+// A line naming the SIMD features found and the kernel set in use.
+const char* cpu_summary();
+
+}  // namespace loom::simd

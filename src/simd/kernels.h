@@ -1,0 +1,37 @@
+// The inner loops of every op, one table per instruction set, chosen at run time.
+//
+// Numerical contract: for a given kernel set, gemv, gemm and dot compute each output as the same
+// sum in the same order, so one token decoded alone and the same token inside a prompt batch give
+// bit-identical results, whatever the batch size or thread count.
+#pragma once
+
+#include <cstddef>
+
+#include "loom/config.h"
+#include "simd/cpu.h"
+
+namespace loom::simd {
+
+struct Kernels {
+  // out[r] = sum_k w[r*ldw + k] * x[k] for r < rows; W's elements are of the slot's dtype.
+  using Gemv = void (*)(const void* w, size_t ldw, const float* x, int k, float* out, int rows);
+  // out[t*ldo + r] = sum_k w[r*ldw + k] * x[t*ldx + k] for t < m, r < rows.
+  using Gemm = void (*)(const void* w, size_t ldw, const float* x, size_t ldx, int m, int k,
+                        float* out, size_t ldo, int rows);
+  using ToF32 = void (*)(const void* src, float* dst, size_t n);
+
+  Gemv gemv[3];   // indexed by DType
+  Gemm gemm[3];   // indexed by DType
+  ToF32 to_f32[3];
+  float (*dot)(const float* a, const float* b, int n);     // the sum gemv computes for F32
+  void (*axpy)(float a, const float* x, float* y, int n);  // y += a * x
+};
+
+const Kernels& kernels(Isa isa);
+inline const Kernels& kernels() { return kernels(best_isa()); }
+
+// Defined in one translation unit per instruction set.
+const Kernels& scalar_kernels();
+const Kernels& avx2_kernels();
+
+}  // namespace loom::simd

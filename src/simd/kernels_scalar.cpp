@@ -1,0 +1,79 @@
+// Portable kernels: any x86-64 (or other) CPU. Eight independent partial sums per output, reduced
+// in the same tree as the AVX2 set, so the two differ only by FMA's single rounding.
+#include <cstdint>
+
+#include "simd/half.h"
+#include "simd/kernels.h"
+
+namespace loom::simd {
+namespace {
+
+struct LoadF32 {
+  static float at(const void* p, size_t i) { return static_cast<const float*>(p)[i]; }
+};
+struct LoadF16 {
+  static float at(const void* p, size_t i) { return f16_to_f32(static_cast<const uint16_t*>(p)[i]); }
+};
+struct LoadBF16 {
+  static float at(const void* p, size_t i) {
+    return bf16_to_f32(static_cast<const uint16_t*>(p)[i]);
+  }
+};
+
+inline float reduce8(const float* a) {
+  float s[4], t[2];
+  for (int i = 0; i < 4; ++i) s[i] = a[i] + a[i + 4];
+  for (int i = 0; i < 2; ++i) t[i] = s[i] + s[i + 2];
+  return t[0] + t[1];
+}
+
+template <class Load>
+float dot_row(const void* w, size_t off, const float* x, int k) {
+  float acc[8] = {};
+  int i = 0;
+  for (; i + 8 <= k; i += 8) {
+    for (int l = 0; l < 8; ++l) acc[l] += Load::at(w, off + i + l) * x[i + l];
+  }
+  float sum = reduce8(acc);
+  for (; i < k; ++i) sum += Load::at(w, off + i) * x[i];
+  return sum;
+}
+
+template <class Load>
+void gemv(const void* w, size_t ldw, const float* x, int k, float* out, int rows) {
+  for (int r = 0; r < rows; ++r) out[r] = dot_row<Load>(w, r * ldw, x, k);
+}
+
+template <class Load>
+void gemm(const void* w, size_t ldw, const float* x, size_t ldx, int m, int k, float* out,
+          size_t ldo, int rows) {
+  for (int r = 0; r < rows; ++r) {
+    for (int t = 0; t < m; ++t) out[t * ldo + r] = dot_row<Load>(w, r * ldw, x + t * ldx, k);
+  }
+}
+
+template <class Load>
+void to_f32(const void* src, float* dst, size_t n) {
+  for (size_t i = 0; i < n; ++i) dst[i] = Load::at(src, i);
+}
+
+float dot(const float* a, const float* b, int n) { return dot_row<LoadF32>(a, 0, b, n); }
+
+void axpy(float a, const float* x, float* y, int n) {
+  for (int i = 0; i < n; ++i) y[i] += a * x[i];
+}
+
+}  // namespace
+
+const Kernels& scalar_kernels() {
+  static const Kernels k = {
+      {gemv<LoadF32>, gemv<LoadF16>, gemv<LoadBF16>},
+      {gemm<LoadF32>, gemm<LoadF16>, gemm<LoadBF16>},
+      {to_f32<LoadF32>, to_f32<LoadF16>, to_f32<LoadBF16>},
+      dot,
+      axpy,
+  };
+  return k;
+}
+
+}  // namespace loom::simd
