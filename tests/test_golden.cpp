@@ -67,7 +67,8 @@ TEST_P(Golden, LogitsAndGreedy) {
       }
     }
     const auto last = c["last_logits"].get<std::vector<double>>();
-    for (int v = 0; v < vocab; ++v) err = std::max(err, std::abs(all[(n - 1) * vocab + v] - last[v]));
+    for (int v = 0; v < vocab; ++v)
+      err = std::max(err, std::abs(all[(n - 1) * vocab + v] - last[v]));
     EXPECT_LT(err, kTol);
     worst = std::max(worst, err);
 
@@ -95,7 +96,8 @@ INSTANTIATE_TEST_SUITE_P(
                       GoldenCase{"llama3-rope-f16.json", kShared + "/fixtures/llama3-rope-f16"}),
     [](const auto& info) {
       std::string s = info.param.golden.substr(0, info.param.golden.find('.'));
-      for (char& ch : s) if (!isalnum(static_cast<unsigned char>(ch))) ch = '_';
+      for (char& ch : s)
+        if (!isalnum(static_cast<unsigned char>(ch))) ch = '_';
       return s;
     });
 

@@ -113,7 +113,9 @@ int run(const Args& a) {
   std::string_view rest = stream.flush();
   if (a.json) {
     text.append(rest);
-    nlohmann::json j = {{"prompt_ids", prompt}, {"ids", r.ids}, {"text", text},
+    nlohmann::json j = {{"prompt_ids", prompt},
+                        {"ids", r.ids},
+                        {"text", text},
                         {"stop_reason", loom::stop_reason_name(r.stop)}};
     std::puts(j.dump(-1, ' ', false, nlohmann::json::error_handler_t::replace).c_str());
   } else {
@@ -137,9 +139,11 @@ int run(const Args& a) {
 int main(int argc, char** argv) {
   Args a;
   CLI::App app{"loom-generate: generate text with a Llama-style model from a Hugging Face folder"};
-  app.add_option("-m,--model", a.model, "model folder (config.json, *.safetensors, tokenizer.model)")
+  app.add_option("-m,--model", a.model,
+                 "model folder (config.json, *.safetensors, tokenizer.model)")
       ->capture_default_str();
-  auto* prompt = app.add_option("-p,--prompt", a.prompt, "prompt text (BOS added as the tokenizer says)");
+  auto* prompt =
+      app.add_option("-p,--prompt", a.prompt, "prompt text (BOS added as the tokenizer says)");
   app.add_option("--prompt-ids", a.prompt_ids, "prompt as comma-separated token ids, no BOS added")
       ->excludes(prompt);
   app.add_option("-n,--max-tokens,--n-predict", a.max_tokens,

@@ -36,11 +36,11 @@ struct ModelConfig {
   float rms_norm_eps = 1e-5f;
   RopeConfig rope;
   bool tie_word_embeddings = false;
-  int bos_token_id = -1;            // -1: none
-  std::vector<int> eos_token_ids;   // generation_config.json wins over config.json
-  DType dtype = DType::F32;         // torch_dtype / dtype (informational: each tensor keeps its own)
-  std::string model_type;           // "llama" or "mistral"
-  int sliding_window = 0;           // mistral; 0: none
+  int bos_token_id = -1;           // -1: none
+  std::vector<int> eos_token_ids;  // generation_config.json wins over config.json
+  DType dtype = DType::F32;        // torch_dtype / dtype (informational: each tensor keeps its own)
+  std::string model_type;          // "llama" or "mistral"
+  int sliding_window = 0;          // mistral; 0: none
 
   int q_dim() const { return n_heads * head_dim; }
   int kv_dim() const { return n_kv_heads * head_dim; }

@@ -9,10 +9,14 @@ namespace loom {
 
 const char* stop_reason_name(StopReason r) {
   switch (r) {
-    case StopReason::Eos: return "eos";
-    case StopReason::MaxTokens: return "max_tokens";
-    case StopReason::ContextFull: return "context_full";
-    case StopReason::Callback: return "callback";
+    case StopReason::Eos:
+      return "eos";
+    case StopReason::MaxTokens:
+      return "max_tokens";
+    case StopReason::ContextFull:
+      return "context_full";
+    case StopReason::Callback:
+      return "callback";
   }
   return "?";
 }

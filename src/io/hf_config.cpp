@@ -1,7 +1,7 @@
 #include "io/hf_config.h"
 
-#include <cmath>
 #include <fstream>
+#include <limits>
 #include <nlohmann/json.hpp>
 #include <sstream>
 
@@ -12,6 +12,9 @@ namespace fs = std::filesystem;
 using nlohmann::json;
 
 namespace {
+
+// The largest dimension (and product of dimensions) a config may give: far below INT_MAX.
+constexpr int64_t kMaxDim = int64_t{1} << 30;
 
 std::string read_text(const fs::path& p) {
   std::ifstream in(p, std::ios::binary);
@@ -43,7 +46,7 @@ struct Keys {
   int positive_int(const std::string& key) const {
     if (!j.contains(key)) throw Error(where + ": missing required key '" + key + "'");
     const json& v = j.at(key);
-    if (!v.is_number_integer() || v.get<int64_t>() <= 0 || v.get<int64_t>() > (1 << 30)) {
+    if (!v.is_number_integer() || v.get<int64_t>() <= 0 || v.get<int64_t>() > kMaxDim) {
       fail(key, "must be a positive integer");
     }
     return v.get<int>();
@@ -54,10 +57,12 @@ struct Keys {
   float positive_float_or(const std::string& key, float dflt) const {
     if (!has(key)) return dflt;
     const json& v = j.at(key);
-    if (!v.is_number() || !(v.get<double>() > 0) || !std::isfinite(v.get<double>())) {
-      fail(key, "must be a positive number");
+    // Range-checked as a double: a double beyond float's range does not convert to a float.
+    const double d = v.is_number() ? v.get<double>() : 0.0;
+    if (!(d > 0) || d > std::numeric_limits<float>::max() || static_cast<float>(d) == 0.0f) {
+      fail(key, "must be a positive number within float range");
     }
-    return v.get<float>();
+    return static_cast<float>(d);
   }
   bool bool_or(const std::string& key, bool dflt) const {
     if (!has(key)) return dflt;
@@ -69,24 +74,41 @@ struct Keys {
     if (!j.at(key).is_string()) fail(key, "must be a string");
     return j.at(key).get<std::string>();
   }
-  // An int or a list of ints (eos_token_id); empty if absent.
-  std::vector<int> int_list(const std::string& key) const {
+  // A token id or a list of them (eos_token_id), each in [0, vocab); empty if absent.
+  std::vector<int> token_ids(const std::string& key, int vocab) const {
     std::vector<int> out;
     if (!has(key)) return out;
     const json& v = j.at(key);
-    if (v.is_number_integer()) {
-      out.push_back(v.get<int>());
-    } else if (v.is_array()) {
-      for (const json& e : v) {
-        if (!e.is_number_integer()) fail(key, "must be an integer or a list of integers");
-        out.push_back(e.get<int>());
+    if (!v.is_number_integer() && !v.is_array()) {
+      fail(key, "must be a token id or a list of token ids");
+    }
+    for (const json& e : v.is_array() ? v : json::array({v})) {
+      if (!e.is_number_integer()) fail(key, "must be a token id or a list of token ids");
+      // Compared before narrowing, so 2^32 + 2 cannot pass as token 2.
+      const bool in_vocab = e.is_number_unsigned()
+                                ? e.get<uint64_t>() < static_cast<uint64_t>(vocab)
+                                : e.get<int64_t>() >= 0 && e.get<int64_t>() < vocab;
+      if (!in_vocab) {
+        throw Error(where + ": " + key + " " + e.dump() + " is outside the vocabulary [0, " +
+                    std::to_string(vocab) + ")");
       }
-    } else {
-      fail(key, "must be an integer or a list of integers");
+      out.push_back(e.get<int>());
     }
     return out;
   }
 };
+
+// bos_token_id and eos_token_id where K's file has them (a later file overrides an earlier one),
+// each checked against the vocabulary so the message names the file that holds the bad id.
+void read_special_ids(const Keys& k, ModelConfig& c) {
+  if (k.has("bos_token_id")) {
+    const std::vector<int> bos = k.token_ids("bos_token_id", c.vocab_size);
+    if (bos.empty()) k.fail("bos_token_id", "must be a token id");
+    c.bos_token_id = bos[0];
+  }
+  std::vector<int> eos = k.token_ids("eos_token_id", c.vocab_size);
+  if (!eos.empty()) c.eos_token_ids = std::move(eos);
+}
 
 DType parse_dtype(const Keys& k) {
   std::string key = k.has("dtype") ? "dtype" : "torch_dtype";
@@ -185,7 +207,17 @@ ModelConfig parse_hf_config(const std::string& config_json, const std::string& w
     }
     c.head_dim = c.hidden_size / c.n_heads;
   }
-  if (c.head_dim % 2 != 0) k.fail("head_dim", "must be even (RoPE rotates pairs)");
+  const std::string head_dim_src =
+      k.has("head_dim") ? "head_dim" : "hidden_size / num_attention_heads";
+  if (c.head_dim % 2 != 0) {
+    throw Error(where + ": head_dim (" + head_dim_src + ") is " + std::to_string(c.head_dim) +
+                ", which is not even (RoPE rotates pairs)");
+  }
+  // The query width is formed in int everywhere: keep it far from overflowing.
+  if (int64_t{c.n_heads} * c.head_dim > kMaxDim) {
+    throw Error(where + ": num_attention_heads (" + std::to_string(c.n_heads) + ") * head_dim (" +
+                std::to_string(c.head_dim) + ") is too large");
+  }
 
   const std::string act = k.string_or("hidden_act", "silu");
   if (act != "silu") {
@@ -200,23 +232,10 @@ ModelConfig parse_hf_config(const std::string& config_json, const std::string& w
   if (k.has("sliding_window")) c.sliding_window = k.positive_int("sliding_window");
   parse_rope(k, c);
 
-  c.bos_token_id = k.has("bos_token_id") ? k.int_list("bos_token_id").at(0) : -1;
-  c.eos_token_ids = k.int_list("eos_token_id");
+  read_special_ids(k, c);
   if (!generation_json.empty()) {
     const json g = parse(generation_json, generation_where);
-    Keys gk{g, generation_where};
-    auto eos = gk.int_list("eos_token_id");
-    if (!eos.empty()) c.eos_token_ids = eos;
-    if (gk.has("bos_token_id")) c.bos_token_id = gk.int_list("bos_token_id").at(0);
-  }
-  for (int id : c.eos_token_ids) {
-    if (id < 0 || id >= c.vocab_size) {
-      throw Error(where + ": eos_token_id " + std::to_string(id) + " is outside the vocabulary");
-    }
-  }
-  if (c.bos_token_id >= c.vocab_size) {
-    throw Error(where + ": bos_token_id " + std::to_string(c.bos_token_id) +
-                " is outside the vocabulary");
+    read_special_ids(Keys{g, generation_where}, c);
   }
   return c;
 }

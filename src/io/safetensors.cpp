@@ -1,10 +1,12 @@
 #include "io/safetensors.h"
 
+#include <cstdint>
 #include <cstring>
 #include <fstream>
 #include <map>
 #include <memory>
 #include <nlohmann/json.hpp>
+#include <optional>
 #include <set>
 #include <sstream>
 
@@ -18,9 +20,9 @@ namespace {
 
 size_t element_size(const std::string& dtype) {
   static const std::unordered_map<std::string, size_t> sizes = {
-      {"F64", 8}, {"F32", 4},  {"F16", 2},     {"BF16", 2},    {"I64", 8},
-      {"I32", 4}, {"I16", 2},  {"I8", 1},      {"U64", 8},     {"U32", 4},
-      {"U16", 2}, {"U8", 1},   {"BOOL", 1},    {"F8_E4M3", 1}, {"F8_E5M2", 1}};
+      {"F64", 8}, {"F32", 4}, {"F16", 2},  {"BF16", 2},    {"I64", 8},
+      {"I32", 4}, {"I16", 2}, {"I8", 1},   {"U64", 8},     {"U32", 4},
+      {"U16", 2}, {"U8", 1},  {"BOOL", 1}, {"F8_E4M3", 1}, {"F8_E5M2", 1}};
   auto it = sizes.find(dtype);
   return it == sizes.end() ? 0 : it->second;
 }
@@ -29,6 +31,18 @@ std::string shape_str(const std::vector<int64_t>& shape) {
   std::string s = "[";
   for (size_t i = 0; i < shape.size(); ++i) s += (i ? ", " : "") + std::to_string(shape[i]);
   return s + "]";
+}
+
+// A list of non-negative integers, or nullopt. nlohmann would turn 64.5 into 64 and -1 into
+// 2^64 - 1 without a word.
+std::optional<std::vector<uint64_t>> uint_list(const json& v) {
+  if (!v.is_array()) return std::nullopt;
+  std::vector<uint64_t> out;
+  for (const json& e : v) {
+    if (!e.is_number_unsigned()) return std::nullopt;
+    out.push_back(e.get<uint64_t>());
+  }
+  return out;
 }
 
 json parse_json_file(const fs::path& path) {
@@ -54,13 +68,24 @@ void read_safetensors_header(const MappedFile& file,
   std::memcpy(&header_len, file.data(), 8);  // little-endian, as is every x86-64
   if (header_len > file.size() - 8) {
     throw Error(where + ": truncated safetensors file: header claims " +
-                std::to_string(header_len) + " bytes, file has " +
-                std::to_string(file.size() - 8) + " after the length");
+                std::to_string(header_len) + " bytes, file has " + std::to_string(file.size() - 8) +
+                " after the length");
   }
   const char* hbegin = reinterpret_cast<const char*>(file.data() + 8);
   json header;
+  // nlohmann keeps the last of two equal keys: catch the duplicate as the parser meets it.
+  std::set<std::string> names;
+  const json::parser_callback_t no_duplicates = [&](int depth, json::parse_event_t event,
+                                                    json& parsed) {
+    if (depth == 1 && event == json::parse_event_t::key &&
+        !names.insert(parsed.get<std::string>()).second) {
+      throw Error(where + ": tensor '" + parsed.get<std::string>() +
+                  "' appears twice in the safetensors header");
+    }
+    return true;
+  };
   try {
-    header = json::parse(hbegin, hbegin + header_len);
+    header = json::parse(hbegin, hbegin + header_len, no_duplicates);
   } catch (const json::exception& e) {
     throw Error(where + ": corrupt safetensors header JSON: " + e.what());
   }
@@ -76,32 +101,41 @@ void read_safetensors_header(const MappedFile& file,
       throw Error(tw + ": header entry lacks dtype, shape or data_offsets");
     }
     TensorInfo t;
-    try {
-      t.dtype = entry.at("dtype").get<std::string>();
-      t.shape = entry.at("shape").get<std::vector<int64_t>>();
-      auto off = entry.at("data_offsets").get<std::vector<uint64_t>>();
-      if (off.size() != 2) throw Error(tw + ": data_offsets must hold two numbers");
-      if (off[0] > off[1] || off[1] > data_size) {
-        throw Error(tw + ": data_offsets [" + std::to_string(off[0]) + ", " +
-                    std::to_string(off[1]) + "] lie past the end of the file (data section of " +
-                    std::to_string(data_size) + " bytes; truncated file?)");
-      }
-      t.data = data_start + off[0];
-      t.nbytes = off[1] - off[0];
-    } catch (const json::exception& e) {
-      throw Error(tw + ": malformed header entry: " + e.what());
-    }
+    const json& dtype = entry.at("dtype");
+    if (!dtype.is_string()) throw Error(tw + ": dtype " + dtype.dump() + " is not a string");
+    t.dtype = dtype.get<std::string>();
     const size_t esize = element_size(t.dtype);
     if (esize == 0) throw Error(tw + ": unknown dtype '" + t.dtype + "'");
-    uint64_t count = 1;
-    for (int64_t d : t.shape) {
-      if (d < 0) throw Error(tw + ": negative dimension in shape " + shape_str(t.shape));
-      count *= static_cast<uint64_t>(d);
+    const auto shape = uint_list(entry.at("shape"));
+    if (!shape) {
+      throw Error(tw + ": shape " + entry.at("shape").dump() +
+                  " is not a list of non-negative integers");
     }
-    if (count * esize != t.nbytes) {
+    const auto off = uint_list(entry.at("data_offsets"));
+    if (!off || off->size() != 2) {
+      throw Error(tw + ": data_offsets " + entry.at("data_offsets").dump() +
+                  " are not two non-negative integers");
+    }
+    const std::string off_str =
+        "data_offsets [" + std::to_string((*off)[0]) + ", " + std::to_string((*off)[1]) + "]";
+    if ((*off)[0] > (*off)[1]) throw Error(tw + ": " + off_str + " end before they begin");
+    if ((*off)[1] > data_size) {
+      throw Error(tw + ": " + off_str + " lie past the end of the file (data section of " +
+                  std::to_string(data_size) + " bytes; truncated file?)");
+    }
+    t.data = data_start + (*off)[0];
+    t.nbytes = (*off)[1] - (*off)[0];
+    // The byte count in 64 bits with overflow checked: [2^62, 4] of F32 must not wrap to 0.
+    uint64_t nbytes = esize;
+    for (uint64_t d : *shape) {
+      if (d > uint64_t{INT64_MAX} || __builtin_mul_overflow(nbytes, d, &nbytes)) {
+        throw Error(tw + ": shape " + entry.at("shape").dump() + " is too large");
+      }
+      t.shape.push_back(static_cast<int64_t>(d));
+    }
+    if (nbytes != t.nbytes) {
       throw Error(tw + ": shape " + shape_str(t.shape) + " of " + t.dtype + " needs " +
-                  std::to_string(count * esize) + " bytes, data_offsets give " +
-                  std::to_string(t.nbytes));
+                  std::to_string(nbytes) + " bytes, data_offsets give " + std::to_string(t.nbytes));
     }
     if (reinterpret_cast<uintptr_t>(t.data) % esize != 0) {
       throw Error(tw + ": data is not aligned to its element size");
@@ -125,8 +159,14 @@ TensorStore TensorStore::open(const fs::path& dir) {
     }
     std::map<std::string, std::vector<std::string>> by_file;
     for (const auto& [name, file] : j["weight_map"].items()) {
-      if (!file.is_string()) throw Error(index.string() + ": weight_map['" + name + "'] is not a file name");
-      by_file[file.get<std::string>()].push_back(name);
+      if (!file.is_string())
+        throw Error(index.string() + ": weight_map['" + name + "'] is not a file name");
+      const std::string f = file.get<std::string>();
+      if (f.empty() || f == "." || f == ".." || f.find('/') != std::string::npos) {
+        throw Error(index.string() + ": weight_map['" + name + "'] names '" + f +
+                    "', not a file of the model folder");
+      }
+      by_file[f].push_back(name);
     }
     for (const auto& [file, names] : by_file) {
       const fs::path shard = dir / file;
@@ -164,6 +204,8 @@ const TensorInfo* TensorStore::find(const std::string& name) const {
   return it == tensors_.end() ? nullptr : &it->second;
 }
 
-std::string TensorStore::describe() const { return source_.string(); }
+std::string TensorStore::describe() const {
+  return source_.string();
+}
 
 }  // namespace loom::io

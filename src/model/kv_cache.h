@@ -13,8 +13,12 @@ struct KvCache {
   std::unique_ptr<float[]> k, v;
 
   KvCache(int layers, int kv_heads, int ctx_size, int hd)
-      : n_layers(layers), n_kv_heads(kv_heads), ctx(ctx_size), head_dim(hd),
-        k(new float[elements()]), v(new float[elements()]) {}
+      : n_layers(layers),
+        n_kv_heads(kv_heads),
+        ctx(ctx_size),
+        head_dim(hd),
+        k(new float[elements()]),
+        v(new float[elements()]) {}
 
   size_t elements() const { return static_cast<size_t>(n_layers) * n_kv_heads * ctx * head_dim; }
   size_t layer_offset(int layer) const {

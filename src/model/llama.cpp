@@ -2,12 +2,12 @@
 
 #include <cstring>
 
+#include "model/rope_freq.h"
 #include "ops/activation.h"
 #include "ops/attention.h"
 #include "ops/matmul.h"
 #include "ops/norm.h"
 #include "ops/rope.h"
-#include "model/rope_freq.h"
 
 namespace loom::model {
 

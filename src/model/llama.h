@@ -11,15 +11,15 @@ namespace loom::model {
 // Buffers for one batch of up to `batch` tokens, allocated once per session.
 struct Workspace {
   int batch = 0, threads = 1;
-  std::vector<float> x;        // [batch, hidden]  the residual stream
-  std::vector<float> xn;       // [batch, hidden]  normed input of the next product
-  std::vector<float> q;        // [batch, n_heads * head_dim]
-  std::vector<float> k;        // [batch, n_kv_heads * head_dim]
-  std::vector<float> v;        // [batch, n_kv_heads * head_dim]
-  std::vector<float> att;      // [batch, n_heads * head_dim]
-  std::vector<float> gate;     // [batch, intermediate]
-  std::vector<float> up;       // [batch, intermediate]
-  std::vector<float> scores;   // [threads, ctx]  attention scores, one row per thread
+  std::vector<float> x;         // [batch, hidden]  the residual stream
+  std::vector<float> xn;        // [batch, hidden]  normed input of the next product
+  std::vector<float> q;         // [batch, n_heads * head_dim]
+  std::vector<float> k;         // [batch, n_kv_heads * head_dim]
+  std::vector<float> v;         // [batch, n_kv_heads * head_dim]
+  std::vector<float> att;       // [batch, n_heads * head_dim]
+  std::vector<float> gate;      // [batch, intermediate]
+  std::vector<float> up;        // [batch, intermediate]
+  std::vector<float> scores;    // [threads, ctx]  attention scores, one row per thread
   std::vector<float> rope_cos;  // [ctx, head_dim / 2]
   std::vector<float> rope_sin;  // [ctx, head_dim / 2]
 

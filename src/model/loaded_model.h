@@ -15,7 +15,7 @@ struct LoadedModel {
   std::filesystem::path dir;
   ModelConfig config;
   Tokenizer tokenizer;
-  io::TensorStore store;        // owns the mappings the weights view
+  io::TensorStore store;  // owns the mappings the weights view
   model::LlamaWeights weights;
   std::vector<float> inv_freq;  // [head_dim / 2], scaling applied
 };

@@ -9,14 +9,19 @@ namespace loom {
 
 const char* dtype_name(DType t) {
   switch (t) {
-    case DType::F32: return "f32";
-    case DType::F16: return "f16";
-    case DType::BF16: return "bf16";
+    case DType::F32:
+      return "f32";
+    case DType::F16:
+      return "f16";
+    case DType::BF16:
+      return "bf16";
   }
   return "?";
 }
 
-size_t dtype_size(DType t) { return t == DType::F32 ? 4 : 2; }
+size_t dtype_size(DType t) {
+  return t == DType::F32 ? 4 : 2;
+}
 
 Model Model::load(const std::filesystem::path& dir) {
   ModelConfig config = io::read_hf_config(dir);
@@ -36,15 +41,23 @@ Model Model::load(const std::filesystem::path& dir) {
   return model;
 }
 
-const ModelConfig& Model::config() const { return impl_->config; }
-const Tokenizer& Model::tokenizer() const { return impl_->tokenizer; }
-const std::filesystem::path& Model::dir() const { return impl_->dir; }
+const ModelConfig& Model::config() const {
+  return impl_->config;
+}
+const Tokenizer& Model::tokenizer() const {
+  return impl_->tokenizer;
+}
+const std::filesystem::path& Model::dir() const {
+  return impl_->dir;
+}
 
 namespace {
 size_t mat_bytes(const ops::MatRef& m) {
   return static_cast<size_t>(m.rows) * m.cols * dtype_size(m.dtype);
 }
-size_t mat_params(const ops::MatRef& m) { return static_cast<size_t>(m.rows) * m.cols; }
+size_t mat_params(const ops::MatRef& m) {
+  return static_cast<size_t>(m.rows) * m.cols;
+}
 }  // namespace
 
 size_t Model::weight_bytes() const {

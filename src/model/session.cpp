@@ -1,6 +1,7 @@
 #include "loom/session.h"
 
 #include <omp.h>
+#include <unistd.h>
 
 #include <algorithm>
 #include <string>
@@ -10,6 +11,9 @@
 #include "model/llama.h"
 
 namespace loom {
+namespace {
+constexpr int kMaxThreads = 4096;
+}
 
 struct Session::State {
   Model model;  // keeps the weights alive
@@ -39,8 +43,8 @@ struct Session::State {
       }
     }
     if (static_cast<size_t>(pos) + ids.size() > static_cast<size_t>(ctx)) {
-      throw Error(std::to_string(ids.size()) + " tokens after the " + std::to_string(pos) +
-                  " already in the cache do not fit the context of " + std::to_string(ctx) +
+      throw Error("cannot evaluate " + std::to_string(ids.size()) + " token(s) at position " +
+                  std::to_string(pos) + ": they do not fit the context of " + std::to_string(ctx) +
                   " tokens (raise the context size, --ctx-size)");
     }
   }
@@ -62,20 +66,40 @@ struct Session::State {
 
 Session::Session(const Model& model, const SessionOptions& o) {
   const ModelConfig& c = model.config();
-  if (o.ctx_size < 0) throw Error("context size must be positive, got " + std::to_string(o.ctx_size));
-  if (o.threads < 0) throw Error("threads must be positive, got " + std::to_string(o.threads));
-  if (o.batch_size <= 0) {
-    throw Error("batch size must be positive, got " + std::to_string(o.batch_size));
+  if (o.ctx_size < 0) {
+    throw Error("ctx_size must be >= 0 (0: the model's default), got " +
+                std::to_string(o.ctx_size));
   }
-  int ctx = o.ctx_size ? o.ctx_size
-                       : std::min(c.max_position_embeddings, SessionOptions::kDefaultMaxContext);
+  if (o.threads < 0 || o.threads > kMaxThreads) {
+    throw Error("threads must be in [0, " + std::to_string(kMaxThreads) + "] (0: all cores), got " +
+                std::to_string(o.threads));
+  }
+  if (o.batch_size <= 0) {
+    throw Error("batch_size must be positive, got " + std::to_string(o.batch_size));
+  }
+  const int ctx = o.ctx_size
+                      ? o.ctx_size
+                      : std::min(c.max_position_embeddings, SessionOptions::kDefaultMaxContext);
   if (c.sliding_window > 0 && ctx > c.sliding_window) {
-    throw Error("context of " + std::to_string(ctx) + " tokens exceeds the model's sliding_window (" +
-                std::to_string(c.sliding_window) +
+    throw Error("a context of " + std::to_string(ctx) +
+                " tokens exceeds the model's sliding_window (" + std::to_string(c.sliding_window) +
                 "), which loom does not implement: use a context of at most that");
   }
   const int threads = o.threads ? o.threads : omp_get_max_threads();
-  s_ = std::make_unique<State>(model, ctx, std::min(o.batch_size, ctx), threads);
+  // Refuse up front what the machine cannot hold, rather than fail (or swap) mid-generation.
+  const double kv_bytes = 2.0 * c.n_layers * c.kv_dim() * static_cast<double>(ctx) * sizeof(float);
+  const double ram = static_cast<double>(sysconf(_SC_PHYS_PAGES)) * sysconf(_SC_PAGE_SIZE);
+  auto gib = [](double b) { return std::to_string(b / (1u << 30)).substr(0, 6) + " GiB"; };
+  if (kv_bytes > ram) {
+    throw Error("ctx_size " + std::to_string(ctx) + " needs a KV cache of " + gib(kv_bytes) +
+                ", more than this machine's " + gib(ram) + " of memory: use a smaller context");
+  }
+  try {
+    s_ = std::make_unique<State>(model, ctx, std::min(o.batch_size, ctx), threads);
+  } catch (const std::bad_alloc&) {
+    throw Error("cannot allocate a session with ctx_size " + std::to_string(ctx) +
+                " (its KV cache alone needs " + gib(kv_bytes) + "): use a smaller context");
+  }
 }
 
 Session::Session(Session&&) noexcept = default;
@@ -99,10 +123,20 @@ std::span<const float> Session::decode(int id) {
   return s_->logits;
 }
 
-int Session::position() const { return s_->pos; }
-int Session::ctx_size() const { return s_->ctx; }
-int Session::threads() const { return s_->ws.threads; }
-void Session::reset() { s_->pos = 0; }
-const Model& Session::model() const { return s_->model; }
+int Session::position() const {
+  return s_->pos;
+}
+int Session::ctx_size() const {
+  return s_->ctx;
+}
+int Session::threads() const {
+  return s_->ws.threads;
+}
+void Session::reset() {
+  s_->pos = 0;
+}
+const Model& Session::model() const {
+  return s_->model;
+}
 
 }  // namespace loom

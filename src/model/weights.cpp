@@ -1,6 +1,7 @@
 #include "model/weights.h"
 
 #include <string>
+#include <unordered_set>
 
 #include "loom/error.h"
 #include "simd/kernels.h"
@@ -16,14 +17,28 @@ std::string shape_str(const std::vector<int64_t>& s) {
 
 class Binder {
  public:
-  Binder(const io::TensorStore& store) : store_(store) {}
+  explicit Binder(const io::TensorStore& store) : store_(store) {}
 
-  ops::MatRef matrix(const std::string& name, int rows, int cols) const {
+  // Throws for the first tensor of the store that no binding asked for. Running a checkpoint
+  // without some of its tensors (an extra layer, a bias) gives plausible-looking garbage.
+  void check_all_used(const ModelConfig& c) const {
+    const std::string* first = nullptr;  // by name, so the message is the same on every run
+    for (const auto& [name, t] : store_.tensors()) {
+      if (used_.count(name) || ignorable(name, c)) continue;
+      if (!first || name < *first) first = &name;
+    }
+    if (!first) return;
+    throw Error(store_.find(*first)->file->string() + ": tensor '" + *first +
+                "' is not used by the model config.json describes (" + describe(c) +
+                "); the checkpoint and config.json do not match");
+  }
+
+  ops::MatRef matrix(const std::string& name, int rows, int cols) {
     const io::TensorInfo& t = get(name, {rows, cols});
     return ops::MatRef{dtype_of(name, t), rows, cols, t.data};
   }
 
-  std::vector<float> vector_f32(const std::string& name, int n) const {
+  std::vector<float> vector_f32(const std::string& name, int n) {
     const io::TensorInfo& t = get(name, {n});
     std::vector<float> out(n);
     simd::kernels().to_f32[static_cast<int>(dtype_of(name, t))](t.data, out.data(), n);
@@ -31,9 +46,14 @@ class Binder {
   }
 
  private:
-  const io::TensorInfo& get(const std::string& name, const std::vector<int64_t>& shape) const {
+  const io::TensorInfo& get(const std::string& name, const std::vector<int64_t>& shape) {
     const io::TensorInfo* t = store_.find(name);
-    if (!t) throw Error("tensor '" + name + "' is missing from " + store_.describe());
+    if (!t) {
+      std::string why;
+      if (name == "lm_head.weight") why = " (config.json's tie_word_embeddings is false)";
+      throw Error("tensor '" + name + "' is missing from " + store_.describe() + why);
+    }
+    used_.insert(name);
     if (t->shape != shape) {
       throw Error(t->file->string() + ": tensor '" + name + "' has shape " + shape_str(t->shape) +
                   ", config.json implies " + shape_str(shape));
@@ -49,7 +69,20 @@ class Binder {
                 " (loom reads F32, F16 and BF16 weights)");
   }
 
+  // Tensors transformers itself skips: the RoPE table older checkpoints saved, and an lm_head
+  // that tying replaces.
+  static bool ignorable(const std::string& name, const ModelConfig& c) {
+    return name.ends_with(".rotary_emb.inv_freq") ||
+           (c.tie_word_embeddings && name == "lm_head.weight");
+  }
+
+  static std::string describe(const ModelConfig& c) {
+    return std::string("num_hidden_layers ") + std::to_string(c.n_layers) +
+           ", tie_word_embeddings " + (c.tie_word_embeddings ? "true" : "false") + ", no biases";
+  }
+
   const io::TensorStore& store_;
+  std::unordered_set<std::string> used_;  // names bound so far
 };
 
 }  // namespace
@@ -58,10 +91,11 @@ LlamaWeights bind_weights(const io::TensorStore& store, const ModelConfig& c) {
   Binder b(store);
   LlamaWeights w;
   w.embed = b.matrix("model.embed_tokens.weight", c.vocab_size, c.hidden_size);
-  w.layers.resize(c.n_layers);
+  // One layer at a time, so a num_hidden_layers far beyond the checkpoint fails on its first
+  // missing tensor rather than on allocating every layer up front.
   for (int i = 0; i < c.n_layers; ++i) {
     const std::string p = "model.layers." + std::to_string(i) + ".";
-    LayerWeights& l = w.layers[i];
+    LayerWeights& l = w.layers.emplace_back();
     l.attn_norm = b.vector_f32(p + "input_layernorm.weight", c.hidden_size);
     l.wq = b.matrix(p + "self_attn.q_proj.weight", c.q_dim(), c.hidden_size);
     l.wk = b.matrix(p + "self_attn.k_proj.weight", c.kv_dim(), c.hidden_size);
@@ -78,6 +112,7 @@ LlamaWeights bind_weights(const io::TensorStore& store, const ModelConfig& c) {
   } else {
     w.lm_head = b.matrix("lm_head.weight", c.vocab_size, c.hidden_size);
   }
+  b.check_all_used(c);
   return w;
 }
 

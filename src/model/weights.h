@@ -22,7 +22,7 @@ struct LayerWeights {
 };
 
 struct LlamaWeights {
-  ops::MatRef embed;              // [vocab, hidden]
+  ops::MatRef embed;  // [vocab, hidden]
   std::vector<LayerWeights> layers;
   std::vector<float> final_norm;  // [hidden]
   ops::MatRef lm_head;            // [vocab, hidden]; the embedding itself when tied

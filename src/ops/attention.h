@@ -7,7 +7,7 @@ struct AttentionShape {
   int n_heads = 0;     // query heads
   int n_kv_heads = 0;  // key/value heads; n_heads is a multiple (GQA, MQA when 1)
   int head_dim = 0;
-  int ctx = 0;         // positions the cache holds per head (the stride between heads)
+  int ctx = 0;  // positions the cache holds per head (the stride between heads)
 };
 
 // Q: [m, n_heads * head_dim], the queries of positions pos0 .. pos0+m-1 (RoPE applied).

@@ -34,8 +34,8 @@ void matmul(const float* x, int m, const MatRef& w, float* y, int threads) {
 void gather_rows(const MatRef& table, const int* ids, int m, float* out) {
   const simd::Kernels& k = simd::kernels();
   for (int i = 0; i < m; ++i) {
-    k.to_f32[static_cast<int>(table.dtype)](table.row(ids[i]), out + static_cast<size_t>(i) * table.cols,
-                                            table.cols);
+    k.to_f32[static_cast<int>(table.dtype)](table.row(ids[i]),
+                                            out + static_cast<size_t>(i) * table.cols, table.cols);
   }
 }
 

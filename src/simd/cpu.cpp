@@ -37,8 +37,10 @@ Isa best_isa() {
 
 const char* isa_name(Isa isa) {
   switch (isa) {
-    case Isa::Scalar: return "scalar";
-    case Isa::Avx2: return "AVX2+FMA+F16C";
+    case Isa::Scalar:
+      return "scalar";
+    case Isa::Avx2:
+      return "AVX2+FMA+F16C";
   }
   return "?";
 }

@@ -20,15 +20,17 @@ struct Kernels {
                         float* out, size_t ldo, int rows);
   using ToF32 = void (*)(const void* src, float* dst, size_t n);
 
-  Gemv gemv[3];   // indexed by DType
-  Gemm gemm[3];   // indexed by DType
+  Gemv gemv[3];  // indexed by DType
+  Gemm gemm[3];  // indexed by DType
   ToF32 to_f32[3];
   float (*dot)(const float* a, const float* b, int n);     // the sum gemv computes for F32
   void (*axpy)(float a, const float* x, float* y, int n);  // y += a * x
 };
 
 const Kernels& kernels(Isa isa);
-inline const Kernels& kernels() { return kernels(best_isa()); }
+inline const Kernels& kernels() {
+  return kernels(best_isa());
+}
 
 // Defined in one translation unit per instruction set.
 const Kernels& scalar_kernels();

@@ -12,7 +12,9 @@ struct LoadF32 {
   static float at(const void* p, size_t i) { return static_cast<const float*>(p)[i]; }
 };
 struct LoadF16 {
-  static float at(const void* p, size_t i) { return f16_to_f32(static_cast<const uint16_t*>(p)[i]); }
+  static float at(const void* p, size_t i) {
+    return f16_to_f32(static_cast<const uint16_t*>(p)[i]);
+  }
 };
 struct LoadBF16 {
   static float at(const void* p, size_t i) {
@@ -57,7 +59,9 @@ void to_f32(const void* src, float* dst, size_t n) {
   for (size_t i = 0; i < n; ++i) dst[i] = Load::at(src, i);
 }
 
-float dot(const float* a, const float* b, int n) { return dot_row<LoadF32>(a, 0, b, n); }
+float dot(const float* a, const float* b, int n) {
+  return dot_row<LoadF32>(a, 0, b, n);
+}
 
 void axpy(float a, const float* x, float* y, int n) {
   for (int i = 0; i < n; ++i) y[i] += a * x[i];

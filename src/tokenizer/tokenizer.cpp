@@ -2,6 +2,7 @@
 
 #include <sentencepiece_processor.h>
 
+#include <charconv>
 #include <fstream>
 #include <nlohmann/json.hpp>
 
@@ -62,9 +63,17 @@ Tokenizer Tokenizer::load(const fs::path& dir, int bos_id) {
     std::string& b = t.impl_->bytes[id];
     if (sp.IsControl(id)) continue;
     if (sp.IsByte(id)) {
-      // "<0x0A>" -> the byte 0x0A.
+      // "<0x0A>" -> the byte 0x0A. sentencepiece checks the form on load; checked again here
+      // because std::stoi would throw something less helpful than a loom::Error.
       const std::string piece = sp.IdToPiece(id);
-      b.push_back(static_cast<char>(std::stoi(piece.substr(3, 2), nullptr, 16)));
+      unsigned byte = 0;
+      const char* end = piece.data() + piece.size();
+      if (piece.size() != 6 || piece.compare(0, 3, "<0x") != 0 || piece.back() != '>' ||
+          std::from_chars(piece.data() + 3, end - 1, byte, 16).ptr != end - 1) {
+        throw Error(model.string() + ": byte piece " + std::to_string(id) + " is '" + piece +
+                    "', not of the form <0xAB>");
+      }
+      b.push_back(static_cast<char>(byte));
       continue;
     }
     if (sp.IsUnknown(id)) {
@@ -115,7 +124,9 @@ std::string_view Tokenizer::token_bytes(int id) const {
   return impl_->bytes[id];
 }
 
-int Tokenizer::vocab_size() const { return impl_->sp.GetPieceSize(); }
+int Tokenizer::vocab_size() const {
+  return impl_->sp.GetPieceSize();
+}
 
 namespace {
 // Length of the UTF-8 sequence a lead byte starts (1 for ASCII and for stray bytes).

@@ -1,0 +1,27 @@
+#!/usr/bin/env bash
+# Installs dependencies, builds, and runs every test twice: in the Release build, and in a build
+# with AddressSanitizer and UndefinedBehaviorSanitizer. Needs ../shared (the fixtures) beside the
+# repository, or LOOM_SHARED_DIR pointing at it.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+scripts/install-deps.sh
+
+shared="${LOOM_SHARED_DIR:-$(cd .. && pwd)/shared}"
+jobs="$(nproc)"
+
+if command -v clang-format >/dev/null 2>&1; then
+  echo "== clang-format check"
+  git ls-files '*.cpp' '*.h' | xargs clang-format --dry-run -Werror
+fi
+
+echo "== Release build and tests"
+cmake -S . -B build -DCMAKE_BUILD_TYPE=Release -DLOOM_SHARED_DIR="$shared"
+cmake --build build -j "$jobs"
+ctest --test-dir build --output-on-failure -j "$jobs"
+
+echo "== AddressSanitizer + UndefinedBehaviorSanitizer build and tests"
+cmake -S . -B build-asan -DCMAKE_BUILD_TYPE=RelWithDebInfo -DLOOM_SANITIZE=ON \
+  -DLOOM_SHARED_DIR="$shared"
+cmake --build build-asan -j "$jobs"
+ASAN_OPTIONS=detect_leaks=1 UBSAN_OPTIONS=print_stacktrace=1 \
+  ctest --test-dir build-asan --output-on-failure -j "$jobs"

@@ -1,0 +1,127 @@
+// Session behaviour: prefill/decode consistency, thread and batch invariance, reset, and the
+// llama2.c reference text for stories260K.
+#include <gtest/gtest.h>
+
+#include <fstream>
+#include <sstream>
+
+#include "loom/loom.h"
+
+namespace {
+
+const std::string kShared = LOOM_SHARED_DIR;
+
+const loom::Model& gqa_model() {
+  static const loom::Model m = loom::Model::load(kShared + "/fixtures/llama2-gqa-bf16");
+  return m;
+}
+
+std::vector<int> some_ids(int n, int vocab) {
+  std::vector<int> ids{1};
+  for (int i = 1; i < n; ++i) ids.push_back((i * 7919 + 13) % vocab);
+  return ids;
+}
+
+// Prefill of a prefix, then one decode step per remaining token, gives the logits one prefill of
+// the whole sequence gives (bit for bit: the kernels sum every output in the same order).
+TEST(Session, PrefillThenDecodeEqualsOnePrefill) {
+  const loom::Model& model = gqa_model();
+  const int vocab = model.config().vocab_size;
+  const auto ids = some_ids(40, vocab);
+
+  loom::Session whole(model, {.ctx_size = 64, .threads = 2});
+  const std::vector<float> all = whole.prefill_all_logits(ids);
+
+  loom::Session steps(model, {.ctx_size = 64, .threads = 2});
+  std::span<const float> got = steps.prefill(std::span(ids).first(10));
+  for (size_t p = 9; p < ids.size(); ++p) {
+    if (p > 9) got = steps.decode(ids[p]);
+    for (int v = 0; v < vocab; ++v) ASSERT_EQ(got[v], all[p * vocab + v]) << "position " << p;
+  }
+  EXPECT_EQ(steps.position(), 40);
+}
+
+TEST(Session, ThreadCountAndBatchSizeDoNotChangeLogits) {
+  const loom::Model& model = gqa_model();
+  const auto ids = some_ids(70, model.config().vocab_size);
+  loom::Session ref(model, {.ctx_size = 128, .threads = 1});
+  const std::vector<float> want = ref.prefill_all_logits(ids);
+  for (int threads : {2, 3, 5}) {
+    for (int batch : {1, 7, 64, 512}) {
+      loom::Session s(model, {.ctx_size = 128, .threads = threads, .batch_size = batch});
+      EXPECT_EQ(s.prefill_all_logits(ids), want) << threads << " threads, batch " << batch;
+    }
+  }
+}
+
+TEST(Session, ResetStartsOver) {
+  const loom::Model& model = gqa_model();
+  const auto ids = some_ids(12, model.config().vocab_size);
+  loom::Session s(model, {.ctx_size = 32});
+  const auto logits = s.prefill(ids);
+  const std::vector<float> first(logits.begin(), logits.end());
+  s.reset();
+  EXPECT_EQ(s.position(), 0);
+  const auto again = s.prefill(ids);
+  EXPECT_EQ(std::vector<float>(again.begin(), again.end()), first);
+  EXPECT_EQ(s.position(), 12);
+}
+
+TEST(Session, ContextDefaultsToModelLengthCapped) {
+  loom::Session s(gqa_model());
+  EXPECT_EQ(s.ctx_size(), 2048);  // max_position_embeddings 2048 < the 4096 cap
+  EXPECT_GT(s.threads(), 0);
+}
+
+TEST(Generate, StopsAtMaxTokensAndReportsIt) {
+  const loom::Model& model = gqa_model();
+  loom::Session s(model, {.ctx_size = 64});
+  const auto r = loom::generate(s, some_ids(5, 100), {.max_tokens = 7, .stop_at_eos = false});
+  EXPECT_EQ(r.ids.size(), 7u);
+  EXPECT_EQ(r.stop, loom::StopReason::MaxTokens);
+  EXPECT_EQ(r.n_decoded, 6);
+}
+
+TEST(Generate, StopsWhenTheContextIsFull) {
+  const loom::Model& model = gqa_model();
+  loom::Session s(model, {.ctx_size = 16});
+  const auto r = loom::generate(s, some_ids(5, 100), {.max_tokens = 100, .stop_at_eos = false});
+  EXPECT_EQ(r.stop, loom::StopReason::ContextFull);
+  EXPECT_EQ(s.position(), 16);
+  EXPECT_EQ(r.ids.size(), 12u);  // 16 - 5 evaluated, plus the one sampled from the last logits
+}
+
+TEST(Generate, CallbackCanStop) {
+  loom::Session s(gqa_model(), {.ctx_size = 64});
+  int seen = 0;
+  const auto r = loom::generate(s, some_ids(5, 100), {.max_tokens = 20, .stop_at_eos = false},
+                                [&](int) { return ++seen < 3; });
+  EXPECT_EQ(r.stop, loom::StopReason::Callback);
+  EXPECT_EQ(r.ids.size(), 3u);
+}
+
+// llama2.c's run.c, temperature 0, 256 steps, prompt "Once upon a time": it prints the prompt
+// after BOS and 252 generated tokens, then a newline.
+TEST(Llama2c, StoriesGreedyTextMatches) {
+  const std::string dir = kShared + "/models/stories260K-llama2c";
+  std::ifstream in(dir + "/greedy_once_upon_a_time_n256.txt");
+  ASSERT_TRUE(in) << dir;
+  std::stringstream want;
+  want << in.rdbuf();
+
+  const loom::Model model = loom::Model::load(kShared + "/models/stories260K");
+  loom::Session s(model, {.ctx_size = 256});
+  const std::string prompt = "Once upon a time";
+  const auto ids = model.tokenizer().encode(prompt, true);
+  ASSERT_EQ(ids.size(), 5u);
+  loom::TextStream stream(model.tokenizer(), false);
+  std::string text = prompt;
+  loom::generate(s, ids, {.max_tokens = 256 - 4, .stop_at_eos = false}, [&](int id) {
+    text += stream.push(id);
+    return true;
+  });
+  text += stream.flush();
+  EXPECT_EQ(text + "\n", want.str());
+}
+
+}  // namespace
