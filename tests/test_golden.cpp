@@ -76,7 +76,9 @@ TEST_P(Golden, LogitsAndGreedy) {
     const auto want = c["greedy_ids"].get<std::vector<int>>();
     const auto margins = c["greedy_margins"].get<std::vector<double>>();
     session.reset();
-    loom::GenerateOptions go{.max_tokens = static_cast<int>(want.size()), .stop_at_eos = false};
+    loom::GenerateOptions go{.max_tokens = static_cast<int>(want.size()),
+                             .ignore_eos = true,
+                             .sampling = loom::SamplerParams::greedy()};
     const auto got = loom::generate(session, ids, go).ids;
     ASSERT_EQ(got.size(), want.size());
     size_t checked = 0;

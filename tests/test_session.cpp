@@ -10,6 +10,7 @@
 namespace {
 
 const std::string kShared = LOOM_SHARED_DIR;
+const loom::SamplerParams kGreedy = loom::SamplerParams::greedy();
 
 const loom::Model& gqa_model() {
   static const loom::Model m = loom::Model::load(kShared + "/fixtures/llama2-gqa-bf16");
@@ -76,7 +77,8 @@ TEST(Session, ContextDefaultsToModelLengthCapped) {
 TEST(Generate, StopsAtMaxTokensAndReportsIt) {
   const loom::Model& model = gqa_model();
   loom::Session s(model, {.ctx_size = 64});
-  const auto r = loom::generate(s, some_ids(5, 100), {.max_tokens = 7, .stop_at_eos = false});
+  const auto r = loom::generate(s, some_ids(5, 100),
+                                {.max_tokens = 7, .ignore_eos = true, .sampling = kGreedy});
   EXPECT_EQ(r.ids.size(), 7u);
   EXPECT_EQ(r.stop, loom::StopReason::MaxTokens);
   EXPECT_EQ(r.n_decoded, 6);
@@ -85,7 +87,8 @@ TEST(Generate, StopsAtMaxTokensAndReportsIt) {
 TEST(Generate, StopsWhenTheContextIsFull) {
   const loom::Model& model = gqa_model();
   loom::Session s(model, {.ctx_size = 16});
-  const auto r = loom::generate(s, some_ids(5, 100), {.max_tokens = 100, .stop_at_eos = false});
+  const auto r = loom::generate(s, some_ids(5, 100),
+                                {.max_tokens = 100, .ignore_eos = true, .sampling = kGreedy});
   EXPECT_EQ(r.stop, loom::StopReason::ContextFull);
   EXPECT_EQ(s.position(), 16);
   EXPECT_EQ(r.ids.size(), 12u);  // 16 - 5 evaluated, plus the one sampled from the last logits
@@ -94,8 +97,9 @@ TEST(Generate, StopsWhenTheContextIsFull) {
 TEST(Generate, CallbackCanStop) {
   loom::Session s(gqa_model(), {.ctx_size = 64});
   int seen = 0;
-  const auto r = loom::generate(s, some_ids(5, 100), {.max_tokens = 20, .stop_at_eos = false},
-                                [&](int) { return ++seen < 3; });
+  const auto r = loom::generate(s, some_ids(5, 100),
+                                {.max_tokens = 20, .ignore_eos = true, .sampling = kGreedy},
+                                [&](const loom::TokenEvent&) { return ++seen < 3; });
   EXPECT_EQ(r.stop, loom::StopReason::Callback);
   EXPECT_EQ(r.ids.size(), 3u);
 }
@@ -114,14 +118,9 @@ TEST(Llama2c, StoriesGreedyTextMatches) {
   const std::string prompt = "Once upon a time";
   const auto ids = model.tokenizer().encode(prompt, true);
   ASSERT_EQ(ids.size(), 5u);
-  loom::TextStream stream(model.tokenizer(), false);
-  std::string text = prompt;
-  loom::generate(s, ids, {.max_tokens = 256 - 4, .stop_at_eos = false}, [&](int id) {
-    text += stream.push(id);
-    return true;
-  });
-  text += stream.flush();
-  EXPECT_EQ(text + "\n", want.str());
+  const auto r =
+      loom::generate(s, ids, {.max_tokens = 256 - 4, .ignore_eos = true, .sampling = kGreedy});
+  EXPECT_EQ(prompt + r.text + "\n", want.str());
 }
 
 }  // namespace

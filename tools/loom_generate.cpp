@@ -1,9 +1,12 @@
 // loom-generate: text from a Hugging Face Llama folder. Argument parsing and printing only; the
 // work is the library's.
 #include <CLI/CLI.hpp>
+#include <cmath>
 #include <cstdio>
 #include <fstream>
+#include <limits>
 #include <nlohmann/json.hpp>
+#include <random>
 #include <string>
 #include <vector>
 
@@ -21,6 +24,16 @@ struct Args {
   int batch_size = 512;
   std::string dump_logits;
   bool json = false;
+  int logprobs = -1;
+  bool ignore_eos = false;
+  std::vector<std::string> stop;
+  // Sampling: applied over the model's defaults only when given.
+  float temperature = 0, top_p = 0, min_p = 0, typical_p = 0, repeat_penalty = 0;
+  float presence_penalty = 0, frequency_penalty = 0;
+  int top_k = 0, repeat_last_n = 0;
+  int64_t seed = -1;
+  std::string sampler_order;
+  std::vector<std::string> logit_bias;
 };
 
 std::vector<int> parse_ids(const std::string& s) {
@@ -46,6 +59,32 @@ std::vector<int> parse_ids(const std::string& s) {
   return ids;
 }
 
+// "15043+1.5", "15043-2", "15043-inf" (llama.cpp's --logit-bias syntax).
+std::pair<int, float> parse_logit_bias(const std::string& s) {
+  const size_t sign = s.find_first_of("+-", 1);
+  auto bad = [&]() -> std::pair<int, float> {
+    throw loom::Error("--logit-bias: '" + s + "' is not TOKEN_ID+BIAS or TOKEN_ID-BIAS");
+  };
+  if (sign == std::string::npos) return bad();
+  size_t used = 0;
+  int id = 0;
+  float bias = 0;
+  try {
+    id = std::stoi(s.substr(0, sign), &used);
+    if (used != sign) return bad();
+    const std::string b = s.substr(sign);
+    if (b == "-inf") {
+      bias = -std::numeric_limits<float>::infinity();
+    } else {
+      bias = std::stof(b, &used);
+      if (used != b.size()) return bad();
+    }
+  } catch (const std::exception&) {
+    return bad();
+  }
+  return {id, bias};
+}
+
 void write_logits(const std::string& path, const std::vector<int>& ids,
                   const std::vector<float>& logits, int vocab) {
   std::FILE* f = std::fopen(path.c_str(), "w");
@@ -63,7 +102,22 @@ void write_logits(const std::string& path, const std::vector<int>& ids,
   if (std::fclose(f) != 0) throw loom::Error("--dump-logits: cannot write " + path);
 }
 
-int run(const Args& a) {
+nlohmann::json logprobs_json(const loom::Tokenizer& tok, const loom::GenerateResult& r) {
+  nlohmann::json out = nlohmann::json::array();
+  for (size_t i = 0; i < r.logprobs.size(); ++i) {
+    nlohmann::json top = nlohmann::json::array();
+    for (const loom::TokenLogprob& t : r.logprobs[i].top) {
+      top.push_back({{"id", t.id}, {"token", tok.token_bytes(t.id)}, {"logprob", t.logprob}});
+    }
+    out.push_back({{"id", r.ids[i]},
+                   {"token", tok.token_bytes(r.ids[i])},
+                   {"logprob", r.logprobs[i].logprob},
+                   {"top", top}});
+  }
+  return out;
+}
+
+int run(const Args& a, const CLI::App& app) {
   const loom::Model model = loom::Model::load(a.model);
   const loom::Tokenizer& tok = model.tokenizer();
 
@@ -80,6 +134,12 @@ int run(const Args& a) {
   so.threads = a.threads;
   so.batch_size = a.batch_size;
   loom::Session session(model, so);
+  if (session.ctx_size() > model.config().max_position_embeddings) {
+    std::fprintf(stderr,
+                 "loom-generate: warning: context of %d tokens exceeds the %d the model was "
+                 "trained for\n",
+                 session.ctx_size(), model.config().max_position_embeddings);
+  }
 
   if (!a.dump_logits.empty()) {
     const std::vector<float> all = session.prefill_all_logits(prompt);
@@ -88,38 +148,48 @@ int run(const Args& a) {
     session.reset();
   }
 
-  // The continuation starts a text only if the prompt holds nothing but control tokens.
-  bool prompt_has_text = false;
-  for (int id : prompt) prompt_has_text |= !tok.token_bytes(id).empty();
-  loom::TextStream stream(tok, !prompt_has_text);
-  std::string text;
+  loom::GenerateOptions go;
+  go.max_tokens = a.max_tokens < 0 ? session.ctx_size() : a.max_tokens;
+  go.ignore_eos = a.ignore_eos;
+  go.stop = a.stop;
+  go.top_logprobs = a.logprobs;
+  loom::SamplerParams& sp = go.sampling;
+  sp = loom::sampler_defaults(model.config());
+  auto given = [&](const char* name) { return app.get_option(name)->count() > 0; };
+  if (given("--temperature")) sp.temperature = a.temperature;
+  if (given("--top-k")) sp.top_k = a.top_k;
+  if (given("--top-p")) sp.top_p = a.top_p;
+  if (given("--min-p")) sp.min_p = a.min_p;
+  if (given("--typical")) sp.typical_p = a.typical_p;
+  if (given("--repeat-penalty")) sp.repeat_penalty = a.repeat_penalty;
+  if (given("--repeat-last-n")) sp.repeat_last_n = a.repeat_last_n;
+  if (given("--presence-penalty")) sp.presence_penalty = a.presence_penalty;
+  if (given("--frequency-penalty")) sp.frequency_penalty = a.frequency_penalty;
+  if (given("--samplers")) sp.chain = loom::parse_sampler_chain(a.sampler_order);
+  for (const std::string& b : a.logit_bias) sp.logit_bias.push_back(parse_logit_bias(b));
+  sp.seed = a.seed >= 0 ? static_cast<uint64_t>(a.seed) : std::random_device{}();
+
   if (!a.json && a.prompt_ids.empty()) {
     std::fputs(a.prompt.c_str(), stdout);
     std::fflush(stdout);
   }
-
-  loom::GenerateOptions go;
-  go.max_tokens = a.max_tokens < 0 ? session.ctx_size() : a.max_tokens;
-  const loom::GenerateResult r = loom::generate(session, prompt, go, [&](int id) {
-    std::string_view piece = stream.push(id);
-    if (a.json) {
-      text.append(piece);
-    } else {
-      std::fwrite(piece.data(), 1, piece.size(), stdout);
-      std::fflush(stdout);
-    }
-    return true;
-  });
-  std::string_view rest = stream.flush();
+  const loom::GenerateResult r =
+      loom::generate(session, prompt, go, [&](const loom::TokenEvent& e) {
+        if (!a.json) {
+          std::fwrite(e.text.data(), 1, e.text.size(), stdout);
+          std::fflush(stdout);
+        }
+        return true;
+      });
   if (a.json) {
-    text.append(rest);
     nlohmann::json j = {{"prompt_ids", prompt},
                         {"ids", r.ids},
-                        {"text", text},
-                        {"stop_reason", loom::stop_reason_name(r.stop)}};
+                        {"text", r.text},
+                        {"stop_reason", loom::stop_reason_name(r.stop)},
+                        {"seed", sp.seed}};
+    if (a.logprobs >= 0) j["logprobs"] = logprobs_json(tok, r);
     std::puts(j.dump(-1, ' ', false, nlohmann::json::error_handler_t::replace).c_str());
   } else {
-    std::fwrite(rest.data(), 1, rest.size(), stdout);
     std::fputc('\n', stdout);
   }
   if (r.stop == loom::StopReason::ContextFull) {
@@ -128,9 +198,11 @@ int run(const Args& a) {
   }
   std::fprintf(stderr,
                "prompt: %d tokens, %.2f tok/s | generated: %zu tokens, %.2f tok/s | "
-               "threads: %d\n",
+               "threads: %d | seed: %llu | sampler: %s\n",
                r.n_prompt, r.n_prompt / r.prefill_seconds, r.ids.size(),
-               r.n_decoded > 0 ? r.n_decoded / r.decode_seconds : 0.0, session.threads());
+               r.n_decoded > 0 ? r.n_decoded / r.decode_seconds : 0.0, session.threads(),
+               static_cast<unsigned long long>(sp.seed),
+               sp.temperature == 0 ? "greedy" : loom::sampler_chain_name(sp.chain).c_str());
   return 0;
 }
 
@@ -139,6 +211,7 @@ int run(const Args& a) {
 int main(int argc, char** argv) {
   Args a;
   CLI::App app{"loom-generate: generate text with a Llama-style model from a Hugging Face folder"};
+  app.get_formatter()->column_width(40);
   app.add_option("-m,--model", a.model,
                  "model folder (config.json, *.safetensors, tokenizer.model)")
       ->capture_default_str();
@@ -152,7 +225,7 @@ int main(int argc, char** argv) {
       ->check(CLI::Range(-1, INT32_MAX));
   app.add_option("-t,--threads", a.threads, "threads (0: all cores)")
       ->capture_default_str()
-      ->check(CLI::Range(0, 1024));
+      ->check(CLI::Range(0, 4096));
   app.add_option("-c,--ctx-size", a.ctx_size,
                  "context size in tokens (0: the model's max_position_embeddings, at most 4096)")
       ->capture_default_str()
@@ -160,13 +233,52 @@ int main(int argc, char** argv) {
   app.add_option("-b,--batch-size", a.batch_size, "prompt tokens per batch")
       ->capture_default_str()
       ->check(CLI::Range(1, INT32_MAX));
+
+  const char* from_model = " [default: generation_config.json as transformers reads it, else ";
+  auto sampling = [&](const char* names, auto& var, const std::string& what, const char* dflt) {
+    return app.add_option(names, var, what + from_model + dflt + "]")->group("Sampling");
+  };
+  sampling("--temperature,--temp", a.temperature, "temperature; 0: greedy", "0.8");
+  sampling("--top-k", a.top_k, "keep the k most likely tokens; 0: off", "40");
+  sampling("--top-p", a.top_p, "keep the smallest set with this probability mass; 1: off", "0.95");
+  sampling("--min-p", a.min_p, "drop tokens below min-p times the top probability; 0: off", "0.05");
+  sampling("--typical,--typical-p", a.typical_p, "locally typical sampling mass; 1: off", "1");
+  sampling("--repeat-penalty", a.repeat_penalty, "penalty for repeated tokens; 1: off", "1");
+  sampling("--repeat-last-n", a.repeat_last_n,
+           "tokens the penalties look back over; -1: all, 0: off", "64");
+  sampling("--presence-penalty", a.presence_penalty, "subtracted once per token seen", "0");
+  sampling("--frequency-penalty", a.frequency_penalty, "subtracted per occurrence", "0");
+  sampling("--samplers,--sampler-order", a.sampler_order,
+           "sampler order: hf, llamacpp, or a chain such as "
+           "'penalties;top_k;typ_p;top_p;min_p;temperature'",
+           "llamacpp");
+  app.add_option("-l,--logit-bias", a.logit_bias,
+                 "TOKEN_ID+BIAS or TOKEN_ID-BIAS added to a logit (-inf bans); repeatable")
+      ->group("Sampling");
+  app.add_option("-s,--seed", a.seed, "random seed (-1: a random one, printed at the end)")
+      ->capture_default_str()
+      ->check(CLI::Range(int64_t{-1}, std::numeric_limits<int64_t>::max()))
+      ->group("Sampling");
+
+  app.add_option("--stop", a.stop, "stop when the text contains STRING (not printed); repeatable")
+      ->group("Stopping");
+  app.add_flag("--ignore-eos", a.ignore_eos, "keep generating past end-of-sequence tokens")
+      ->group("Stopping");
+
   app.add_option("--dump-logits", a.dump_logits,
-                 "write the prompt's logits, one row per position, as JSON to FILE");
-  app.add_flag("--json", a.json, "print one JSON object (prompt_ids, ids, text) instead of text");
+                 "write the prompt's logits, one row per position, as JSON to FILE")
+      ->group("Output");
+  app.add_flag("--json", a.json,
+               "print one JSON object (prompt_ids, ids, text, stop_reason, seed) instead of text")
+      ->group("Output");
+  app.add_option("--logprobs", a.logprobs,
+                 "with --json: each token's log-probability and the N most likely alternatives")
+      ->check(CLI::Range(0, 100))
+      ->group("Output");
   CLI11_PARSE(app, argc, argv);
 
   try {
-    return run(a);
+    return run(a, app);
   } catch (const std::exception& e) {
     std::fflush(stdout);
     std::fprintf(stderr, "loom-generate: error: %s\n", e.what());

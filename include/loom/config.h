@@ -2,6 +2,7 @@
 #pragma once
 
 #include <cstdint>
+#include <optional>
 #include <string>
 #include <vector>
 
@@ -24,6 +25,15 @@ struct RopeConfig {
   int original_max_position = 0;  // llama3: original_max_position_embeddings
 };
 
+// The sampling settings of generation_config.json, as transformers reads them. Absent keys stay
+// empty; transformers' own defaults are applied by loom::sampler_defaults.
+struct GenerationConfig {
+  bool has_sampling_keys = false;  // any key below present
+  bool do_sample = false;
+  std::optional<float> temperature, top_p, min_p, typical_p, repetition_penalty;
+  std::optional<int> top_k;
+};
+
 struct ModelConfig {
   int hidden_size = 0;
   int intermediate_size = 0;
@@ -38,6 +48,7 @@ struct ModelConfig {
   bool tie_word_embeddings = false;
   int bos_token_id = -1;           // -1: none
   std::vector<int> eos_token_ids;  // generation_config.json wins over config.json
+  GenerationConfig generation;     // sampling settings of generation_config.json
   DType dtype = DType::F32;        // torch_dtype / dtype (informational: each tensor keeps its own)
   std::string model_type;          // "llama" or "mistral"
   int sliding_window = 0;          // mistral; 0: none

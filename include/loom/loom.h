@@ -5,5 +5,6 @@
 #include "loom/error.h"
 #include "loom/generate.h"
 #include "loom/model.h"
+#include "loom/sampler.h"
 #include "loom/session.h"
 #include "loom/tokenizer.h"

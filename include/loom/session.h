@@ -40,6 +40,9 @@ class Session {
   int threads() const;
   // Forgets all tokens: the next call starts at position 0.
   void reset();
+  // Keeps the first N tokens (N <= position()) and forgets the rest, so a shared prefix (a
+  // system prompt, a document) is evaluated once and reused.
+  void truncate(int n);
 
   const Model& model() const;
 

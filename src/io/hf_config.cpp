@@ -1,8 +1,11 @@
 #include "io/hf_config.h"
 
+#include <cmath>
+#include <cstdint>
 #include <fstream>
 #include <limits>
 #include <nlohmann/json.hpp>
+#include <optional>
 #include <sstream>
 
 #include "loom/error.h"
@@ -97,6 +100,40 @@ struct Keys {
     return out;
   }
 };
+
+// A number in [lo, hi] (open at lo when LO_OPEN), or empty when the key is absent.
+std::optional<float> number_in(const Keys& k, const std::string& key, double lo, bool lo_open,
+                               double hi, const std::string& range) {
+  if (!k.has(key)) return std::nullopt;
+  const json& v = k.j.at(key);
+  const double d = v.is_number() ? v.get<double>() : std::nan("");
+  if (!(d >= lo) || (lo_open && d == lo) || !(d <= hi)) k.fail(key, "must be a number in " + range);
+  return static_cast<float>(d);
+}
+
+// The sampling keys of generation_config.json.
+GenerationConfig read_generation(const Keys& k) {
+  GenerationConfig g;
+  constexpr double kBig = 1e30;
+  g.do_sample = k.bool_or("do_sample", false);
+  g.temperature = number_in(k, "temperature", 0, false, kBig, "[0, inf)");
+  g.top_p = number_in(k, "top_p", 0, true, 1, "(0, 1]");
+  g.min_p = number_in(k, "min_p", 0, false, 1, "[0, 1]");
+  g.typical_p = number_in(k, "typical_p", 0, true, 1, "(0, 1]");
+  g.repetition_penalty = number_in(k, "repetition_penalty", 0, true, kBig, "(0, inf)");
+  if (k.has("top_k")) {
+    const json& v = k.j.at("top_k");
+    if (!v.is_number_integer() || v.get<int64_t>() < 0 || v.get<int64_t>() > INT32_MAX) {
+      k.fail("top_k", "must be an integer >= 0");
+    }
+    g.top_k = v.get<int>();
+  }
+  for (const char* key :
+       {"do_sample", "temperature", "top_p", "min_p", "typical_p", "repetition_penalty", "top_k"}) {
+    g.has_sampling_keys |= k.has(key);
+  }
+  return g;
+}
 
 // bos_token_id and eos_token_id where K's file has them (a later file overrides an earlier one),
 // each checked against the vocabulary so the message names the file that holds the bad id.
@@ -229,6 +266,10 @@ ModelConfig parse_hf_config(const std::string& config_json, const std::string& w
   if (k.bool_or("mlp_bias", false)) {
     throw Error(where + ": mlp_bias true is not supported (loom runs a bias-free MLP)");
   }
+  if (k.has("quantization_config")) {
+    throw Error(where + ": quantization_config is present (a GPTQ/AWQ/bitsandbytes checkpoint); " +
+                "loom reads f32, f16 and bf16 weights and quantizes them itself");
+  }
   if (k.has("sliding_window")) c.sliding_window = k.positive_int("sliding_window");
   parse_rope(k, c);
 
@@ -236,6 +277,7 @@ ModelConfig parse_hf_config(const std::string& config_json, const std::string& w
   if (!generation_json.empty()) {
     const json g = parse(generation_json, generation_where);
     read_special_ids(Keys{g, generation_where}, c);
+    c.generation = read_generation(Keys{g, generation_where});
   }
   return c;
 }
