@@ -156,4 +156,83 @@ TEST(Cli, InvalidFlagValuesAreRejected) {
   }
 }
 
+TEST(Cli, SeededSamplingIsReproducibleAcrossThreadCounts) {
+  const std::string args = "-m " + kShared +
+                           "/fixtures/llama2-gqa-bf16 -p 'Once upon a time' -n 24 --temp 1.2 "
+                           "--json ";
+  const Result a = run(args + "-t 1 --seed 77");
+  const Result b = run(args + "-t 2 --seed 77");
+  const Result c = run(args + "-t 2 --seed 78");
+  ASSERT_EQ(a.exit_code, 0) << a.err;
+  EXPECT_EQ(json::parse(a.out)["ids"], json::parse(b.out)["ids"]);
+  EXPECT_NE(json::parse(a.out)["ids"], json::parse(c.out)["ids"]);
+  EXPECT_EQ(json::parse(a.out)["seed"], 77);
+  EXPECT_THAT(a.err, HasSubstr("seed: 77"));
+}
+
+TEST(Cli, RandomSeedIsReportedAndReproducesTheRun) {
+  const std::string args =
+      "-m " + kShared + "/fixtures/llama2-gqa-bf16 -p 'Hello' -n 16 --temp 1 --json ";
+  const Result a = run(args);
+  ASSERT_EQ(a.exit_code, 0) << a.err;
+  const json ja = json::parse(a.out);
+  const Result b = run(args + "--seed " + std::to_string(ja["seed"].get<uint64_t>()));
+  EXPECT_EQ(json::parse(b.out)["ids"], ja["ids"]);
+}
+
+TEST(Cli, LogprobsAndStopReasonInJson) {
+  const Result r = run("-p 'Once upon a time' -n 5 --json --logprobs 3");
+  ASSERT_EQ(r.exit_code, 0) << r.err;
+  const json j = json::parse(r.out);
+  ASSERT_EQ(j["logprobs"].size(), 5u);
+  for (size_t i = 0; i < 5; ++i) {
+    const json& step = j["logprobs"][i];
+    EXPECT_EQ(step["id"], j["ids"][i]);
+    EXPECT_LE(step["logprob"].get<double>(), 0.0);
+    ASSERT_EQ(step["top"].size(), 3u);
+    // Greedy (stories260K's generation_config.json): the chosen token is the most likely.
+    EXPECT_EQ(step["top"][0]["id"], step["id"]);
+    EXPECT_GE(step["top"][0]["logprob"].get<double>(), step["top"][1]["logprob"].get<double>());
+  }
+  EXPECT_EQ(j["stop_reason"], "max_tokens");
+}
+
+TEST(Cli, StopStringIsNotPrinted) {
+  const Result r = run("-p 'Once upon a time' -n 40 --stop 'little girl'");
+  ASSERT_EQ(r.exit_code, 0) << r.err;
+  EXPECT_EQ(r.out, "Once upon a time, there was a \n");
+}
+
+TEST(Cli, InvalidSamplingValuesNameTheFlagAndRange) {
+  const std::pair<const char*, const char*> cases[] = {
+      {"--temp -1", "--temperature"},
+      {"--top-p 0", "(0, 1]"},
+      {"--top-p 1.5", "(0, 1]"},
+      {"--top-k -3", "--top-k"},
+      {"--min-p 2", "[0, 1]"},
+      {"--typical 0", "--typical"},
+      {"--repeat-penalty 0", "--repeat-penalty"},
+      {"--seed abc", "--seed"},
+      {"--logit-bias 5", "--logit-bias"},
+      {"--logit-bias 99999+1", "99999"},
+      {"--samplers top_k;bogus", "bogus"},
+  };
+  for (const auto& [args, want] : cases) {
+    const Result r = run(std::string("-p hi -n 2 ") + args);
+    EXPECT_NE(r.exit_code, 0) << args;
+    EXPECT_THAT(r.err, HasSubstr(want)) << args;
+  }
+}
+
+TEST(Cli, HelpShowsSamplingFlagsAndDefaults) {
+  const Result r = run("--help");
+  for (const char* flag :
+       {"--temperature", "--temp", "--top-k", "--top-p", "--min-p", "--typical", "--repeat-penalty",
+        "--repeat-last-n", "--presence-penalty", "--frequency-penalty", "--logit-bias", "--seed",
+        "--samplers", "--stop", "--ignore-eos", "--logprobs"}) {
+    EXPECT_THAT(r.out, HasSubstr(flag));
+  }
+  EXPECT_THAT(r.out, HasSubstr("else 0.8"));
+}
+
 }  // namespace

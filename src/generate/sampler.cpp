@@ -349,7 +349,12 @@ struct Sampler::Impl {
       if (std::find(p.chain.begin(), p.chain.end(), SamplerStage::Penalties) != p.chain.end()) {
         apply_penalties();
       }
-      return ids[std::max_element(vals.begin(), vals.begin() + n) - vals.begin()];
+      const int best =
+          static_cast<int>(std::max_element(vals.begin(), vals.begin() + n) - vals.begin());
+      if (vals[best] == -std::numeric_limits<float>::infinity()) {
+        throw Error("every token has a logit of -inf (logit bias bans them all?)");
+      }
+      return ids[best];
     }
     for (SamplerStage st : p.chain) {
       switch (st) {

@@ -282,6 +282,11 @@ ModelConfig parse_hf_config(const std::string& config_json, const std::string& w
   return c;
 }
 
+ModelConfig read_hf_config_file(const fs::path& config_json) {
+  if (!fs::exists(config_json)) throw Error("config file not found: " + config_json.string());
+  return parse_hf_config(read_text(config_json), config_json.string());
+}
+
 ModelConfig read_hf_config(const fs::path& dir) {
   if (!fs::is_directory(dir)) throw Error("model folder not found: " + dir.string());
   const fs::path cfg = dir / "config.json";

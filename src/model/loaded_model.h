@@ -2,8 +2,10 @@
 #pragma once
 
 #include <filesystem>
+#include <optional>
 #include <vector>
 
+#include "io/anonymous_memory.h"
 #include "io/safetensors.h"
 #include "loom/config.h"
 #include "loom/tokenizer.h"
@@ -14,8 +16,9 @@ namespace loom::detail {
 struct LoadedModel {
   std::filesystem::path dir;
   ModelConfig config;
-  Tokenizer tokenizer;
-  io::TensorStore store;  // owns the mappings the weights view
+  std::optional<Tokenizer> tokenizer;  // absent for synthetic models
+  io::TensorStore store;               // owns the file mappings the weights view...
+  io::AnonymousMemory synthetic;       // ...or the memory of synthetic weights
   model::LlamaWeights weights;
   std::vector<float> inv_freq;  // [head_dim / 2], scaling applied
 };

@@ -23,6 +23,10 @@ size_t dtype_size(DType t) {
   return t == DType::F32 ? 4 : 2;
 }
 
+ModelConfig Model::read_config(const std::filesystem::path& config_json) {
+  return io::read_hf_config_file(config_json);
+}
+
 Model Model::load(const std::filesystem::path& dir) {
   ModelConfig config = io::read_hf_config(dir);
   Tokenizer tokenizer = Tokenizer::load(dir, config.bos_token_id);
@@ -35,9 +39,14 @@ Model Model::load(const std::filesystem::path& dir) {
   model::LlamaWeights weights = model::bind_weights(store, config);
   std::vector<float> inv_freq = model::rope_inv_freq(config.rope, config.head_dim);
   Model model;
-  model.impl_ = std::make_shared<const detail::LoadedModel>(
-      detail::LoadedModel{dir, std::move(config), std::move(tokenizer), std::move(store),
-                          std::move(weights), std::move(inv_freq)});
+  model.impl_ =
+      std::make_shared<const detail::LoadedModel>(detail::LoadedModel{dir,
+                                                                      std::move(config),
+                                                                      std::move(tokenizer),
+                                                                      std::move(store),
+                                                                      {},
+                                                                      std::move(weights),
+                                                                      std::move(inv_freq)});
   return model;
 }
 
@@ -45,7 +54,11 @@ const ModelConfig& Model::config() const {
   return impl_->config;
 }
 const Tokenizer& Model::tokenizer() const {
-  return impl_->tokenizer;
+  if (!impl_->tokenizer) throw Error("this model has no tokenizer (a synthetic model)");
+  return *impl_->tokenizer;
+}
+bool Model::has_tokenizer() const {
+  return impl_->tokenizer.has_value();
 }
 const std::filesystem::path& Model::dir() const {
   return impl_->dir;
@@ -69,6 +82,16 @@ size_t Model::weight_bytes() const {
     n += mat_bytes(l.wq) + mat_bytes(l.wk) + mat_bytes(l.wv) + mat_bytes(l.wo) +
          mat_bytes(l.w_gate) + mat_bytes(l.w_up) + mat_bytes(l.w_down) + 2 * h * 4;
   }
+  return n;
+}
+
+size_t Model::decode_weight_bytes() const {
+  const model::LlamaWeights& w = impl_->weights;
+  const size_t embed_row = w.embed.cols * dtype_size(w.embed.dtype);
+  // weight_bytes counts the embedding once; a step reads one row of it, plus the whole matrix
+  // again when it doubles as the (tied) output head.
+  size_t n = weight_bytes() - mat_bytes(w.embed) + embed_row;
+  if (w.lm_head.data == w.embed.data) n += mat_bytes(w.lm_head);
   return n;
 }
 

@@ -135,6 +135,13 @@ int Session::threads() const {
 void Session::reset() {
   s_->pos = 0;
 }
+void Session::truncate(int n) {
+  if (n < 0 || n > s_->pos) {
+    throw Error("cannot truncate to " + std::to_string(n) + " tokens: the session holds " +
+                std::to_string(s_->pos));
+  }
+  s_->pos = n;
+}
 const Model& Session::model() const {
   return s_->model;
 }

@@ -1,0 +1,302 @@
+// loom-bench's output as scripts read it: every format parses and carries its fields. Timings are
+// whatever the machine gives; only their shape and internal consistency are checked.
+#include <gmock/gmock.h>
+#include <gtest/gtest.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <cstdio>
+#include <filesystem>
+#include <fstream>
+#include <nlohmann/json.hpp>
+#include <regex>
+#include <sstream>
+#include <string>
+#include <vector>
+
+namespace {
+
+using nlohmann::json;
+using ::testing::HasSubstr;
+namespace fs = std::filesystem;
+const std::string kBin = std::string(LOOM_BIN_DIR) + "/loom-bench";
+const std::string kModel = std::string(LOOM_SOURCE_DIR) + "/models/stories260K";
+// Tiny tests, one repetition more than one so the standard deviation is defined.
+const std::string kTiny = "-m " + kModel + " -p 8 -n 2 -r 2 ";
+
+struct Result {
+  int exit_code = -1;
+  std::string out, err;
+};
+
+Result run(const std::string& args) {
+  const fs::path err_file =
+      fs::temp_directory_path() / ("loom_bench_err_" + std::to_string(getpid()));
+  Result r;
+  FILE* p = popen((kBin + " " + args + " 2>" + err_file.string()).c_str(), "r");
+  if (!p) return r;
+  char buf[4096];
+  size_t n;
+  while ((n = fread(buf, 1, sizeof buf, p)) > 0) r.out.append(buf, n);
+  const int status = pclose(p);
+  r.exit_code = WIFEXITED(status) ? WEXITSTATUS(status) : -1;
+  std::ifstream in(err_file);
+  std::stringstream ss;
+  ss << in.rdbuf();
+  r.err = ss.str();
+  fs::remove(err_file);
+  return r;
+}
+
+std::vector<std::string> lines(const std::string& s) {
+  std::vector<std::string> out;
+  std::stringstream ss(s);
+  for (std::string line; std::getline(ss, line);) out.push_back(line);
+  return out;
+}
+
+// The cells of a markdown table row, trimmed.
+std::vector<std::string> cells(const std::string& row) {
+  std::vector<std::string> out;
+  std::stringstream ss(row.substr(1));
+  for (std::string c; std::getline(ss, c, '|');) {
+    const size_t b = c.find_first_not_of(' '), e = c.find_last_not_of(' ');
+    out.push_back(b == std::string::npos ? "" : c.substr(b, e - b + 1));
+  }
+  return out;
+}
+
+// RFC 4180 fields: quoted, "" inside quotes is one quote.
+std::vector<std::string> csv_fields(const std::string& line) {
+  std::vector<std::string> out(1);
+  bool quoted = false;
+  for (size_t i = 0; i < line.size(); ++i) {
+    const char c = line[i];
+    if (quoted && c == '"' && i + 1 < line.size() && line[i + 1] == '"') {
+      out.back() += '"', ++i;
+    } else if (c == '"') {
+      quoted = !quoted;
+    } else if (c == ',' && !quoted) {
+      out.emplace_back();
+    } else {
+      out.back() += c;
+    }
+  }
+  return out;
+}
+
+const char* const kFields[] = {"build_commit",
+                               "loom_version",
+                               "cpu_info",
+                               "simd",
+                               "model_filename",
+                               "model_type",
+                               "model_size",
+                               "model_n_params",
+                               "weight_dtype",
+                               "n_batch",
+                               "n_ubatch",
+                               "n_threads",
+                               "type_k",
+                               "type_v",
+                               "n_prompt",
+                               "n_gen",
+                               "n_depth",
+                               "test_time",
+                               "avg_ns",
+                               "stddev_ns",
+                               "avg_ts",
+                               "stddev_ts",
+                               "samples_ns",
+                               "samples_ts",
+                               "bytes_per_token",
+                               "gbps",
+                               "bw_gbps_before",
+                               "bw_gbps_after",
+                               "bw_fraction",
+                               "gflops",
+                               "load_s",
+                               "rss_after_load_bytes",
+                               "rss_after_test_bytes",
+                               "peak_rss_bytes"};
+
+TEST(Bench, MarkdownHeaderAndTable) {
+  const Result r = run(kTiny + "-t 1 --no-bw");
+  ASSERT_EQ(r.exit_code, 0) << r.err;
+  EXPECT_THAT(r.out, HasSubstr("loom-bench "));
+  EXPECT_THAT(r.out, HasSubstr("kernels: "));  // the SIMD path in use
+  EXPECT_THAT(r.out, HasSubstr("threads: 1"));
+  EXPECT_THAT(r.out, HasSubstr("memory bandwidth: not measured"));
+  std::vector<std::vector<std::string>> rows;
+  for (const std::string& line : lines(r.out)) {
+    if (line.rfind("| ", 0) == 0 && line.find("---") == std::string::npos) {
+      rows.push_back(cells(line));
+    }
+  }
+  // The results table, then the per-model memory table.
+  ASSERT_EQ(rows.size(), 5u);
+  EXPECT_EQ(rows[0], (std::vector<std::string>{"model", "size", "params", "threads", "test", "t/s",
+                                               "GB/s", "% bw", "GFLOP/s"}));
+  const std::regex ts(R"(\d+\.\d\d ± \d+\.\d\d)"), number(R"(\d+\.\d\d)");
+  for (size_t i : {1, 2}) {
+    ASSERT_EQ(rows[i].size(), 9u);
+    EXPECT_EQ(rows[i][0], "stories260K f32");
+    EXPECT_EQ(rows[i][1], "0.99 MiB");
+    EXPECT_EQ(rows[i][2], "260.03 K");
+    EXPECT_EQ(rows[i][3], "1");
+    EXPECT_TRUE(std::regex_match(rows[i][5], ts)) << rows[i][5];
+    EXPECT_TRUE(std::regex_match(rows[i][8], number)) << rows[i][8];
+    EXPECT_EQ(rows[i][7], "");  // no probe, no fraction
+  }
+  EXPECT_EQ(rows[1][4], "pp8");
+  EXPECT_EQ(rows[1][6], "");  // prefill is compute-bound: no GB/s
+  EXPECT_EQ(rows[2][4], "tg2");
+  EXPECT_TRUE(std::regex_match(rows[2][6], number)) << rows[2][6];
+  EXPECT_EQ(rows[3], (std::vector<std::string>{"model", "load s", "RSS after load", "peak RSS"}));
+  ASSERT_EQ(rows[4].size(), 4u);
+  EXPECT_EQ(rows[4][0], "stories260K f32");
+  EXPECT_THAT(rows[4][3], ::testing::EndsWith(" MiB"));
+  EXPECT_THAT(r.err, HasSubstr("loading"));  // progress goes to stderr
+}
+
+TEST(Bench, JsonHasLlamaBenchFieldsAndConsistentStats) {
+  const Result r = run(kTiny + "-d 0,4 -t 1,2 --no-warmup --bw-size 8 -o json");
+  ASSERT_EQ(r.exit_code, 0) << r.err;
+  const json j = json::parse(r.out);
+  ASSERT_TRUE(j.is_array());
+  ASSERT_EQ(j.size(), 8u);  // 2 threads x {pp8, tg2} x {d0, d4}
+  std::vector<std::string> names;
+  for (const json& o : j) {
+    for (const char* f : kFields) EXPECT_TRUE(o.contains(f)) << f;
+    EXPECT_EQ(o["type_k"], "f32");
+    EXPECT_EQ(o["weight_dtype"], "f32");
+    EXPECT_EQ(o["model_filename"], kModel);
+    EXPECT_EQ(o["model_n_params"], 260032);
+    EXPECT_GE(o["n_batch"].get<int>(), o["n_prompt"].get<int>());
+    EXPECT_TRUE(std::regex_match(o["test_time"].get<std::string>(),
+                                 std::regex(R"(\d{4}-\d\d-\d\dT\d\d:\d\d:\d\dZ)")));
+    ASSERT_EQ(o["samples_ns"].size(), 2u);
+    ASSERT_EQ(o["samples_ts"].size(), 2u);
+    // t/s is the mean of each repetition's rate, not tokens over the mean time.
+    const double tokens = o["n_prompt"].get<int>() + o["n_gen"].get<int>();
+    double mean = 0;
+    for (size_t i = 0; i < 2; ++i) {
+      const double ns = o["samples_ns"][i].get<double>();
+      EXPECT_NEAR(o["samples_ts"][i].get<double>(), tokens * 1e9 / ns, 1e-6 * tokens * 1e9 / ns);
+      mean += o["samples_ts"][i].get<double>() / 2;
+    }
+    EXPECT_NEAR(o["avg_ts"].get<double>(), mean, 1e-9 * mean);
+    EXPECT_GE(o["stddev_ts"].get<double>(), 0);
+    EXPECT_GT(o["bw_gbps_before"].get<double>(), 0);
+    EXPECT_GT(o["bw_gbps_after"].get<double>(), 0);
+    EXPECT_GT(o["gflops"].get<double>(), 0);
+    EXPECT_GT(o["peak_rss_bytes"].get<double>(), 0);
+    EXPECT_GE(o["peak_rss_bytes"].get<double>(), o["rss_after_load_bytes"].get<double>());
+    if (o["n_gen"] > 0) {
+      // Weights read once plus the KV cache: at least the decode weights.
+      EXPECT_GT(o["bytes_per_token"].get<double>(), 1e6);
+      EXPECT_NEAR(o["gbps"].get<double>(),
+                  o["bytes_per_token"].get<double>() * o["avg_ts"].get<double>() / 1e9,
+                  1e-6 * o["gbps"].get<double>());
+      EXPECT_TRUE(o["bw_fraction"].is_number());
+    } else {
+      EXPECT_TRUE(o["bytes_per_token"].is_null());
+      EXPECT_TRUE(o["gbps"].is_null());
+      EXPECT_TRUE(o["bw_fraction"].is_null());
+    }
+    names.push_back(std::to_string(o["n_threads"].get<int>()) + ":" +
+                    std::to_string(o["n_prompt"].get<int>()) + "/" +
+                    std::to_string(o["n_gen"].get<int>()) + "@" +
+                    std::to_string(o["n_depth"].get<int>()));
+  }
+  EXPECT_EQ(names, (std::vector<std::string>{"1:8/0@0", "1:8/0@4", "1:0/2@0", "1:0/2@4", "2:8/0@0",
+                                             "2:8/0@4", "2:0/2@0", "2:0/2@4"}));
+}
+
+TEST(Bench, DepthIsNamedInTheTable) {
+  const Result r = run("-m " + kModel + " -p 4 -n 0 -d 16 -r 1 -t 1 --no-warmup --no-bw");
+  ASSERT_EQ(r.exit_code, 0) << r.err;
+  EXPECT_THAT(r.out, HasSubstr("pp4 @ d16"));
+}
+
+TEST(Bench, JsonLinesOneObjectPerTest) {
+  const Result r = run(kTiny + "-t 1 --no-bw -o jsonl");
+  ASSERT_EQ(r.exit_code, 0) << r.err;
+  const std::vector<std::string> ls = lines(r.out);
+  ASSERT_EQ(ls.size(), 2u);
+  for (const std::string& l : ls) {
+    const json o = json::parse(l);
+    for (const char* f : kFields) EXPECT_TRUE(o.contains(f)) << f;
+    EXPECT_TRUE(o["bw_gbps_before"].is_null());
+  }
+}
+
+TEST(Bench, CsvHeaderAndRowsAgree) {
+  const Result r = run(kTiny + "-t 1 --no-bw -o csv");
+  ASSERT_EQ(r.exit_code, 0) << r.err;
+  const std::vector<std::string> ls = lines(r.out);
+  ASSERT_EQ(ls.size(), 3u);
+  const std::vector<std::string> header = csv_fields(ls[0]);
+  ASSERT_EQ(header.size(), std::size(kFields));
+  for (size_t i = 0; i < header.size(); ++i) EXPECT_EQ(header[i], kFields[i]);
+  for (size_t row = 1; row < 3; ++row) {
+    const std::vector<std::string> f = csv_fields(ls[row]);
+    ASSERT_EQ(f.size(), header.size()) << ls[row];
+    auto at = [&](const std::string& name) {
+      return f[std::find(header.begin(), header.end(), name) - header.begin()];
+    };
+    EXPECT_EQ(at("n_threads"), "1");
+    EXPECT_GT(std::stod(at("avg_ts")), 0);
+    const std::string samples = at("samples_ns");
+    EXPECT_EQ(std::count(samples.begin(), samples.end(), ','), 1);  // two repetitions
+  }
+}
+
+TEST(Bench, SyntheticModelsFromAConfigFile) {
+  const Result r = run("--synthetic " + kModel +
+                       "/config.json --dtype f32,bf16 -p 4 -n 2 -r 1 -t 1 --no-bw -o json");
+  ASSERT_EQ(r.exit_code, 0) << r.err;
+  const json j = json::parse(r.out);
+  ASSERT_EQ(j.size(), 4u);
+  EXPECT_EQ(j[0]["weight_dtype"], "f32");
+  EXPECT_EQ(j[2]["weight_dtype"], "bf16");
+  EXPECT_EQ(j[0]["model_filename"], "synthetic:" + kModel + "/config.json");
+  EXPECT_EQ(j[0]["model_n_params"], 260032);
+  // Matrices in the weight dtype; the 11 norms of 64 stay f32.
+  EXPECT_EQ(2 * j[2]["model_size"].get<size_t>() - j[0]["model_size"].get<size_t>(), 11 * 64 * 4);
+}
+
+TEST(Bench, BadValuesAreClearErrors) {
+  const std::pair<const char*, const char*> cases[] = {
+      {"--synthetic nope", "unknown model shape 'nope'"},
+      {"-r 0", "-r"},
+      {"-p -5", "'-5'"},
+      {"-n 2,x", "'x'"},
+      {"-d -1", "-d"},
+      {"-t 0", "-t"},
+      {"-o xml", "'xml'"},
+      {"--dtype f8 --synthetic llama2-7b", "'f8'"},
+      {"-p 0 -n 0", "nothing to run"},
+      {"-m /nonexistent/model", "/nonexistent/model"},
+      {"--no-such-flag", "--no-such-flag"},
+  };
+  for (const auto& [args, want] : cases) {
+    const Result r = run(std::string(args) + " --no-bw");
+    EXPECT_EQ(r.exit_code, 1) << args;
+    EXPECT_THAT(r.err, HasSubstr("loom-bench: error:")) << args;
+    EXPECT_THAT(r.err, HasSubstr(want)) << args;
+    EXPECT_TRUE(r.out.empty()) << args;
+  }
+}
+
+TEST(Bench, HelpListsFlags) {
+  const Result r = run("--help");
+  EXPECT_EQ(r.exit_code, 0);
+  for (const char* flag :
+       {"--model", "--synthetic", "--dtype", "--n-prompt", "--n-gen", "--n-depth", "--threads",
+        "--repetitions", "--no-warmup", "--batch-size", "--output", "--bw-size", "--no-bw"}) {
+    EXPECT_THAT(r.out, HasSubstr(flag));
+  }
+}
+
+}  // namespace
