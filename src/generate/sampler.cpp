@@ -3,7 +3,9 @@
 #include <algorithm>
 #include <cmath>
 #include <cstdio>
+#include <functional>
 #include <limits>
+#include <numeric>
 #include <random>
 
 #include "loom/error.h"
@@ -212,15 +214,33 @@ struct Sampler::Impl {
     return mx;
   }
 
+  // The K-th largest of the candidates' values (K < n). For the usual small K, a min-heap of the
+  // K largest seen so far, in `probs`: most values cost a single comparison with its top.
+  float kth_largest(int k) {
+    float* h = probs.data();
+    std::copy_n(vals.begin(), k, h);
+    if (k > 256) {
+      std::copy(vals.begin() + k, vals.begin() + n, h + k);
+      std::nth_element(h, h + (k - 1), h + n, std::greater<float>());
+      return h[k - 1];
+    }
+    std::make_heap(h, h + k, std::greater<float>());
+    for (int i = k; i < n; ++i) {
+      if (vals[i] > h[0]) {
+        std::pop_heap(h, h + k, std::greater<float>());
+        h[k - 1] = vals[i];
+        std::push_heap(h, h + k, std::greater<float>());
+      }
+    }
+    return h[0];
+  }
+
   void top_k() {
     const int k = p.top_k;
     if (k <= 0 || k >= n) return;
     // The k-th largest value; keep every candidate at least that large (ties survive, as in
     // transformers' TopKLogitsWarper), then order them.
-    for (int i = 0; i < n; ++i) pairs[i] = {vals[i], ids[i]};
-    std::nth_element(pairs.begin(), pairs.begin() + (k - 1), pairs.begin() + n,
-                     [](const auto& a, const auto& b) { return a.first > b.first; });
-    const float kth = pairs[k - 1].first;
+    const float kth = kth_largest(k);
     int m = 0;
     for (int i = 0; i < n; ++i) {
       if (vals[i] >= kth) {
@@ -331,30 +351,34 @@ struct Sampler::Impl {
     return ids[0];
   }
 
+  // The first of equal maxima, as torch.argmax picks.
+  int argmax(const float* v) const {
+    const int best = static_cast<int>(std::max_element(v, v + vocab) - v);
+    if (v[best] == -std::numeric_limits<float>::infinity()) {
+      throw Error("every token has a logit of -inf (logit bias bans them all?)");
+    }
+    return best;
+  }
+
   int sample(std::span<const float> logits) {
     if (static_cast<int>(logits.size()) != vocab) {
       throw Error("sampler: logits row has " + std::to_string(logits.size()) +
                   " entries, the vocabulary " + std::to_string(vocab));
     }
+    const bool greedy = p.temperature == 0.0f;
+    const bool penalize = penalties_active() && std::find(p.chain.begin(), p.chain.end(),
+                                                          SamplerStage::Penalties) != p.chain.end();
+    if (greedy && !penalize && p.logit_bias.empty()) return argmax(logits.data());
+
     n = vocab;
     sorted = false;
-    for (int i = 0; i < n; ++i) {
-      ids[i] = i;
-      vals[i] = logits[i];
-    }
+    std::copy(logits.begin(), logits.end(), vals.begin());
+    std::iota(ids.begin(), ids.end(), 0);
     for (const auto& [id, bias] : p.logit_bias) vals[id] += bias;
-
-    if (p.temperature == 0.0f) {
-      // Greedy: only the stages that move logits matter; the first of equal maxima wins.
-      if (std::find(p.chain.begin(), p.chain.end(), SamplerStage::Penalties) != p.chain.end()) {
-        apply_penalties();
-      }
-      const int best =
-          static_cast<int>(std::max_element(vals.begin(), vals.begin() + n) - vals.begin());
-      if (vals[best] == -std::numeric_limits<float>::infinity()) {
-        throw Error("every token has a logit of -inf (logit bias bans them all?)");
-      }
-      return ids[best];
+    if (greedy) {
+      // Only the stages that move logits matter for the argmax.
+      if (penalize) apply_penalties();
+      return argmax(vals.data());
     }
     for (SamplerStage st : p.chain) {
       switch (st) {
