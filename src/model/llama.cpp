@@ -23,7 +23,8 @@ Workspace::Workspace(const detail::LoadedModel& m, int batch_size, int ctx, int 
   att.resize(b * c.q_dim());
   gate.resize(b * c.intermediate_size);
   up.resize(b * c.intermediate_size);
-  scores.resize(static_cast<size_t>(n_threads) * ctx);
+  scores.resize(
+      ops::attention_scratch_floats({c.n_heads, c.n_kv_heads, c.head_dim, ctx}, n_threads));
   rope_tables(m.inv_freq, ctx, rope_cos, rope_sin);
 }
 
