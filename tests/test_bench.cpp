@@ -14,6 +14,8 @@
 #include <string>
 #include <vector>
 
+#include "support/run_binary.h"
+
 namespace {
 
 using nlohmann::json;
@@ -24,28 +26,9 @@ const std::string kModel = std::string(LOOM_SOURCE_DIR) + "/models/stories260K";
 // Tiny tests, one repetition more than one so the standard deviation is defined.
 const std::string kTiny = "-m " + kModel + " -p 8 -n 2 -r 2 ";
 
-struct Result {
-  int exit_code = -1;
-  std::string out, err;
-};
-
+using Result = loom::test::CommandResult;
 Result run(const std::string& args) {
-  const fs::path err_file =
-      fs::temp_directory_path() / ("loom_bench_err_" + std::to_string(getpid()));
-  Result r;
-  FILE* p = popen((kBin + " " + args + " 2>" + err_file.string()).c_str(), "r");
-  if (!p) return r;
-  char buf[4096];
-  size_t n;
-  while ((n = fread(buf, 1, sizeof buf, p)) > 0) r.out.append(buf, n);
-  const int status = pclose(p);
-  r.exit_code = WIFEXITED(status) ? WEXITSTATUS(status) : -1;
-  std::ifstream in(err_file);
-  std::stringstream ss;
-  ss << in.rdbuf();
-  r.err = ss.str();
-  fs::remove(err_file);
-  return r;
+  return loom::test::run_binary(kBin, args);
 }
 
 std::vector<std::string> lines(const std::string& s) {

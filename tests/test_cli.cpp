@@ -10,6 +10,8 @@
 #include <nlohmann/json.hpp>
 #include <sstream>
 
+#include "support/run_binary.h"
+
 namespace {
 
 using nlohmann::json;
@@ -18,33 +20,16 @@ namespace fs = std::filesystem;
 const std::string kShared = LOOM_SHARED_DIR;
 const std::string kBin = std::string(LOOM_BIN_DIR) + "/loom-generate";
 
-struct Result {
-  int exit_code = -1;
-  std::string out, err;
-};
+using Result = loom::test::CommandResult;
+Result run(const std::string& args) {
+  return loom::test::run_binary(kBin, args);
+}
 
 std::string slurp(const fs::path& p) {
   std::ifstream in(p);
   std::stringstream ss;
   ss << in.rdbuf();
   return ss.str();
-}
-
-Result run(const std::string& args) {
-  const fs::path err_file =
-      fs::temp_directory_path() / ("loom_cli_err_" + std::to_string(getpid()));
-  const std::string cmd = kBin + " " + args + " 2>" + err_file.string();
-  Result r;
-  FILE* p = popen(cmd.c_str(), "r");
-  if (!p) return r;
-  char buf[4096];
-  size_t n;
-  while ((n = fread(buf, 1, sizeof buf, p)) > 0) r.out.append(buf, n);
-  const int status = pclose(p);
-  r.exit_code = WIFEXITED(status) ? WEXITSTATUS(status) : -1;
-  r.err = slurp(err_file);
-  fs::remove(err_file);
-  return r;
 }
 
 json golden_stories() {

@@ -17,6 +17,7 @@
 #include "simd/cpu.h"
 #include "simd/half.h"
 #include "simd/kernels.h"
+#include "support/float_checks.h"
 
 namespace {
 
@@ -24,25 +25,13 @@ using loom::DType;
 using loom::simd::Isa;
 using loom::simd::Kernels;
 
-constexpr float kNaN = std::numeric_limits<float>::quiet_NaN();
+using loom::test::bits_of;
+using loom::test::Failures;
+using loom::test::kNaN;
 
-uint32_t bits_of(float f) {
-  return std::bit_cast<uint32_t>(f);
-}
 float float_of(uint32_t u) {
   return std::bit_cast<float>(u);
 }
-
-// Reports the first few failures of a sweep in full and the rest only as a count, so that one
-// broken kernel does not bury the log under thousands of lines.
-class Failures {
- public:
-  bool add() { return ++count_ <= 8; }
-  int count() const { return count_; }
-
- private:
-  int count_ = 0;
-};
 
 // ---------------------------------------------------------------------------------------------
 // Reference decoders, written from the format definitions rather than by moving bits around as

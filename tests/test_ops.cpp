@@ -21,27 +21,16 @@
 #include "ops/norm.h"
 #include "ops/rope.h"
 #include "simd/half.h"
+#include "support/float_checks.h"
 
 namespace {
 
 using loom::DType;
 
-constexpr float kNaN = std::numeric_limits<float>::quiet_NaN();
+using loom::test::bits_of;
+using loom::test::Failures;
+using loom::test::kNaN;
 constexpr double kEps = std::numeric_limits<float>::epsilon();
-
-uint32_t bits_of(float f) {
-  return std::bit_cast<uint32_t>(f);
-}
-
-// Reports the first few failures of a sweep in full and the rest only as a count.
-class Failures {
- public:
-  bool add() { return ++count_ <= 8; }
-  int count() const { return count_; }
-
- private:
-  int count_ = 0;
-};
 
 // True when A and B hold the same bits (so -0 and +0 differ, and equal NaNs compare equal).
 bool same_bits(const std::vector<float>& a, const std::vector<float>& b, size_t* first = nullptr) {
