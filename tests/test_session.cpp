@@ -2,6 +2,8 @@
 // llama2.c reference text for stories260K.
 #include <gtest/gtest.h>
 
+#include <algorithm>
+#include <cmath>
 #include <fstream>
 #include <sstream>
 
@@ -24,8 +26,9 @@ std::vector<int> some_ids(int n, int vocab) {
 }
 
 // Prefill of a prefix, then one decode step per remaining token, gives the logits one prefill of
-// the whole sequence gives (bit for bit: the kernels sum every output in the same order).
-TEST(Session, PrefillThenDecodeEqualsOnePrefill) {
+// the whole sequence gives, up to the rounding of summing in another order (decode's products sum
+// eight partial sums, a prompt's one chain in k order), and the same argmax.
+TEST(Session, PrefillThenDecodeMatchesOnePrefill) {
   const loom::Model& model = gqa_model();
   const int vocab = model.config().vocab_size;
   const auto ids = some_ids(40, vocab);
@@ -37,7 +40,15 @@ TEST(Session, PrefillThenDecodeEqualsOnePrefill) {
   std::span<const float> got = steps.prefill(std::span(ids).first(10));
   for (size_t p = 9; p < ids.size(); ++p) {
     if (p > 9) got = steps.decode(ids[p]);
-    for (int v = 0; v < vocab; ++v) ASSERT_EQ(got[v], all[p * vocab + v]) << "position " << p;
+    const float* want = all.data() + p * vocab;
+    float scale = 0;
+    for (int v = 0; v < vocab; ++v) scale = std::max(scale, std::fabs(want[v]));
+    for (int v = 0; v < vocab; ++v) {
+      ASSERT_NEAR(got[v], want[v], 1e-5f * scale) << "position " << p << ", token " << v;
+    }
+    ASSERT_EQ(std::max_element(got.begin(), got.end()) - got.begin(),
+              std::max_element(want, want + vocab) - want)
+        << "position " << p;
   }
   EXPECT_EQ(steps.position(), 40);
 }

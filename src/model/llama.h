@@ -5,6 +5,7 @@
 
 #include "model/kv_cache.h"
 #include "model/loaded_model.h"
+#include "ops/matmul.h"
 
 namespace loom::model {
 
@@ -28,8 +29,9 @@ struct Workspace {
 
 // Evaluates M (<= ws.batch) tokens at positions pos0 .. pos0+M-1, writing their keys and values
 // into the cache. LOGITS receives the logits of every row ([M, vocab]) when ALL_ROWS, else of the
-// last row only ([vocab]).
+// last row only ([vocab]). PASS picks the products' kernels: Decode (N == 1) for a step of
+// generation, Prompt for anything else, whatever N.
 void forward(const detail::LoadedModel& m, Workspace& ws, KvCache& cache, const int* ids, int n,
-             int pos0, float* logits, bool all_rows);
+             int pos0, float* logits, bool all_rows, ops::Pass pass);
 
 }  // namespace loom::model

@@ -50,13 +50,13 @@ struct Session::State {
   }
 
   // Runs IDS in batches; ALL (if given) receives every row's logits.
-  void eval(std::span<const int> ids, float* all) {
+  void eval(std::span<const int> ids, float* all, ops::Pass pass = ops::Pass::Prompt) {
     check(ids);
     const int vocab = m.config.vocab_size;
     for (size_t done = 0; done < ids.size();) {
       const int n = static_cast<int>(std::min<size_t>(ws.batch, ids.size() - done));
       float* out = all ? all + done * vocab : logits.data();
-      model::forward(m, ws, cache, ids.data() + done, n, pos, out, all != nullptr);
+      model::forward(m, ws, cache, ids.data() + done, n, pos, out, all != nullptr, pass);
       pos += n;
       done += n;
     }
@@ -119,7 +119,7 @@ std::vector<float> Session::prefill_all_logits(std::span<const int> ids) {
 }
 
 std::span<const float> Session::decode(int id) {
-  s_->eval(std::span<const int>(&id, 1), nullptr);
+  s_->eval(std::span<const int>(&id, 1), nullptr, ops::Pass::Decode);
   return s_->logits;
 }
 

@@ -8,11 +8,11 @@
 
 namespace loom::ops {
 
-void matmul(const float* x, int m, const MatRef& w, float* y, int threads) {
+void matmul(const float* x, int m, const MatRef& w, float* y, int threads, Pass pass) {
   const simd::Kernels& k = simd::kernels();
   const int t = static_cast<int>(w.dtype);
-  // Split rows into blocks of whole tiles (multiples of 12: 3-row and 4-row tiles both fit).
-  constexpr int kAlign = 12;
+  // Split rows into blocks of whole tiles: gemv's of 4 rows, gemm's panels of 16.
+  const int kAlign = pass == Pass::Decode ? 4 : 16;
   const int n_blocks = (w.rows + kAlign - 1) / kAlign;
   threads = std::max(1, std::min(threads, n_blocks));
 #pragma omp parallel num_threads(threads)
@@ -22,7 +22,7 @@ void matmul(const float* x, int m, const MatRef& w, float* y, int threads) {
     const int b1 = static_cast<int>(static_cast<long>(n_blocks) * (id + 1) / nt);
     const int r0 = b0 * kAlign, r1 = std::min(w.rows, b1 * kAlign);
     if (r1 > r0) {
-      if (m == 1) {
+      if (pass == Pass::Decode) {
         k.gemv[t](w.row(r0), w.cols, x, w.cols, y + r0, r1 - r0);
       } else {
         k.gemm[t](w.row(r0), w.cols, x, w.cols, m, w.cols, y + r0, w.rows, r1 - r0);

@@ -1,6 +1,8 @@
 // Matrix products against a weight matrix in its stored dtype, accumulated in fp32.
 #pragma once
 
+#include <cstdint>
+
 #include "loom/config.h"
 
 namespace loom::ops {
@@ -18,9 +20,15 @@ struct MatRef {
   }
 };
 
+// Which kernel computes a product: prompts and decode steps sum in different orders (see
+// simd/kernels.h), each fixed whatever the batch size and thread count.
+enum class Pass : uint8_t { Prompt, Decode };
+
 // y[m, w.rows] = x[m, w.cols] * w^T. The rows of W are split across THREADS; each output is
 // computed by one thread in a fixed order, so results do not depend on the thread count.
-void matmul(const float* x, int m, const MatRef& w, float* y, int threads);
+// Pass::Decode takes m == 1.
+void matmul(const float* x, int m, const MatRef& w, float* y, int threads,
+            Pass pass = Pass::Prompt);
 
 // out[i, :] = row ids[i] of TABLE, converted to fp32 (the embedding lookup).
 void gather_rows(const MatRef& table, const int* ids, int m, float* out);

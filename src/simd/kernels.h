@@ -1,8 +1,10 @@
 // The inner loops of every op, one table per instruction set, chosen at run time.
 //
-// Numerical contract: for a given kernel set, gemv, gemm and dot compute each output as the same
-// sum in the same order, so one token decoded alone and the same token inside a prompt batch give
-// bit-identical results, whatever the batch size or thread count.
+// Numerical contract, for a given kernel set: gemv and dot compute each output as the same sum in
+// the same order (decode); gemm computes each output as one sum in k order whatever the batch
+// size, the token's place in the batch or the rows around it (prompts). So a prompt's logits do
+// not depend on the batch size or thread count, nor a decoded token's on the thread count; the
+// two orders differ by rounding only (relative 1e-7 per product).
 #pragma once
 
 #include <cstddef>

@@ -1,5 +1,6 @@
-// Portable kernels: any x86-64 (or other) CPU. Eight independent partial sums per output, reduced
-// in the same tree as the AVX2 set, so the two differ only by FMA's single rounding.
+// Portable kernels: any x86-64 (or other) CPU. Each kernel sums in the same order as its AVX2
+// counterpart (gemv and dot: eight partial sums reduced as a tree; gemm: one sum in k order), so
+// the two sets differ only by FMA's single rounding.
 #include <cstdint>
 
 #include "simd/half.h"
@@ -46,11 +47,16 @@ void gemv(const void* w, size_t ldw, const float* x, int k, float* out, int rows
   for (int r = 0; r < rows; ++r) out[r] = dot_row<Load>(w, r * ldw, x, k);
 }
 
+// One sum in k order per output, as the AVX2 gemm's FMA chain (unfused here).
 template <class Load>
 void gemm(const void* w, size_t ldw, const float* x, size_t ldx, int m, int k, float* out,
           size_t ldo, int rows) {
   for (int r = 0; r < rows; ++r) {
-    for (int t = 0; t < m; ++t) out[t * ldo + r] = dot_row<Load>(w, r * ldw, x + t * ldx, k);
+    for (int t = 0; t < m; ++t) {
+      float sum = 0.0f;
+      for (int i = 0; i < k; ++i) sum += Load::at(w, r * ldw + i) * x[t * ldx + i];
+      out[t * ldo + r] = sum;
+    }
   }
 }
 
