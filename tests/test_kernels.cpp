@@ -363,6 +363,10 @@ Matrix make_matrix(DType dtype, int rows, int k, size_t ld, std::mt19937& rng) {
           w.h16[at] = loom::simd::f32_to_bf16(v);
           exact = bf16_reference(w.h16[at]);
           break;
+        case DType::Q8_0:
+        case DType::Q4_0:
+          ADD_FAILURE() << "block types are tested in test_quant";
+          break;
       }
     }
   }

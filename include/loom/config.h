@@ -4,15 +4,28 @@
 #include <cstdint>
 #include <optional>
 #include <string>
+#include <string_view>
 #include <vector>
 
 namespace loom {
 
-// Element type of a weight tensor as it is stored in the checkpoint (and kept in memory).
-enum class DType : uint8_t { F32, F16, BF16 };
+// Element type of a weight tensor: as the checkpoint stores it (F32, F16, BF16), or as loading
+// quantized it. Q8_0 and Q4_0 hold each row as blocks of 32 weights sharing one fp16 scale: 34
+// bytes a block (8.5 bits a weight) and 18 bytes (4.5 bits), the sizes of llama.cpp's types of
+// the same names.
+enum class DType : uint8_t { F32, F16, BF16, Q8_0, Q4_0 };
 
-const char* dtype_name(DType t);
+const char* dtype_name(DType t);  // "f32", "f16", "bf16", "q8_0", "q4_0"
+// The dtype dtype_name calls NAME, if any.
+std::optional<DType> dtype_from_name(std::string_view name);
+bool is_quantized(DType t);
+// Weights per block: 32 for the quantized types, 1 for the others.
+int dtype_block(DType t);
+// Bytes of one weight of F32, F16 or BF16; 0 for the block types, where only whole blocks have a
+// size (see row_bytes).
 size_t dtype_size(DType t);
+// Bytes of a row of COLS weights of T; COLS must be a multiple of dtype_block(t).
+size_t row_bytes(DType t, size_t cols);
 
 enum class RopeScalingType : uint8_t { None, Linear, Llama3 };
 

@@ -5,7 +5,9 @@
 #include <cstdint>
 #include <filesystem>
 #include <memory>
+#include <optional>
 #include <string>
+#include <vector>
 
 #include "loom/config.h"
 #include "loom/tokenizer.h"
@@ -16,17 +18,36 @@ namespace detail {
 struct LoadedModel;
 }
 
+struct LoadOptions {
+  // DType::Q8_0 or DType::Q4_0: quantize the matrices of the products (attention, MLP, output
+  // head) at load, with all cores, into memory of their own. Left as stored: the token embedding
+  // (a lookup of rows, not a product; a tied output head gets its own quantized copy) and any
+  // matrix whose rows are not whole blocks of 32 weights. Empty: every weight as stored.
+  std::optional<DType> quantize;
+};
+
+// What loading quantized.
+struct Quantization {
+  std::optional<DType> type;  // empty: nothing was
+  int quantized = 0;          // matrices quantized
+  // The matrices left as stored, one line each ("name (dtype): why"); a layer's matrix stands for
+  // that matrix of every layer, as "model.layers.*.mlp.down_proj.weight".
+  std::vector<std::string> kept;
+};
+
 class Model {
  public:
   // Loads a Hugging Face Llama folder: config.json, model.safetensors (or a sharded
-  // model.safetensors.index.json), tokenizer.model. Weights are mmap'd, not copied.
-  // Throws loom::Error naming the file, tensor or key at fault.
-  static Model load(const std::filesystem::path& dir);
+  // model.safetensors.index.json), tokenizer.model. Weights are mmap'd, not copied, unless
+  // OPTIONS asks for them quantized. Throws loom::Error naming the file, tensor or key at fault.
+  static Model load(const std::filesystem::path& dir, const LoadOptions& options = {});
 
   // A model of CONFIG's shape with random weights of DTYPE, made in memory (anonymous pages,
-  // transparent huge pages where the kernel allows). No tokenizer: for speed measurements, which
-  // do not depend on the weights' values.
-  static Model synthetic(const ModelConfig& config, DType dtype, uint64_t seed = 1);
+  // transparent huge pages where the kernel allows), quantized as OPTIONS asks (each matrix made
+  // and quantized a piece at a time: the unquantized model never exists). No tokenizer: for speed
+  // measurements, which do not depend on the weights' values.
+  static Model synthetic(const ModelConfig& config, DType dtype, uint64_t seed = 1,
+                         const LoadOptions& options = {});
   // The shapes of well-known models: "tinyllama-1.1b", "llama2-7b", "llama3-8b".
   static ModelConfig known_shape(const std::string& name);
   // A config.json file's architecture (throws loom::Error naming the file and key at fault).
@@ -36,7 +57,9 @@ class Model {
   const Tokenizer& tokenizer() const;  // throws for a synthetic model
   bool has_tokenizer() const;
   const std::filesystem::path& dir() const;
-  // Bytes of weights in the mapped files that the model uses.
+  const Quantization& quantization() const;
+  // Bytes of the weights the model uses, quantized ones as quantized (an output head quantized
+  // from tied embeddings counts apart from them).
   size_t weight_bytes() const;
   // Bytes of weights one decode step reads: every matrix once, one row of the embedding.
   size_t decode_weight_bytes() const;

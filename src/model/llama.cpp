@@ -1,5 +1,6 @@
 #include "model/llama.h"
 
+#include <algorithm>
 #include <cstring>
 
 #include "model/rope_freq.h"
@@ -26,6 +27,13 @@ Workspace::Workspace(const detail::LoadedModel& m, int batch_size, int ctx, int 
   scores.resize(
       ops::attention_scratch_floats({c.n_heads, c.n_kv_heads, c.head_dim, ctx}, n_threads));
   rope_tables(m.inv_freq, ctx, rope_cos, rope_sin);
+  size_t blocks = ops::matmul_scratch_blocks(m.weights.lm_head, batch_size);
+  for (const LayerWeights& l : m.weights.layers) {
+    for (const ops::MatRef* w : {&l.wq, &l.wk, &l.wv, &l.wo, &l.w_gate, &l.w_up, &l.w_down}) {
+      blocks = std::max(blocks, ops::matmul_scratch_blocks(*w, batch_size));
+    }
+  }
+  xq.resize(blocks);
 }
 
 void forward(const detail::LoadedModel& m, Workspace& ws, KvCache& cache, const int* ids, int n,
@@ -43,9 +51,9 @@ void forward(const detail::LoadedModel& m, Workspace& ws, KvCache& cache, const 
 
     // Attention block: x += wo * attention(rope(wq * norm(x)), rope(wk * norm(x)), wv * norm(x))
     ops::rmsnorm(ws.x.data(), lw.attn_norm.data(), ws.xn.data(), n, hidden, c.rms_norm_eps);
-    ops::matmul(ws.xn.data(), n, lw.wq, ws.q.data(), nt, pass);
-    ops::matmul(ws.xn.data(), n, lw.wk, ws.k.data(), nt, pass);
-    ops::matmul(ws.xn.data(), n, lw.wv, ws.v.data(), nt, pass);
+    ops::matmul(ws.xn.data(), n, lw.wq, ws.q.data(), nt, pass, ws.xq);
+    ops::matmul(ws.xn.data(), n, lw.wk, ws.k.data(), nt, pass, ws.xq);
+    ops::matmul(ws.xn.data(), n, lw.wv, ws.v.data(), nt, pass, ws.xq);
     for (int i = 0; i < n; ++i) {
       const float* cs = ws.rope_cos.data() + static_cast<size_t>(pos0 + i) * half;
       const float* sn = ws.rope_sin.data() + static_cast<size_t>(pos0 + i) * half;
@@ -61,16 +69,16 @@ void forward(const detail::LoadedModel& m, Workspace& ws, KvCache& cache, const 
     ops::attention(ws.q.data(), n, pos0, cache.k.get() + cache.layer_offset(l),
                    cache.v.get() + cache.layer_offset(l), shape, ws.att.data(), ws.scores.data(),
                    nt);
-    ops::matmul(ws.att.data(), n, lw.wo, ws.xn.data(), nt, pass);
+    ops::matmul(ws.att.data(), n, lw.wo, ws.xn.data(), nt, pass, ws.xq);
     for (size_t i = 0; i < static_cast<size_t>(n) * hidden; ++i) ws.x[i] += ws.xn[i];
 
     // MLP block: x += w_down * (silu(w_gate * norm(x)) * (w_up * norm(x)))
     ops::rmsnorm(ws.x.data(), lw.mlp_norm.data(), ws.xn.data(), n, hidden, c.rms_norm_eps);
-    ops::matmul(ws.xn.data(), n, lw.w_gate, ws.gate.data(), nt, pass);
-    ops::matmul(ws.xn.data(), n, lw.w_up, ws.up.data(), nt, pass);
+    ops::matmul(ws.xn.data(), n, lw.w_gate, ws.gate.data(), nt, pass, ws.xq);
+    ops::matmul(ws.xn.data(), n, lw.w_up, ws.up.data(), nt, pass, ws.xq);
     ops::swiglu(ws.gate.data(), ws.up.data(), ws.gate.data(),
                 static_cast<long>(n) * c.intermediate_size);
-    ops::matmul(ws.gate.data(), n, lw.w_down, ws.xn.data(), nt, pass);
+    ops::matmul(ws.gate.data(), n, lw.w_down, ws.xn.data(), nt, pass, ws.xq);
     for (size_t i = 0; i < static_cast<size_t>(n) * hidden; ++i) ws.x[i] += ws.xn[i];
   }
 
@@ -79,7 +87,7 @@ void forward(const detail::LoadedModel& m, Workspace& ws, KvCache& cache, const 
   const int rows = n - first;
   const float* xr = ws.x.data() + static_cast<size_t>(first) * hidden;
   ops::rmsnorm(xr, w.final_norm.data(), ws.xn.data(), rows, hidden, c.rms_norm_eps);
-  ops::matmul(ws.xn.data(), rows, w.lm_head, logits, nt, pass);
+  ops::matmul(ws.xn.data(), rows, w.lm_head, logits, nt, pass, ws.xq);
 }
 
 }  // namespace loom::model

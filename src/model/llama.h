@@ -6,23 +6,25 @@
 #include "model/kv_cache.h"
 #include "model/loaded_model.h"
 #include "ops/matmul.h"
+#include "quant/blocks.h"
 
 namespace loom::model {
 
 // Buffers for one batch of up to `batch` tokens, allocated once per session.
 struct Workspace {
   int batch = 0, threads = 1;
-  std::vector<float> x;         // [batch, hidden]  the residual stream
-  std::vector<float> xn;        // [batch, hidden]  normed input of the next product
-  std::vector<float> q;         // [batch, n_heads * head_dim]
-  std::vector<float> k;         // [batch, n_kv_heads * head_dim]
-  std::vector<float> v;         // [batch, n_kv_heads * head_dim]
-  std::vector<float> att;       // [batch, n_heads * head_dim]
-  std::vector<float> gate;      // [batch, intermediate]
-  std::vector<float> up;        // [batch, intermediate]
-  std::vector<float> scores;    // attention scores: [threads, group, ctx + 1]
-  std::vector<float> rope_cos;  // [ctx, head_dim / 2]
-  std::vector<float> rope_sin;  // [ctx, head_dim / 2]
+  std::vector<float> x;             // [batch, hidden]  the residual stream
+  std::vector<float> xn;            // [batch, hidden]  normed input of the next product
+  std::vector<float> q;             // [batch, n_heads * head_dim]
+  std::vector<float> k;             // [batch, n_kv_heads * head_dim]
+  std::vector<float> v;             // [batch, n_kv_heads * head_dim]
+  std::vector<float> att;           // [batch, n_heads * head_dim]
+  std::vector<float> gate;          // [batch, intermediate]
+  std::vector<float> up;            // [batch, intermediate]
+  std::vector<float> scores;        // attention scores: [threads, group, ctx + 1]
+  std::vector<float> rope_cos;      // [ctx, head_dim / 2]
+  std::vector<float> rope_sin;      // [ctx, head_dim / 2]
+  std::vector<quant::ActBlock> xq;  // a product's input quantized, for quantized weights
 
   Workspace(const detail::LoadedModel& m, int batch, int ctx, int threads);
 };

@@ -8,6 +8,7 @@
 #include "io/anonymous_memory.h"
 #include "io/safetensors.h"
 #include "loom/config.h"
+#include "loom/model.h"
 #include "loom/tokenizer.h"
 #include "model/weights.h"
 
@@ -20,7 +21,9 @@ struct LoadedModel {
   io::TensorStore store;               // owns the file mappings the weights view...
   io::AnonymousMemory synthetic;       // ...or the memory of synthetic weights
   model::LlamaWeights weights;
-  std::vector<float> inv_freq;  // [head_dim / 2], scaling applied
+  std::vector<float> inv_freq;    // [head_dim / 2], scaling applied
+  io::AnonymousMemory quantized;  // the matrices quantized at load, if any
+  Quantization quantization;
 };
 
 }  // namespace loom::detail

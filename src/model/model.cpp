@@ -3,7 +3,9 @@
 #include "io/hf_config.h"
 #include "loom/error.h"
 #include "model/loaded_model.h"
+#include "model/quantize_weights.h"
 #include "model/rope_freq.h"
+#include "quant/blocks.h"
 
 namespace loom {
 
@@ -15,19 +17,60 @@ const char* dtype_name(DType t) {
       return "f16";
     case DType::BF16:
       return "bf16";
+    case DType::Q8_0:
+      return "q8_0";
+    case DType::Q4_0:
+      return "q4_0";
   }
   return "?";
 }
 
+std::optional<DType> dtype_from_name(std::string_view name) {
+  for (DType t : {DType::F32, DType::F16, DType::BF16, DType::Q8_0, DType::Q4_0}) {
+    if (name == dtype_name(t)) return t;
+  }
+  return std::nullopt;
+}
+
+bool is_quantized(DType t) {
+  return t == DType::Q8_0 || t == DType::Q4_0;
+}
+
+int dtype_block(DType t) {
+  return is_quantized(t) ? quant::kBlock : 1;
+}
+
 size_t dtype_size(DType t) {
-  return t == DType::F32 ? 4 : 2;
+  switch (t) {
+    case DType::F32:
+      return 4;
+    case DType::F16:
+    case DType::BF16:
+      return 2;
+    case DType::Q8_0:
+    case DType::Q4_0:
+      break;
+  }
+  return 0;
+}
+
+size_t row_bytes(DType t, size_t cols) {
+  switch (t) {
+    case DType::Q8_0:
+      return cols / quant::kBlock * sizeof(quant::BlockQ8_0);
+    case DType::Q4_0:
+      return cols / quant::kBlock * sizeof(quant::BlockQ4_0);
+    default:
+      return cols * dtype_size(t);
+  }
 }
 
 ModelConfig Model::read_config(const std::filesystem::path& config_json) {
   return io::read_hf_config_file(config_json);
 }
 
-Model Model::load(const std::filesystem::path& dir) {
+Model Model::load(const std::filesystem::path& dir, const LoadOptions& options) {
+  if (options.quantize) model::check_quantize_type(*options.quantize);
   ModelConfig config = io::read_hf_config(dir);
   Tokenizer tokenizer = Tokenizer::load(dir, config.bos_token_id);
   if (tokenizer.vocab_size() > config.vocab_size) {
@@ -37,6 +80,12 @@ Model Model::load(const std::filesystem::path& dir) {
   }
   io::TensorStore store = io::TensorStore::open(dir);
   model::LlamaWeights weights = model::bind_weights(store, config);
+  io::AnonymousMemory quantized;
+  Quantization quantization;
+  if (options.quantize) {
+    quantized = model::quantize_weights(weights, *options.quantize, 0);
+    quantization = model::describe_quantization(weights, *options.quantize);
+  }
   std::vector<float> inv_freq = model::rope_inv_freq(config.rope, config.head_dim);
   Model model;
   model.impl_ =
@@ -46,7 +95,9 @@ Model Model::load(const std::filesystem::path& dir) {
                                                                       std::move(store),
                                                                       {},
                                                                       std::move(weights),
-                                                                      std::move(inv_freq)});
+                                                                      std::move(inv_freq),
+                                                                      std::move(quantized),
+                                                                      std::move(quantization)});
   return model;
 }
 
@@ -63,10 +114,13 @@ bool Model::has_tokenizer() const {
 const std::filesystem::path& Model::dir() const {
   return impl_->dir;
 }
+const Quantization& Model::quantization() const {
+  return impl_->quantization;
+}
 
 namespace {
 size_t mat_bytes(const ops::MatRef& m) {
-  return static_cast<size_t>(m.rows) * m.cols * dtype_size(m.dtype);
+  return static_cast<size_t>(m.rows) * row_bytes(m.dtype, m.cols);
 }
 size_t mat_params(const ops::MatRef& m) {
   return static_cast<size_t>(m.rows) * m.cols;
@@ -87,7 +141,7 @@ size_t Model::weight_bytes() const {
 
 size_t Model::decode_weight_bytes() const {
   const model::LlamaWeights& w = impl_->weights;
-  const size_t embed_row = w.embed.cols * dtype_size(w.embed.dtype);
+  const size_t embed_row = row_bytes(w.embed.dtype, w.embed.cols);
   // weight_bytes counts the embedding once; a step reads one row of it, plus the whole matrix
   // again when it doubles as the (tied) output head.
   size_t n = weight_bytes() - mat_bytes(w.embed) + embed_row;
@@ -99,7 +153,8 @@ size_t Model::n_params() const {
   const model::LlamaWeights& w = impl_->weights;
   const size_t h = impl_->config.hidden_size;
   size_t n = mat_params(w.embed) + h;
-  if (w.lm_head.data != w.embed.data) n += mat_params(w.lm_head);
+  // By the config, not the pointers: a quantized copy of tied embeddings adds no parameters.
+  if (!impl_->config.tie_word_embeddings) n += mat_params(w.lm_head);
   for (const auto& l : w.layers) {
     n += mat_params(l.wq) + mat_params(l.wk) + mat_params(l.wv) + mat_params(l.wo) +
          mat_params(l.w_gate) + mat_params(l.w_up) + mat_params(l.w_down) + 2 * h;

@@ -1,13 +1,17 @@
 // Random-weight models of a real model's shape, for measuring speed at sizes no test fixture has.
 #include <omp.h>
 
+#include <algorithm>
 #include <cmath>
+#include <vector>
 
 #include "io/hf_config.h"
 #include "loom/error.h"
 #include "loom/model.h"
 #include "model/loaded_model.h"
+#include "model/quantize_weights.h"
 #include "model/rope_freq.h"
+#include "quant/quantize.h"
 #include "simd/half.h"
 
 namespace loom {
@@ -20,21 +24,34 @@ uint64_t splitmix64(uint64_t& x) {
   return z ^ (z >> 31);
 }
 
-// Fills a ROWS x COLS matrix with uniform values of variance 1/cols (so activations stay O(1)
-// through the layers), in chunks seeded by position: the same weights for any thread count.
+constexpr size_t kChunk = 1 << 16;  // weights drawn from one seed, in order
+
+uint64_t chunk_seed(uint64_t seed, long c) {
+  return seed ^ (static_cast<uint64_t>(c) * 0xd1b54a32d192ed03ull);
+}
+
+// Uniform values of variance 1/cols (so activations stay O(1) through the layers): 24 random bits
+// -> [-1, 1) -> scaled.
+float next_value(uint64_t& state, float scale) {
+  return static_cast<float>(static_cast<int32_t>(splitmix64(state) >> 40) - (1 << 23)) * scale;
+}
+
+float value_scale(size_t cols) {
+  return std::sqrt(3.0f / static_cast<float>(cols)) / static_cast<float>(1u << 23);
+}
+
+// Fills a ROWS x COLS matrix of DTYPE (F32, F16 or BF16) with random values, in chunks seeded by
+// position: the same weights for any thread count.
 void fill_random(uint8_t* dst, DType dtype, size_t rows, size_t cols, uint64_t seed) {
   const size_t n = rows * cols;
-  const float scale = std::sqrt(3.0f / static_cast<float>(cols)) / static_cast<float>(1u << 23);
-  constexpr size_t kChunk = 1 << 16;
+  const float scale = value_scale(cols);
   const long chunks = static_cast<long>((n + kChunk - 1) / kChunk);
 #pragma omp parallel for schedule(static)
   for (long c = 0; c < chunks; ++c) {
-    uint64_t state = seed ^ (static_cast<uint64_t>(c) * 0xd1b54a32d192ed03ull);
+    uint64_t state = chunk_seed(seed, c);
     const size_t end = std::min(n, static_cast<size_t>(c + 1) * kChunk);
     for (size_t i = static_cast<size_t>(c) * kChunk; i < end; ++i) {
-      // 24 random bits -> [-1, 1) -> scaled.
-      const float v =
-          static_cast<float>(static_cast<int32_t>(splitmix64(state) >> 40) - (1 << 23)) * scale;
+      const float v = next_value(state, scale);
       switch (dtype) {
         case DType::F32:
           reinterpret_cast<float*>(dst)[i] = v;
@@ -45,7 +62,37 @@ void fill_random(uint8_t* dst, DType dtype, size_t rows, size_t cols, uint64_t s
         case DType::BF16:
           reinterpret_cast<uint16_t*>(dst)[i] = simd::f32_to_bf16(v);
           break;
+        case DType::Q8_0:
+        case DType::Q4_0:
+          break;  // made by fill_random_quantized
       }
+    }
+  }
+}
+
+// The matrix fill_random makes in DTYPE, quantized to TYPE a chunk at a time (COLS a multiple of
+// the block, so chunks are whole blocks): the same weights as quantizing the whole matrix.
+void fill_random_quantized(uint8_t* dst, DType dtype, DType type, size_t rows, size_t cols,
+                           uint64_t seed) {
+  const size_t n = rows * cols;
+  const float scale = value_scale(cols);
+  const long chunks = static_cast<long>((n + kChunk - 1) / kChunk);
+#pragma omp parallel
+  {
+    std::vector<float> buf(kChunk);
+#pragma omp for schedule(static)
+    for (long c = 0; c < chunks; ++c) {
+      uint64_t state = chunk_seed(seed, c);
+      const size_t begin = static_cast<size_t>(c) * kChunk;
+      const size_t len = std::min(n, begin + kChunk) - begin;
+      for (size_t i = 0; i < len; ++i) {
+        const float v = next_value(state, scale);
+        // As stored in DTYPE, then read back.
+        buf[i] = dtype == DType::F16    ? simd::f16_to_f32(simd::f32_to_f16(v))
+                 : dtype == DType::BF16 ? simd::bf16_to_f32(simd::f32_to_bf16(v))
+                                        : v;
+      }
+      quant::quantize_row(type, buf.data(), dst + row_bytes(type, begin), static_cast<int>(len));
     }
   }
 }
@@ -78,25 +125,48 @@ ModelConfig Model::known_shape(const std::string& name) {
   return c;
 }
 
-Model Model::synthetic(const ModelConfig& c, DType dtype, uint64_t seed) {
-  const size_t es = dtype_size(dtype);
+Model Model::synthetic(const ModelConfig& c, DType dtype, uint64_t seed,
+                       const LoadOptions& options) {
+  if (is_quantized(dtype)) {
+    throw Error(std::string("synthetic weights are made as f32, f16 or bf16, not ") +
+                dtype_name(dtype) + " (quantize them with LoadOptions::quantize)");
+  }
+  if (options.quantize) model::check_quantize_type(*options.quantize);
   const size_t h = c.hidden_size, f = c.intermediate_size, v = c.vocab_size;
   const size_t q = c.q_dim(), kv = c.kv_dim();
-  const size_t per_layer = (q * h + 2 * kv * h + h * q + 3 * f * h) * es;
-  const size_t total = v * h * es * (c.tie_word_embeddings ? 1 : 2) + per_layer * c.n_layers;
+  // The dtype a product's matrix with rows of COLS is kept in.
+  auto type_of = [&](size_t cols) {
+    return options.quantize && model::quantizes(static_cast<int>(cols)) ? *options.quantize : dtype;
+  };
+  auto bytes = [&](size_t rows, size_t cols, DType t) { return rows * row_bytes(t, cols); };
+  const size_t per_layer = bytes(q, h, type_of(h)) + 2 * bytes(kv, h, type_of(h)) +
+                           bytes(h, q, type_of(q)) + 2 * bytes(f, h, type_of(h)) +
+                           bytes(h, f, type_of(f));
+  // The output head is apart from the embedding when untied, or tied but quantized.
+  const bool own_head = !c.tie_word_embeddings || type_of(h) != dtype;
+  const size_t total =
+      bytes(v, h, dtype) + (own_head ? bytes(v, h, type_of(h)) : 0) + per_layer * c.n_layers;
 
   io::AnonymousMemory mem(total);
   uint8_t* next = mem.data();
   uint64_t tensor_seed = seed;
-  auto matrix = [&](size_t rows, size_t cols) {
-    fill_random(next, dtype, rows, cols, splitmix64(tensor_seed));
-    ops::MatRef m{dtype, static_cast<int>(rows), static_cast<int>(cols), next};
-    next += rows * cols * es;
+  auto make = [&](size_t rows, size_t cols, DType t, uint64_t s) {
+    if (is_quantized(t)) {
+      fill_random_quantized(next, dtype, t, rows, cols, s);
+    } else {
+      fill_random(next, t, rows, cols, s);
+    }
+    ops::MatRef m{t, static_cast<int>(rows), static_cast<int>(cols), next};
+    next += bytes(rows, cols, t);
     return m;
+  };
+  auto matrix = [&](size_t rows, size_t cols) {
+    return make(rows, cols, type_of(cols), splitmix64(tensor_seed));
   };
 
   model::LlamaWeights w;
-  w.embed = matrix(v, h);
+  const uint64_t embed_seed = splitmix64(tensor_seed);
+  w.embed = make(v, h, dtype, embed_seed);
   for (int l = 0; l < c.n_layers; ++l) {
     model::LayerWeights& lw = w.layers.emplace_back();
     lw.attn_norm.assign(h, 1.0f);
@@ -110,8 +180,16 @@ Model Model::synthetic(const ModelConfig& c, DType dtype, uint64_t seed) {
     lw.w_down = matrix(h, f);
   }
   w.final_norm.assign(h, 1.0f);
-  w.lm_head = c.tie_word_embeddings ? w.embed : matrix(v, h);
+  if (!c.tie_word_embeddings) {
+    w.lm_head = matrix(v, h);
+  } else if (own_head) {
+    w.lm_head = make(v, h, type_of(h), embed_seed);  // the embedding's values, quantized
+  } else {
+    w.lm_head = w.embed;
+  }
 
+  Quantization quantization;
+  if (options.quantize) quantization = model::describe_quantization(w, *options.quantize);
   ModelConfig config = c;
   config.dtype = dtype;
   std::vector<float> inv_freq = model::rope_inv_freq(config.rope, config.head_dim);
@@ -123,7 +201,9 @@ Model Model::synthetic(const ModelConfig& c, DType dtype, uint64_t seed) {
                                                                       {},
                                                                       std::move(mem),
                                                                       std::move(w),
-                                                                      std::move(inv_freq)});
+                                                                      std::move(inv_freq),
+                                                                      {},
+                                                                      std::move(quantization)});
   return model;
 }
 

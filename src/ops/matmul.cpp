@@ -4,11 +4,14 @@
 
 #include <algorithm>
 
+#include "ops/matmul_quant.h"
 #include "simd/kernels.h"
 
 namespace loom::ops {
 
-void matmul(const float* x, int m, const MatRef& w, float* y, int threads, Pass pass) {
+void matmul(const float* x, int m, const MatRef& w, float* y, int threads, Pass pass,
+            std::span<quant::ActBlock> scratch) {
+  if (is_quantized(w.dtype)) return matmul_quantized(x, m, w, y, threads, pass, scratch);
   const simd::Kernels& k = simd::kernels();
   const int t = static_cast<int>(w.dtype);
   // Split rows into blocks of whole tiles: gemv's of 4 rows, gemm's panels of 16.
@@ -32,6 +35,7 @@ void matmul(const float* x, int m, const MatRef& w, float* y, int threads, Pass 
 }
 
 void gather_rows(const MatRef& table, const int* ids, int m, float* out) {
+  if (is_quantized(table.dtype)) return gather_rows_quantized(table, ids, m, out);
   const simd::Kernels& k = simd::kernels();
   for (int i = 0; i < m; ++i) {
     k.to_f32[static_cast<int>(table.dtype)](table.row(ids[i]),

@@ -1,14 +1,17 @@
 // Matrix products against a weight matrix in its stored dtype, accumulated in fp32.
 #pragma once
 
+#include <cstddef>
 #include <cstdint>
+#include <span>
 
 #include "loom/config.h"
+#include "quant/blocks.h"
 
 namespace loom::ops {
 
 // A row-major weight matrix [rows, cols] (a Linear layer's [out_features, in_features]), viewed
-// in place in the mapped checkpoint.
+// in place in the mapped checkpoint, or in the memory it was quantized to.
 struct MatRef {
   DType dtype = DType::F32;
   int rows = 0;
@@ -16,7 +19,7 @@ struct MatRef {
   const void* data = nullptr;
 
   const void* row(int r) const {
-    return static_cast<const char*>(data) + static_cast<size_t>(r) * cols * dtype_size(dtype);
+    return static_cast<const char*>(data) + static_cast<size_t>(r) * row_bytes(dtype, cols);
   }
 };
 
@@ -24,11 +27,15 @@ struct MatRef {
 // simd/kernels.h), each fixed whatever the batch size and thread count.
 enum class Pass : uint8_t { Prompt, Decode };
 
+// Scratch for M rows of activations against W: for a quantized W, room for them quantized to
+// 8-bit blocks (m * w.cols / 32 blocks); none otherwise.
+size_t matmul_scratch_blocks(const MatRef& w, int m);
+
 // y[m, w.rows] = x[m, w.cols] * w^T. The rows of W are split across THREADS; each output is
 // computed by one thread in a fixed order, so results do not depend on the thread count.
-// Pass::Decode takes m == 1.
-void matmul(const float* x, int m, const MatRef& w, float* y, int threads,
-            Pass pass = Pass::Prompt);
+// Pass::Decode takes m == 1. SCRATCH holds matmul_scratch_blocks(w, m) blocks or more.
+void matmul(const float* x, int m, const MatRef& w, float* y, int threads, Pass pass = Pass::Prompt,
+            std::span<quant::ActBlock> scratch = {});
 
 // out[i, :] = row ids[i] of TABLE, converted to fp32 (the embedding lookup).
 void gather_rows(const MatRef& table, const int* ids, int m, float* out);

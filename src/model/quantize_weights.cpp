@@ -1,0 +1,105 @@
+#include "model/quantize_weights.h"
+
+#include <string>
+#include <vector>
+
+#include "loom/error.h"
+#include "quant/quantize.h"
+
+namespace loom::model {
+namespace {
+
+struct LayerMatrix {
+  const char* name;  // under model.layers.N.
+  ops::MatRef LayerWeights::*member;
+};
+constexpr LayerMatrix kLayerMatrices[] = {
+    {"self_attn.q_proj.weight", &LayerWeights::wq},  {"self_attn.k_proj.weight", &LayerWeights::wk},
+    {"self_attn.v_proj.weight", &LayerWeights::wv},  {"self_attn.o_proj.weight", &LayerWeights::wo},
+    {"mlp.gate_proj.weight", &LayerWeights::w_gate}, {"mlp.up_proj.weight", &LayerWeights::w_up},
+    {"mlp.down_proj.weight", &LayerWeights::w_down},
+};
+
+// The matrices of the products, in the order they are laid out in memory.
+std::vector<ops::MatRef*> product_matrices(LlamaWeights& w) {
+  std::vector<ops::MatRef*> out;
+  for (LayerWeights& l : w.layers) {
+    for (const LayerMatrix& m : kLayerMatrices) out.push_back(&(l.*m.member));
+  }
+  out.push_back(&w.lm_head);
+  return out;
+}
+
+// Each matrix starts on a cache line.
+size_t padded(size_t bytes) {
+  return (bytes + 63) & ~size_t{63};
+}
+
+std::string kept_line(const std::string& name, const ops::MatRef& m, const std::string& why) {
+  return name + " (" + dtype_name(m.dtype) + "): " + why;
+}
+
+std::string not_whole_blocks(int cols) {
+  return "rows of " + std::to_string(cols) + " weights are not whole blocks of " +
+         std::to_string(quant::kBlock);
+}
+
+}  // namespace
+
+void check_quantize_type(DType type) {
+  if (!is_quantized(type)) {
+    throw Error(std::string("cannot quantize weights to ") + dtype_name(type) +
+                " (quantized types: q8_0, q4_0)");
+  }
+}
+
+bool quantizes(int cols) {
+  return quant::fits_blocks(cols);
+}
+
+io::AnonymousMemory quantize_weights(LlamaWeights& w, DType type, int threads) {
+  check_quantize_type(type);
+  std::vector<ops::MatRef*> todo;
+  size_t bytes = 0;
+  for (ops::MatRef* m : product_matrices(w)) {
+    if (!quantizes(m->cols)) continue;
+    todo.push_back(m);
+    bytes += padded(row_bytes(type, m->cols) * m->rows);
+  }
+  io::AnonymousMemory mem(bytes);
+  uint8_t* next = mem.data();
+  for (ops::MatRef* m : todo) {
+    quant::quantize_matrix(m->data, m->dtype, m->rows, m->cols, type, next, threads);
+    *m = ops::MatRef{type, m->rows, m->cols, next};
+    next += padded(row_bytes(type, m->cols) * m->rows);
+  }
+  return mem;
+}
+
+Quantization describe_quantization(const LlamaWeights& w, DType type) {
+  Quantization q;
+  q.type = type;
+  q.kept.push_back(kept_line("model.embed_tokens.weight", w.embed,
+                             "a lookup of rows, not a product; kept as stored"));
+  for (const LayerMatrix& lm : kLayerMatrices) {
+    bool listed = false;
+    for (const LayerWeights& l : w.layers) {
+      const ops::MatRef& m = l.*lm.member;
+      if (m.dtype == type) {
+        ++q.quantized;
+      } else if (!listed) {  // every layer has the same shape: one line for all
+        q.kept.push_back(
+            kept_line(std::string("model.layers.*.") + lm.name, m, not_whole_blocks(m.cols)));
+        listed = true;
+      }
+    }
+  }
+  if (w.lm_head.dtype == type) {
+    ++q.quantized;
+  } else {
+    q.kept.push_back(kept_line("lm_head.weight", w.lm_head, not_whole_blocks(w.lm_head.cols)));
+  }
+  return q;
+}
+
+}  // namespace loom::model

@@ -1,0 +1,18 @@
+// Products with Q8_0 and Q4_0 weights: the branch of matmul (and gather_rows) for those dtypes.
+#pragma once
+
+#include <span>
+
+#include "ops/matmul.h"
+
+namespace loom::ops {
+
+// As matmul: X's rows are quantized to 8-bit blocks in SCRATCH (once per call, shared by all
+// threads), then each thread takes whole tiles of W's rows. Unlike the float kernels, gemv and
+// gemm sum in one order (simd/quant_kernels.h): PASS picks the kernel, never the result.
+void matmul_quantized(const float* x, int m, const MatRef& w, float* y, int threads, Pass pass,
+                      std::span<quant::ActBlock> scratch);
+
+void gather_rows_quantized(const MatRef& table, const int* ids, int m, float* out);
+
+}  // namespace loom::ops

@@ -1,0 +1,108 @@
+#include "quant/quantize.h"
+
+#include <omp.h>
+
+#include <algorithm>
+#include <cmath>
+#include <vector>
+
+#include "simd/half.h"
+#include "simd/kernels.h"
+
+namespace loom::quant {
+namespace {
+
+// round(x / d) with the fp16 scale as stored, so the bound |x - d q| <= d/2 holds for the d that
+// dequantization uses (dividing by the unrounded d would add up to 127 * d * 2^-11 of error).
+// A zero d (an all-zero block, or one too small for fp16) gives all-zero weights.
+float scaled(float x, float d) {
+  return d == 0.0f ? 0.0f : std::round(x / d);
+}
+
+}  // namespace
+
+void quantize_row_q8_0(const float* x, BlockQ8_0* out, int n) {
+  for (int b = 0; b < n / kBlock; ++b, x += kBlock) {
+    float amax = 0.0f;
+    for (int i = 0; i < kBlock; ++i) amax = std::max(amax, std::fabs(x[i]));
+    out[b].d = simd::f32_to_f16(amax / 127.0f);
+    const float d = simd::f16_to_f32(out[b].d);
+    // fp16 may round d down, taking max|x| / d a hair past 127: clamp.
+    for (int i = 0; i < kBlock; ++i) {
+      out[b].q[i] = static_cast<int8_t>(std::clamp(scaled(x[i], d), -127.0f, 127.0f));
+    }
+  }
+}
+
+void quantize_row_q4_0(const float* x, BlockQ4_0* out, int n) {
+  for (int b = 0; b < n / kBlock; ++b, x += kBlock) {
+    // The weight of largest magnitude, with its sign, maps to -8: the range [-8, 7] is used in
+    // full on that weight's side, where the largest magnitude is.
+    float big = 0.0f;
+    for (int i = 0; i < kBlock; ++i) {
+      if (std::fabs(x[i]) > std::fabs(big)) big = x[i];
+    }
+    out[b].d = simd::f32_to_f16(big / -8.0f);
+    const float d = simd::f16_to_f32(out[b].d);
+    uint8_t q[kBlock];
+    for (int i = 0; i < kBlock; ++i) {
+      q[i] = static_cast<uint8_t>(std::clamp(scaled(x[i], d) + 8.0f, 0.0f, 15.0f));
+    }
+    for (int j = 0; j < kBlock / 2; ++j) {
+      out[b].q[j] = static_cast<uint8_t>(q[j] | q[j + kBlock / 2] << 4);
+    }
+  }
+}
+
+void dequantize_row_q8_0(const BlockQ8_0* in, float* out, int n) {
+  for (int b = 0; b < n / kBlock; ++b, out += kBlock) {
+    const float d = simd::f16_to_f32(in[b].d);
+    for (int i = 0; i < kBlock; ++i) out[i] = d * static_cast<float>(in[b].q[i]);
+  }
+}
+
+void dequantize_row_q4_0(const BlockQ4_0* in, float* out, int n) {
+  for (int b = 0; b < n / kBlock; ++b, out += kBlock) {
+    const float d = simd::f16_to_f32(in[b].d);
+    for (int j = 0; j < kBlock / 2; ++j) {
+      out[j] = d * static_cast<float>((in[b].q[j] & 0x0f) - 8);
+      out[j + kBlock / 2] = d * static_cast<float>((in[b].q[j] >> 4) - 8);
+    }
+  }
+}
+
+void quantize_row(DType type, const float* x, void* out, int n) {
+  if (type == DType::Q8_0) {
+    quantize_row_q8_0(x, static_cast<BlockQ8_0*>(out), n);
+  } else {
+    quantize_row_q4_0(x, static_cast<BlockQ4_0*>(out), n);
+  }
+}
+
+void dequantize_row(DType type, const void* in, float* out, int n) {
+  if (type == DType::Q8_0) {
+    dequantize_row_q8_0(static_cast<const BlockQ8_0*>(in), out, n);
+  } else {
+    dequantize_row_q4_0(static_cast<const BlockQ4_0*>(in), out, n);
+  }
+}
+
+void quantize_matrix(const void* src, DType src_type, int rows, int cols, DType type, void* dst,
+                     int threads) {
+  const simd::Kernels& k = simd::kernels();
+  const size_t in_row = row_bytes(src_type, cols), out_row = row_bytes(type, cols);
+  if (threads <= 0) threads = omp_get_max_threads();
+  threads = std::max(1, std::min(threads, rows));
+#pragma omp parallel num_threads(threads)
+  {
+    std::vector<float> row(cols);
+#pragma omp for schedule(static)
+    for (int r = 0; r < rows; ++r) {
+      k.to_f32[static_cast<int>(src_type)](static_cast<const char*>(src) + r * in_row, row.data(),
+                                           cols);
+      quantize_row(type, row.data(), static_cast<char*>(dst) + r * out_row, cols);
+    }
+  }
+}
+
+}  // namespace loom::quant
