@@ -1,0 +1,491 @@
+// The block formats and the products with quantized weights: the reference (de)quantizers on
+// hand-computed blocks and against their error bounds, every kernel set against a plain double
+// loop over the dequantized operands, and the contract that gemv, gemm, every instruction set and
+// every thread count give the same bits.
+#include <gtest/gtest.h>
+
+#include <cmath>
+#include <cstdint>
+#include <cstring>
+#include <random>
+#include <string>
+#include <tuple>
+#include <vector>
+
+#include "ops/matmul.h"
+#include "quant/blocks.h"
+#include "quant/quantize.h"
+#include "simd/cpu.h"
+#include "simd/half.h"
+#include "simd/quant_kernels.h"
+#include "support/float_checks.h"
+
+namespace {
+
+using loom::DType;
+using loom::quant::ActBlock;
+using loom::quant::BlockQ4_0;
+using loom::quant::BlockQ8_0;
+using loom::quant::kBlock;
+using loom::simd::Isa;
+using loom::simd::QuantKernels;
+using loom::test::bits_of;
+using loom::test::Failures;
+
+constexpr uint16_t kF16One = 0x3c00, kF16Half = 0x3800, kF16MinusTwo = 0xc000;
+constexpr uint16_t kF16NaN = 0x7e00;
+
+// ---------------------------------------------------------------------------------------------
+// Sizes and names
+
+TEST(QuantFormat, SizesAndNames) {
+  EXPECT_EQ(sizeof(BlockQ8_0), 34u);
+  EXPECT_EQ(sizeof(BlockQ4_0), 18u);
+  EXPECT_EQ(loom::row_bytes(DType::Q8_0, 64), 68u);      // 8.5 bits a weight
+  EXPECT_EQ(loom::row_bytes(DType::Q4_0, 4096), 2304u);  // 4.5 bits a weight
+  EXPECT_EQ(loom::row_bytes(DType::BF16, 172), 344u);
+  EXPECT_EQ(loom::row_bytes(DType::F32, 3), 12u);
+  EXPECT_EQ(loom::dtype_block(DType::Q4_0), 32);
+  EXPECT_EQ(loom::dtype_block(DType::F16), 1);
+  EXPECT_EQ(loom::dtype_size(DType::Q8_0), 0u);
+  EXPECT_TRUE(loom::is_quantized(DType::Q8_0));
+  EXPECT_FALSE(loom::is_quantized(DType::BF16));
+  for (DType t : {DType::F32, DType::F16, DType::BF16, DType::Q8_0, DType::Q4_0}) {
+    EXPECT_EQ(loom::dtype_from_name(loom::dtype_name(t)), t);
+  }
+  EXPECT_EQ(loom::dtype_from_name("Q8_0"), std::nullopt);
+  EXPECT_EQ(loom::dtype_from_name("q4_1"), std::nullopt);
+}
+
+// ---------------------------------------------------------------------------------------------
+// Hand-computed blocks
+
+TEST(QuantFormat, Q8_0KnownBlocks) {
+  // Block 0: max|x| = 127, so d = 1 exactly; q = x rounded half away from zero.
+  // Block 1: max|x| = 63.5, d = 0.5; q = 2x rounded. Block 2: all zero, d = 0.
+  float x[3 * kBlock] = {};
+  const float b0[] = {127, -127, 0.5f, -0.5f, 1.5f, 2.5f, -63.49f, 100.2f};
+  const float b1[] = {63.5f, 0.25f, -0.74f, 10, -63.5f};
+  std::memcpy(x, b0, sizeof b0);
+  std::memcpy(x + kBlock, b1, sizeof b1);
+  BlockQ8_0 q[3];
+  loom::quant::quantize_row_q8_0(x, q, 3 * kBlock);
+
+  const int8_t want0[] = {127, -127, 1, -1, 2, 3, -63, 100};
+  const int8_t want1[] = {127, 1, -1, 20, -127};
+  EXPECT_EQ(q[0].d, kF16One);
+  EXPECT_EQ(q[1].d, kF16Half);
+  EXPECT_EQ(q[2].d, 0);
+  for (int i = 0; i < kBlock; ++i) {
+    EXPECT_EQ(q[0].q[i], i < 8 ? want0[i] : 0) << i;
+    EXPECT_EQ(q[1].q[i], i < 5 ? want1[i] : 0) << i;
+    EXPECT_EQ(q[2].q[i], 0) << i;
+  }
+
+  float back[3 * kBlock];
+  loom::quant::dequantize_row_q8_0(q, back, 3 * kBlock);
+  EXPECT_EQ(back[2], 1.0f);
+  EXPECT_EQ(back[6], -63.0f);
+  EXPECT_EQ(back[kBlock + 2], -0.5f);
+  EXPECT_EQ(back[kBlock + 3], 10.0f);
+  EXPECT_EQ(back[2 * kBlock + 5], 0.0f);
+}
+
+TEST(QuantFormat, Q4_0KnownBlocks) {
+  // Block 0: the largest magnitude is -8, so d = -8 / -8 = 1 and q = round(x) + 8, clamped.
+  float x[2 * kBlock] = {};
+  x[0] = -8, x[1] = 7, x[2] = 7.6f, x[3] = 3.5f, x[16] = -3.5f, x[17] = 0.49f, x[31] = 2;
+  // Block 1: the largest magnitude is +16, so d = 16 / -8 = -2: 16 is stored as nibble 0,
+  // -14 as 15, -16 is past the range (clamped to 15), 3 -> round(-1.5) = -2 -> 6,
+  // 1 -> round(-0.5) = -1 -> 7.
+  float* y = x + kBlock;
+  y[5] = 16, y[6] = -14, y[7] = -16, y[8] = 3, y[20] = 1;
+  BlockQ4_0 q[2];
+  loom::quant::quantize_row_q4_0(x, q, 2 * kBlock);
+
+  EXPECT_EQ(q[0].d, kF16One);
+  // Byte j: weight j in the low nibble, weight j + 16 in the high one; zeros are nibble 8.
+  uint8_t want0[16];
+  std::memset(want0, 0x88, sizeof want0);
+  want0[0] = 0x40;   // -8 -> 0, -3.5 -> 4 (half away from zero: -4 + 8)
+  want0[1] = 0x8f;   // 7 -> 15, 0.49 -> 8
+  want0[2] = 0x8f;   // 7.6 -> 16, clamped to 15
+  want0[3] = 0x8c;   // 3.5 -> 12
+  want0[15] = 0xa8;  // 0 -> 8, 2 -> 10
+  for (int j = 0; j < 16; ++j) EXPECT_EQ(q[0].q[j], want0[j]) << j;
+
+  EXPECT_EQ(q[1].d, kF16MinusTwo);
+  uint8_t want1[16];
+  std::memset(want1, 0x88, sizeof want1);
+  want1[5] = 0x80, want1[6] = 0x8f, want1[7] = 0x8f, want1[8] = 0x86, want1[4] = 0x78;
+  for (int j = 0; j < 16; ++j) EXPECT_EQ(q[1].q[j], want1[j]) << j;
+
+  float back[2 * kBlock];
+  loom::quant::dequantize_row_q4_0(q, back, 2 * kBlock);
+  EXPECT_EQ(back[0], -8.0f);
+  EXPECT_EQ(back[2], 7.0f);
+  EXPECT_EQ(back[16], -4.0f);
+  EXPECT_EQ(back[kBlock + 5], 16.0f);
+  EXPECT_EQ(back[kBlock + 7], -14.0f);
+  EXPECT_EQ(back[kBlock + 8], 4.0f);
+  EXPECT_EQ(back[kBlock + 20], 2.0f);
+  EXPECT_EQ(back[kBlock + 9], 0.0f);
+}
+
+// ---------------------------------------------------------------------------------------------
+// Error bounds on random blocks
+
+// Blocks of many kinds: uniform, one outlier, tiny values, a single sign, all equal.
+std::vector<float> random_blocks(int n_blocks, std::mt19937& rng) {
+  std::uniform_real_distribution<float> u(-1.0f, 1.0f);
+  std::uniform_int_distribution<int> kind(0, 4), e(-6, 8), pos(0, kBlock - 1);
+  std::vector<float> x(static_cast<size_t>(n_blocks) * kBlock);
+  for (int b = 0; b < n_blocks; ++b) {
+    float* v = x.data() + b * kBlock;
+    const float scale = std::ldexp(1.0f, e(rng));
+    const int k = kind(rng);
+    for (int i = 0; i < kBlock; ++i) v[i] = u(rng) * scale;
+    if (k == 1) v[pos(rng)] = 20 * scale * (u(rng) < 0 ? -1 : 1);
+    if (k == 2) {
+      for (int i = 0; i < kBlock; ++i) v[i] = std::fabs(v[i]);
+    }
+    if (k == 3) {
+      for (int i = 0; i < kBlock; ++i) v[i] = -0.75f * scale;
+    }
+  }
+  return x;
+}
+
+// The division rounds x / d once; a value a hair under a half can round up to it.
+constexpr double kSlack = 1 + 1e-6;
+
+TEST(QuantFormat, Q8_0RoundTripWithinHalfAStep) {
+  std::mt19937 rng(5);
+  const int nb = 4000;
+  const std::vector<float> x = random_blocks(nb, rng);
+  std::vector<BlockQ8_0> q(nb);
+  std::vector<float> back(x.size());
+  loom::quant::quantize_row_q8_0(x.data(), q.data(), nb * kBlock);
+  loom::quant::dequantize_row_q8_0(q.data(), back.data(), nb * kBlock);
+  Failures f;
+  for (int b = 0; b < nb; ++b) {
+    const double d = loom::simd::f16_to_f32(q[b].d);
+    double amax = 0;
+    for (int i = 0; i < kBlock; ++i) amax = std::max(amax, std::fabs(double{x[b * kBlock + i]}));
+    // d is max|x| / 127 to fp16 precision.
+    if (!(std::fabs(d - amax / 127) <= amax / 127 * 0x1p-11) && f.add()) {
+      ADD_FAILURE() << "block " << b << ": d " << d << " for max|x| " << amax;
+    }
+    for (int i = 0; i < kBlock; ++i) {
+      const size_t at = static_cast<size_t>(b) * kBlock + i;
+      if (q[b].q[i] == -128 && f.add()) ADD_FAILURE() << "block " << b << ": -128";
+      const double err = std::fabs(double{x[at]} - back[at]);
+      if (!(err <= d / 2 * kSlack) && f.add()) {
+        ADD_FAILURE() << "block " << b << " i " << i << ": " << x[at] << " -> " << back[at]
+                      << ", d " << d;
+      }
+    }
+  }
+  EXPECT_EQ(f.count(), 0);
+}
+
+TEST(QuantFormat, Q4_0RoundTripWithinHalfAStepInsideTheRange) {
+  std::mt19937 rng(6);
+  const int nb = 4000;
+  const std::vector<float> x = random_blocks(nb, rng);
+  std::vector<BlockQ4_0> q(nb);
+  std::vector<float> back(x.size());
+  loom::quant::quantize_row_q4_0(x.data(), q.data(), nb * kBlock);
+  loom::quant::dequantize_row_q4_0(q.data(), back.data(), nb * kBlock);
+  Failures f;
+  int clamped = 0;
+  for (int b = 0; b < nb; ++b) {
+    const double d = loom::simd::f16_to_f32(q[b].d);
+    for (int i = 0; i < kBlock; ++i) {
+      const size_t at = static_cast<size_t>(b) * kBlock + i;
+      const double steps = x[at] / d;  // in units of d, from the block's zero
+      const double err = std::fabs(double{x[at]} - back[at]);
+      if (steps > 7.5) {
+        // Past the top of the range (only the side opposite the largest magnitude gets there):
+        // stored as the top nibble.
+        ++clamped;
+        if (back[at] != static_cast<float>(7 * d) && f.add()) {
+          ADD_FAILURE() << "block " << b << " i " << i << ": " << x[at] << " -> " << back[at];
+        }
+      } else if (!(err <= std::fabs(d) / 2 * kSlack) && f.add()) {
+        ADD_FAILURE() << "block " << b << " i " << i << ": " << x[at] << " -> " << back[at]
+                      << ", d " << d;
+      }
+    }
+  }
+  EXPECT_EQ(f.count(), 0);
+  EXPECT_GT(clamped, 0);  // the sweep did reach the clamp
+}
+
+TEST(QuantFormat, MatrixFromEveryDtypeAnyThreadCount) {
+  std::mt19937 rng(8);
+  const int rows = 37, cols = 96;
+  const std::vector<float> x = random_blocks(rows * cols / kBlock, rng);
+  std::vector<uint16_t> h16(x.size()), b16(x.size());
+  std::vector<float> x16(x.size()), xb16(x.size());
+  for (size_t i = 0; i < x.size(); ++i) {
+    h16[i] = loom::simd::f32_to_f16(x[i]);
+    x16[i] = loom::simd::f16_to_f32(h16[i]);
+    b16[i] = loom::simd::f32_to_bf16(x[i]);
+    xb16[i] = loom::simd::bf16_to_f32(b16[i]);
+  }
+  for (DType type : {DType::Q8_0, DType::Q4_0}) {
+    const size_t row = loom::row_bytes(type, cols);
+    for (const auto& [src, src_type, values] :
+         {std::tuple<const void*, DType, const std::vector<float>*>{x.data(), DType::F32, &x},
+          {h16.data(), DType::F16, &x16},
+          {b16.data(), DType::BF16, &xb16}}) {
+      // Row by row, one thread, from the fp32 values the source holds.
+      std::vector<uint8_t> want(rows * row);
+      for (int r = 0; r < rows; ++r) {
+        loom::quant::quantize_row(type, values->data() + r * cols, want.data() + r * row, cols);
+      }
+      for (int threads : {1, 2, 3, 8}) {
+        std::vector<uint8_t> got(rows * row, 0xab);
+        loom::quant::quantize_matrix(src, src_type, rows, cols, type, got.data(), threads);
+        EXPECT_EQ(got, want) << loom::dtype_name(type) << " from " << loom::dtype_name(src_type)
+                             << ", " << threads << " threads";
+      }
+    }
+  }
+}
+
+// ---------------------------------------------------------------------------------------------
+// Kernel sets
+
+bool isa_runs_here(Isa isa) {
+  const auto& c = loom::simd::cpu_features();
+  return isa == Isa::Scalar || (c.avx2 && c.fma && c.f16c);
+}
+
+std::string param_name(Isa isa) {
+  return isa == Isa::Scalar ? "Scalar" : "Avx2";
+}
+
+class QuantActs : public ::testing::TestWithParam<Isa> {
+ protected:
+  void SetUp() override {
+    if (!isa_runs_here(GetParam()))
+      GTEST_SKIP() << "CPU lacks " << loom::simd::isa_name(GetParam());
+  }
+  const QuantKernels& kern() const { return loom::simd::quant_kernels(GetParam()); }
+};
+
+// max|x| = 127 makes the scale 1: q is x rounded to nearest, ties to even.
+TEST_P(QuantActs, KnownBlock) {
+  float x[kBlock] = {127, 2.5f, 3.5f, -2.5f, 0.5f, -0.5f, 1.5f, -126.6f, 0.49f};
+  ActBlock a;
+  kern().quantize_acts(x, &a, kBlock);
+  EXPECT_EQ(a.d, 1.0f);
+  const int8_t want[] = {127, 2, 4, -2, 0, 0, 2, -127, 0};
+  for (int i = 0; i < kBlock; ++i) EXPECT_EQ(a.q[i], i < 9 ? want[i] : 0) << i;
+
+  float zero[kBlock] = {};
+  kern().quantize_acts(zero, &a, kBlock);
+  EXPECT_EQ(a.d, 0.0f);
+  for (int i = 0; i < kBlock; ++i) EXPECT_EQ(a.q[i], 0);
+
+  x[3] = NAN;  // reaches the outputs through the scale
+  kern().quantize_acts(x, &a, kBlock);
+  EXPECT_TRUE(std::isnan(a.d));
+}
+
+// Every set agrees with the scalar one bit for bit, and stays within half a step of x.
+TEST_P(QuantActs, MatchScalarAndBound) {
+  std::mt19937 rng(11);
+  const int nb = 3000;
+  const std::vector<float> x = random_blocks(nb, rng);
+  std::vector<ActBlock> got(nb), want(nb);
+  kern().quantize_acts(x.data(), got.data(), nb * kBlock);
+  loom::simd::quant_scalar_kernels().quantize_acts(x.data(), want.data(), nb * kBlock);
+  Failures f;
+  for (int b = 0; b < nb; ++b) {
+    if ((bits_of(got[b].d) != bits_of(want[b].d) ||
+         std::memcmp(got[b].q, want[b].q, kBlock) != 0) &&
+        f.add()) {
+      ADD_FAILURE() << "block " << b << " differs from the scalar set";
+    }
+    for (int i = 0; i < kBlock; ++i) {
+      const double v = x[b * kBlock + i], back = double{got[b].d} * got[b].q[i];
+      if ((got[b].q[i] == -128 || !(std::fabs(v - back) <= got[b].d / 2 * kSlack)) && f.add()) {
+        ADD_FAILURE() << "block " << b << " i " << i << ": " << v << " -> " << back;
+      }
+    }
+  }
+  EXPECT_EQ(f.count(), 0);
+}
+
+INSTANTIATE_TEST_SUITE_P(Isas, QuantActs, ::testing::Values(Isa::Scalar, Isa::Avx2),
+                         [](const auto& info) { return param_name(info.param); });
+
+// A quantized matrix of ROWS x NB blocks, LDW blocks apart, in a buffer that ends right after the
+// last block (ASan flags reads past it); padding blocks have a NaN scale, so a kernel that reads
+// them shows NaN.
+struct QMatrix {
+  DType type;
+  int rows, nb;
+  size_t ldw;
+  std::vector<uint8_t> bytes;
+  std::vector<float> values;  // [rows, nb * kBlock], dequantized by the reference code
+
+  size_t block_bytes() const { return loom::row_bytes(type, kBlock); }
+};
+
+QMatrix make_qmatrix(DType type, int rows, int nb, size_t ldw, std::mt19937& rng) {
+  QMatrix m{type, rows, nb, ldw, {}, {}};
+  const size_t bb = m.block_bytes(), k = static_cast<size_t>(nb) * kBlock;
+  m.bytes.resize(((rows - 1) * ldw + nb) * bb);
+  for (size_t i = 0; i < m.bytes.size(); i += bb) std::memcpy(&m.bytes[i], &kF16NaN, 2);
+  m.values.resize(rows * k);
+  for (int r = 0; r < rows; ++r) {
+    const std::vector<float> x = random_blocks(nb, rng);
+    uint8_t* row = m.bytes.data() + r * ldw * bb;
+    loom::quant::quantize_row(type, x.data(), row, static_cast<int>(k));
+    loom::quant::dequantize_row(type, row, m.values.data() + r * k, static_cast<int>(k));
+  }
+  return m;
+}
+
+class QuantKernelSet : public ::testing::TestWithParam<std::tuple<Isa, DType>> {
+ protected:
+  void SetUp() override {
+    if (!isa_runs_here(isa())) GTEST_SKIP() << "CPU lacks " << loom::simd::isa_name(isa());
+  }
+  Isa isa() const { return std::get<0>(GetParam()); }
+  DType type() const { return std::get<1>(GetParam()); }
+  int slot() const { return loom::simd::quant_slot(type()); }
+  const QuantKernels& kern() const { return loom::simd::quant_kernels(isa()); }
+};
+
+constexpr int kNbs[] = {1, 2, 3, 8, 9, 11};  // k = 32 .. 352
+constexpr int kRowCounts[] = {1, 2, 3, 4, 5, 13, 37};
+// Around gemm's tiles of 4 tokens and its chunks of 64.
+constexpr int kTokenCounts[] = {1, 2, 3, 4, 5, 63, 64, 65, 130};
+constexpr int kMaxTokens = 130;
+
+// For each shape: gemv of every token against the double reference over the dequantized weights
+// and activations, and equal bit for bit to the scalar set's; gemm of the first m tokens, for
+// each m, equal to gemv bit for bit.
+TEST_P(QuantKernelSet, GemvGemmAgreeAndMatchReference) {
+  const QuantKernels& k = kern();
+  const QuantKernels& scalar = loom::simd::quant_scalar_kernels();
+  std::mt19937 rng(42 + slot());
+  Failures f;
+  for (const int nb : kNbs) {
+    for (const int rows : kRowCounts) {
+      SCOPED_TRACE(testing::Message() << "nb=" << nb << " rows=" << rows);
+      const int K = nb * kBlock;
+      const size_t ldw = nb + (nb + rows) % 3, ldx = nb + 1, ldo = rows + 2;
+      const QMatrix w = make_qmatrix(type(), rows, nb, ldw, rng);
+
+      // Activations quantized by this set (equal to the scalar set's: tested above), with NaN
+      // padding blocks between tokens.
+      std::vector<ActBlock> x((kMaxTokens - 1) * ldx + nb);
+      for (ActBlock& a : x) a.d = NAN;
+      for (int t = 0; t < kMaxTokens; ++t) {
+        const std::vector<float> v = random_blocks(nb, rng);
+        k.quantize_acts(v.data(), x.data() + t * ldx, K);
+      }
+
+      std::vector<float> gemv(static_cast<size_t>(kMaxTokens) * rows);
+      for (int t = 0; t < kMaxTokens; ++t) {
+        std::vector<float> out(rows), ref(rows);  // exact size: ASan sees writes past ROWS
+        k.gemv[slot()](w.bytes.data(), ldw, x.data() + t * ldx, nb, out.data(), rows);
+        scalar.gemv[slot()](w.bytes.data(), ldw, x.data() + t * ldx, nb, ref.data(), rows);
+        std::copy(out.begin(), out.end(), gemv.begin() + t * rows);
+        const ActBlock* xt = x.data() + t * ldx;
+        for (int r = 0; r < rows; ++r) {
+          double sum = 0, mag = 0;
+          for (int i = 0; i < K; ++i) {
+            const double p = double{w.values[static_cast<size_t>(r) * K + i]} *
+                             (double{xt[i / kBlock].d} * xt[i / kBlock].q[i % kBlock]);
+            sum += p;
+            mag += std::fabs(p);
+          }
+          if (!(std::fabs(out[r] - sum) <= 1e-5 * mag + 1e-30) && f.add()) {
+            ADD_FAILURE() << "gemv t=" << t << " r=" << r << ": " << out[r] << " vs " << sum;
+          }
+          if (bits_of(out[r]) != bits_of(ref[r]) && f.add()) {
+            ADD_FAILURE() << "gemv t=" << t << " r=" << r << ": " << out[r] << " vs scalar "
+                          << ref[r];
+          }
+        }
+      }
+
+      for (const int m : kTokenCounts) {
+        const float sentinel = -1234.5f;
+        std::vector<float> out((m - 1) * ldo + rows, sentinel);
+        k.gemm[slot()](w.bytes.data(), ldw, x.data(), ldx, m, nb, out.data(), ldo, rows);
+        for (int t = 0; t < m; ++t) {
+          for (size_t r = 0; r < ldo && t * ldo + r < out.size(); ++r) {
+            const float got = out[t * ldo + r];
+            const float want = r < static_cast<size_t>(rows) ? gemv[t * rows + r] : sentinel;
+            if (bits_of(got) != bits_of(want) && f.add()) {
+              ADD_FAILURE() << "gemm m=" << m << " t=" << t << " r=" << r << ": " << got
+                            << " vs gemv " << want;
+            }
+          }
+        }
+      }
+    }
+  }
+  EXPECT_EQ(f.count(), 0);
+}
+
+TEST_P(QuantKernelSet, ToF32IsTheReferenceDequantization) {
+  std::mt19937 rng(3);
+  const QMatrix w = make_qmatrix(type(), 3, 5, 5, rng);
+  std::vector<float> got(w.values.size());
+  kern().to_f32[slot()](w.bytes.data(), got.data(), got.size());
+  for (size_t i = 0; i < got.size(); ++i) ASSERT_EQ(bits_of(got[i]), bits_of(w.values[i])) << i;
+}
+
+// ops::matmul with a quantized matrix: the kernel's gemv of each token, whatever the thread
+// count or the number of tokens, and a clear error for scratch too small.
+TEST_P(QuantKernelSet, MatmulAnyThreadsAndBatchIsGemv) {
+  if (isa() != loom::simd::best_isa()) GTEST_SKIP() << "ops use the best set";
+  std::mt19937 rng(17);
+  const int rows = 53, nb = 5, K = nb * kBlock, m = 7;
+  const QMatrix w = make_qmatrix(type(), rows, nb, nb, rng);
+  const loom::ops::MatRef ref{type(), rows, K, w.bytes.data()};
+  std::vector<float> x(static_cast<size_t>(m) * K);
+  std::uniform_real_distribution<float> u(-1, 1);
+  for (float& v : x) v = u(rng);
+
+  std::vector<float> want(static_cast<size_t>(m) * rows);
+  for (int t = 0; t < m; ++t) {
+    std::vector<ActBlock> a(nb);
+    kern().quantize_acts(x.data() + t * K, a.data(), K);
+    kern().gemv[slot()](w.bytes.data(), nb, a.data(), nb, want.data() + t * rows, rows);
+  }
+  std::vector<ActBlock> scratch(loom::ops::matmul_scratch_blocks(ref, m));
+  ASSERT_EQ(scratch.size(), static_cast<size_t>(m * nb));
+  for (int threads : {1, 2, 3, 5}) {
+    for (int n : {1, m}) {
+      std::vector<float> y(static_cast<size_t>(n) * rows, NAN);
+      loom::ops::matmul(x.data(), n, ref, y.data(), threads, scratch);
+      for (size_t i = 0; i < y.size(); ++i) {
+        ASSERT_EQ(bits_of(y[i]), bits_of(want[i])) << "threads " << threads << " m " << n;
+      }
+    }
+  }
+  std::vector<float> y(static_cast<size_t>(m) * rows);
+  EXPECT_THROW(loom::ops::matmul(x.data(), m, ref, y.data(), 1,
+                                 std::span(scratch).first(scratch.size() - 1)),
+               std::exception);
+}
+
+INSTANTIATE_TEST_SUITE_P(IsasAndTypes, QuantKernelSet,
+                         ::testing::Combine(::testing::Values(Isa::Scalar, Isa::Avx2),
+                                            ::testing::Values(DType::Q8_0, DType::Q4_0)),
+                         [](const auto& info) {
+                           return param_name(std::get<0>(info.param)) + "_" +
+                                  loom::dtype_name(std::get<1>(info.param));
+                         });
+
+}  // namespace
