@@ -92,6 +92,7 @@ const char* const kFields[] = {"build_commit",
                                "model_type",
                                "model_size",
                                "model_n_params",
+                               "model_bits_per_weight",
                                "weight_dtype",
                                "n_batch",
                                "n_ubatch",
@@ -150,10 +151,12 @@ TEST(Bench, MarkdownHeaderAndTable) {
   EXPECT_EQ(rows[1][6], "");  // prefill is compute-bound: no GB/s
   EXPECT_EQ(rows[2][4], "tg2");
   EXPECT_TRUE(fits("9.99", rows[2][6])) << rows[2][6];
-  EXPECT_EQ(rows[3], (std::vector<std::string>{"model", "load s", "RSS after load", "peak RSS"}));
-  ASSERT_EQ(rows[4].size(), 4u);
+  EXPECT_EQ(rows[3], (std::vector<std::string>{"model", "bits/weight", "load s", "RSS after load",
+                                               "peak RSS"}));
+  ASSERT_EQ(rows[4].size(), 5u);
   EXPECT_EQ(rows[4][0], "stories260K f32");
-  EXPECT_THAT(rows[4][3], ::testing::EndsWith(" MiB"));
+  EXPECT_EQ(rows[4][1], "32.00");
+  EXPECT_THAT(rows[4][4], ::testing::EndsWith(" MiB"));
   EXPECT_THAT(r.err, HasSubstr("loading"));  // progress goes to stderr
 }
 
@@ -263,6 +266,41 @@ TEST(Bench, SyntheticModelsFromAConfigFile) {
   EXPECT_EQ(2 * j[2]["model_size"].get<size_t>() - j[0]["model_size"].get<size_t>(), 11 * 64 * 4);
 }
 
+// Quantized at load: the weight type, the quantized bytes in the size and the bytes a decode
+// step reads, bits per weight, and what was left as stored (stories260K: the embedding, and the
+// down projections, whose rows of 172 are not whole blocks).
+TEST(Bench, QuantizedModelReportsItsSizeAndBitsPerWeight) {
+  const Result plain = run("-m " + kModel + " -p 0 -n 2 -r 1 -t 1 --no-bw -o json");
+  const Result r = run("-m " + kModel + " --quantize q8_0 -p 0 -n 2 -r 1 -t 1 --no-bw -o json");
+  ASSERT_EQ(plain.exit_code, 0) << plain.err;
+  ASSERT_EQ(r.exit_code, 0) << r.err;
+  const json p = json::parse(plain.out)[0], q = json::parse(r.out)[0];
+  EXPECT_EQ(q["weight_dtype"], "q8_0");
+  EXPECT_EQ(q["model_type"], "llama 260K Q8_0");
+  EXPECT_EQ(q["model_n_params"], 260032);
+  // f32 embedding 512 x 64, its q8_0 copy as the output head (a row of 64: 2 blocks of 34
+  // bytes), per layer q, k, v, o, gate, up in q8_0 and down (64 x 172) in f32, and the norms.
+  const size_t layer = (64 + 32 + 32 + 64 + 2 * 172) * 68 + 64 * 172 * 4 + 2 * 64 * 4;
+  const size_t size = 512 * 64 * 4 + 512 * 68 + 5 * layer + 64 * 4;
+  EXPECT_EQ(q["model_size"], size);
+  EXPECT_NEAR(q["model_bits_per_weight"].get<double>(), 8.0 * size / 260032, 1e-9);
+  EXPECT_EQ(p["model_bits_per_weight"], 32.0);
+  // A decode step reads the matrices and one row of the embedding: unquantized, the tied
+  // embedding in full as the output head; quantized, its q8_0 copy (in the size) instead.
+  const size_t embed = 512 * 64 * 4;
+  EXPECT_EQ(p["bytes_per_token"].get<size_t>() - q["bytes_per_token"].get<size_t>(),
+            p["model_size"].get<size_t>() - (size - embed));
+  EXPECT_THAT(r.err, HasSubstr("quantized 31 matrices to q8_0"));
+  EXPECT_THAT(r.err, HasSubstr("kept model.layers.*.mlp.down_proj.weight (f32): rows of 172"));
+
+  const Result s = run("--synthetic " + kModel +
+                       "/config.json --dtype bf16 --quantize q4_0 -p 4 -n 0 -r 1 -t 1 --no-bw "
+                       "-o json");
+  ASSERT_EQ(s.exit_code, 0) << s.err;
+  EXPECT_EQ(json::parse(s.out)[0]["weight_dtype"], "q4_0");
+  EXPECT_THAT(s.err, HasSubstr("quantized 31 matrices to q4_0"));
+}
+
 TEST(Bench, BadValuesAreClearErrors) {
   const std::pair<const char*, const char*> cases[] = {
       {"--synthetic nope", "unknown model shape 'nope'"},
@@ -273,6 +311,8 @@ TEST(Bench, BadValuesAreClearErrors) {
       {"-t 0", "-t"},
       {"-o xml", "'xml'"},
       {"--dtype f8 --synthetic llama2-7b", "'f8'"},
+      {"--quantize q5_0", "--quantize: 'q5_0' is not a quantized type"},
+      {"--quantize bf16", "--quantize: 'bf16'"},
       {"-p 0 -n 0", "nothing to run"},
       {"-m /nonexistent/model", "/nonexistent/model"},
       {"--no-such-flag", "--no-such-flag"},
@@ -289,9 +329,9 @@ TEST(Bench, BadValuesAreClearErrors) {
 TEST(Bench, HelpListsFlags) {
   const Result r = run("--help");
   EXPECT_EQ(r.exit_code, 0);
-  for (const char* flag :
-       {"--model", "--synthetic", "--dtype", "--n-prompt", "--n-gen", "--n-depth", "--threads",
-        "--repetitions", "--no-warmup", "--batch-size", "--output", "--bw-size", "--no-bw"}) {
+  for (const char* flag : {"--model", "--synthetic", "--dtype", "--n-prompt", "--n-gen",
+                           "--n-depth", "--threads", "--repetitions", "--no-warmup", "--batch-size",
+                           "--output", "--bw-size", "--no-bw", "--quantize"}) {
     EXPECT_THAT(r.out, HasSubstr(flag));
   }
 }

@@ -106,7 +106,7 @@ TEST(Cli, HelpListsFlagsWithDefaults) {
   const Result r = run("--help");
   EXPECT_EQ(r.exit_code, 0);
   for (const char* flag : {"--model", "--prompt", "--prompt-ids", "--max-tokens", "--n-predict",
-                           "--threads", "--ctx-size", "--dump-logits", "--json"}) {
+                           "--threads", "--ctx-size", "--dump-logits", "--json", "--quantize"}) {
     EXPECT_THAT(r.out, HasSubstr(flag));
   }
 }
@@ -138,6 +138,21 @@ TEST(Cli, InvalidFlagValuesAreRejected) {
     const Result r = run(args);
     EXPECT_NE(r.exit_code, 0) << args;
     EXPECT_FALSE(r.err.empty()) << args;
+  }
+}
+
+TEST(Cli, QuantizeAtLoad) {
+  const Result r = run("--quantize q4_0 -p 'Once upon a time' -n 8 --json");
+  ASSERT_EQ(r.exit_code, 0) << r.err;
+  EXPECT_EQ(json::parse(r.out)["ids"].size(), 8u);
+  EXPECT_THAT(r.err, HasSubstr("quantized 31 matrices to q4_0"));
+  EXPECT_THAT(r.err, HasSubstr("kept model.embed_tokens.weight (f32)"));
+  for (const char* bad : {"q4_1", "f16", "Q8_0"}) {
+    const Result e = run(std::string("--quantize ") + bad + " -p hi");
+    EXPECT_EQ(e.exit_code, 1) << bad;
+    EXPECT_THAT(e.err, HasSubstr(std::string("--quantize: '") + bad +
+                                 "' is not a quantized type (want q8_0 or q4_0)"));
+    EXPECT_TRUE(e.out.empty()) << bad;
   }
 }
 

@@ -12,6 +12,7 @@
 #include <ctime>
 #include <filesystem>
 #include <fstream>
+#include <optional>
 #include <random>
 #include <sstream>
 #include <string>
@@ -38,6 +39,7 @@ struct Args {
   int repetitions = 5;
   bool no_warmup = false;
   int batch_size = 0;
+  std::string quantize;
   std::string output = "md";
   int bw_mib = 1024;
   bool no_bw = false;
@@ -49,6 +51,7 @@ struct ModelSpec {
   std::string shape;  // a known shape or a config.json path
   loom::ModelConfig config;
   loom::DType dtype = loom::DType::BF16;
+  loom::LoadOptions options;
 };
 
 // Read up front, so a bad name fails before anything is measured.
@@ -99,6 +102,17 @@ std::vector<loom::DType> dtype_list(const std::vector<std::string>& lists) {
     }
   }
   return out;
+}
+
+loom::LoadOptions load_options(const std::string& quantize) {
+  loom::LoadOptions o;
+  if (quantize.empty()) return o;
+  const std::optional<loom::DType> t = loom::dtype_from_name(quantize);
+  if (!t || !loom::is_quantized(*t)) {
+    throw loom::Error("--quantize: '" + quantize + "' is not a quantized type (want q8_0 or q4_0)");
+  }
+  o.quantize = t;
+  return o;
 }
 
 size_t current_rss() {
@@ -241,8 +255,9 @@ loom::Model load(const ModelSpec& spec, ModelInfo& info) {
   const auto t0 = std::chrono::steady_clock::now();
   std::fprintf(stderr, "loom-bench: loading %s...\n",
                spec.dir.empty() ? ("synthetic " + spec.shape).c_str() : spec.dir.c_str());
-  loom::Model m = spec.dir.empty() ? loom::Model::synthetic(spec.config, spec.dtype)
-                                   : loom::Model::load(spec.dir);
+  loom::Model m = spec.dir.empty()
+                      ? loom::Model::synthetic(spec.config, spec.dtype, 1, spec.options)
+                      : loom::Model::load(spec.dir, spec.options);
   info.load_s = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
   info.rss_after_load = current_rss();
   info.peak_rss = std::max(peak_rss(), info.rss_after_load);
@@ -257,9 +272,16 @@ loom::Model load(const ModelSpec& spec, ModelInfo& info) {
     if (p.filename().empty()) p = p.parent_path();  // "models/x/"
     info.name = p.filename().string();
   }
-  info.dtype = loom::dtype_name(m.config().dtype);
+  const loom::Quantization& q = m.quantization();
+  info.dtype = loom::dtype_name(q.type ? *q.type : m.config().dtype);
   info.size_bytes = m.weight_bytes();
   info.n_params = m.n_params();
+  info.bits_per_weight = 8.0 * static_cast<double>(info.size_bytes) / info.n_params;
+  if (q.type) {
+    std::fprintf(stderr, "loom-bench: quantized %d matrices to %s\n", q.quantized,
+                 loom::dtype_name(*q.type));
+    for (const std::string& k : q.kept) std::fprintf(stderr, "  kept %s\n", k.c_str());
+  }
   info.type = model_type(m.config(), info.n_params, info.dtype.c_str());
   std::fprintf(stderr, "loom-bench: loaded in %.2f s\n", info.load_s);
   return m;
@@ -291,18 +313,21 @@ int run(const Args& a) {
   }
   if (tests.empty()) throw loom::Error("nothing to run: every -p and -n is 0");
 
+  const loom::LoadOptions options = load_options(a.quantize);
   std::vector<ModelSpec> specs;
   for (const std::string& d : a.models) {
     // Checked up front, so a typo fails before minutes of measuring other models.
     if (!fs::is_directory(d)) throw loom::Error("model folder not found: " + d);
-    specs.push_back({.dir = d});
+    specs.push_back({.dir = d, .options = options});
   }
   const std::vector<loom::DType> dtypes = dtype_list(a.dtypes);
   for (const std::string& s : a.synthetic) {
     const loom::ModelConfig c = shape_config(s);
-    for (loom::DType t : dtypes) specs.push_back({.shape = s, .config = c, .dtype = t});
+    for (loom::DType t : dtypes) {
+      specs.push_back({.shape = s, .config = c, .dtype = t, .options = options});
+    }
   }
-  if (specs.empty()) specs.push_back({.dir = LOOM_DEFAULT_MODEL});
+  if (specs.empty()) specs.push_back({.dir = LOOM_DEFAULT_MODEL, .options = options});
 
   loom::bench::RunInfo info{.version = LOOM_VERSION,
                             .commit = LOOM_COMMIT,
@@ -350,6 +375,10 @@ int main(int argc, char** argv) {
   app.add_option("--dtype", a.dtypes, "weight types of --synthetic models: f32,f16,bf16")
       ->type_name("TYPE,...")
       ->capture_default_str()
+      ->group("Models");
+  app.add_option("--quantize", a.quantize,
+                 "quantize every model's weights at load: q8_0 (8.5 bits a weight) or q4_0 (4.5)")
+      ->type_name("TYPE")
       ->group("Models");
   app.add_option("-p,--n-prompt", a.prompts, "prefill tests: tokens per prompt (list; 0: none)")
       ->type_name("N,...")

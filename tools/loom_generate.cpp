@@ -6,6 +6,7 @@
 #include <fstream>
 #include <limits>
 #include <nlohmann/json.hpp>
+#include <optional>
 #include <random>
 #include <string>
 #include <vector>
@@ -22,6 +23,7 @@ struct Args {
   int threads = 0;
   int ctx_size = 0;
   int batch_size = 512;
+  std::string quantize;
   std::string dump_logits;
   bool json = false;
   int logprobs = -1;
@@ -117,9 +119,26 @@ nlohmann::json logprobs_json(const loom::Tokenizer& tok, const loom::GenerateRes
   return out;
 }
 
+// "--quantize q8_0": checked before the model is read, so a typo costs no load.
+loom::LoadOptions load_options(const std::string& quantize) {
+  loom::LoadOptions o;
+  if (quantize.empty()) return o;
+  const std::optional<loom::DType> t = loom::dtype_from_name(quantize);
+  if (!t || !loom::is_quantized(*t)) {
+    throw loom::Error("--quantize: '" + quantize + "' is not a quantized type (want q8_0 or q4_0)");
+  }
+  o.quantize = t;
+  return o;
+}
+
 int run(const Args& a, const CLI::App& app) {
-  const loom::Model model = loom::Model::load(a.model);
+  const loom::Model model = loom::Model::load(a.model, load_options(a.quantize));
   const loom::Tokenizer& tok = model.tokenizer();
+  if (const loom::Quantization& q = model.quantization(); q.type) {
+    std::fprintf(stderr, "loom-generate: quantized %d matrices to %s\n", q.quantized,
+                 loom::dtype_name(*q.type));
+    for (const std::string& k : q.kept) std::fprintf(stderr, "  kept %s\n", k.c_str());
+  }
 
   std::vector<int> prompt;
   if (!a.prompt_ids.empty()) {
@@ -233,6 +252,9 @@ int main(int argc, char** argv) {
   app.add_option("-b,--batch-size", a.batch_size, "prompt tokens per batch")
       ->capture_default_str()
       ->check(CLI::Range(1, INT32_MAX));
+  app.add_option("--quantize", a.quantize,
+                 "quantize the weights at load: q8_0 (8.5 bits a weight) or q4_0 (4.5)")
+      ->type_name("TYPE");
 
   const char* from_model = " [default: generation_config.json as transformers reads it, else ";
   auto sampling = [&](const char* names, auto& var, const std::string& what, const char* dflt) {

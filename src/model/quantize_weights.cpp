@@ -79,8 +79,8 @@ io::AnonymousMemory quantize_weights(LlamaWeights& w, DType type, int threads) {
 Quantization describe_quantization(const LlamaWeights& w, DType type) {
   Quantization q;
   q.type = type;
-  q.kept.push_back(kept_line("model.embed_tokens.weight", w.embed,
-                             "a lookup of rows, not a product; kept as stored"));
+  q.kept.push_back(
+      kept_line("model.embed_tokens.weight", w.embed, "a lookup of rows, not a product"));
   for (const LayerMatrix& lm : kLayerMatrices) {
     bool listed = false;
     for (const LayerWeights& l : w.layers) {

@@ -119,13 +119,14 @@ class Markdown : public Printer {
           "%.0f%%: the memory ran in two modes during it; %% bw is against their mean.\n",
           100 * kModeChange);
     }
-    std::printf("\n| %-30s | %8s | %14s | %14s |\n", "model", "load s", "RSS after load",
-                "peak RSS");
-    std::printf("| :%s | %s: | %s: | %s: |\n", std::string(29, '-').c_str(),
-                std::string(7, '-').c_str(), std::string(13, '-').c_str(),
-                std::string(13, '-').c_str());
+    std::printf("\n| %-30s | %11s | %8s | %14s | %14s |\n", "model", "bits/weight", "load s",
+                "RSS after load", "peak RSS");
+    std::printf("| :%s | %s: | %s: | %s: | %s: |\n", std::string(29, '-').c_str(),
+                std::string(10, '-').c_str(), std::string(7, '-').c_str(),
+                std::string(13, '-').c_str(), std::string(13, '-').c_str());
     for (const ModelInfo& m : models) {
-      std::printf("| %-30s | %8.3f | %14s | %14s |\n", (m.name + " " + m.dtype).c_str(), m.load_s,
+      std::printf("| %-30s | %11.2f | %8.3f | %14s | %14s |\n", (m.name + " " + m.dtype).c_str(),
+                  m.bits_per_weight, m.load_s,
                   human_bytes(static_cast<double>(m.rss_after_load)).c_str(),
                   human_bytes(static_cast<double>(m.peak_rss)).c_str());
     }
@@ -234,6 +235,7 @@ nlohmann::ordered_json to_json(const RunInfo& run, const TestResult& r) {
   j["model_type"] = r.model.type;
   j["model_size"] = r.model.size_bytes;
   j["model_n_params"] = r.model.n_params;
+  j["model_bits_per_weight"] = r.model.bits_per_weight;
   j["weight_dtype"] = r.model.dtype;
   j["n_batch"] = r.n_batch;
   j["n_ubatch"] = r.n_batch;  // loom has one batch size: tokens per matrix-matrix pass
