@@ -446,7 +446,7 @@ TEST_P(QuantKernelSet, ToF32IsTheReferenceDequantization) {
 }
 
 // ops::matmul with a quantized matrix: the kernel's gemv of each token, whatever the thread
-// count or the number of tokens, and a clear error for scratch too small.
+// count, the number of tokens or the pass, and a clear error for scratch too small.
 TEST_P(QuantKernelSet, MatmulAnyThreadsAndBatchIsGemv) {
   if (isa() != loom::simd::best_isa()) GTEST_SKIP() << "ops use the best set";
   std::mt19937 rng(17);
@@ -468,14 +468,15 @@ TEST_P(QuantKernelSet, MatmulAnyThreadsAndBatchIsGemv) {
   for (int threads : {1, 2, 3, 5}) {
     for (int n : {1, m}) {
       std::vector<float> y(static_cast<size_t>(n) * rows, NAN);
-      loom::ops::matmul(x.data(), n, ref, y.data(), threads, scratch);
+      const auto pass = n == 1 ? loom::ops::Pass::Decode : loom::ops::Pass::Prompt;
+      loom::ops::matmul(x.data(), n, ref, y.data(), threads, pass, scratch);
       for (size_t i = 0; i < y.size(); ++i) {
         ASSERT_EQ(bits_of(y[i]), bits_of(want[i])) << "threads " << threads << " m " << n;
       }
     }
   }
   std::vector<float> y(static_cast<size_t>(m) * rows);
-  EXPECT_THROW(loom::ops::matmul(x.data(), m, ref, y.data(), 1,
+  EXPECT_THROW(loom::ops::matmul(x.data(), m, ref, y.data(), 1, loom::ops::Pass::Prompt,
                                  std::span(scratch).first(scratch.size() - 1)),
                std::exception);
 }
