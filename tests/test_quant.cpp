@@ -4,6 +4,7 @@
 // every thread count give the same bits.
 #include <gtest/gtest.h>
 
+#include <algorithm>
 #include <cmath>
 #include <cstdint>
 #include <cstring>
@@ -17,6 +18,7 @@
 #include "quant/quantize.h"
 #include "simd/cpu.h"
 #include "simd/half.h"
+#include "simd/kernels.h"
 #include "simd/quant_kernels.h"
 #include "support/float_checks.h"
 
@@ -437,6 +439,34 @@ TEST_P(QuantKernelSet, GemvGemmAgreeAndMatchReference) {
   EXPECT_EQ(f.count(), 0);
 }
 
+// The prompt path's gemm reads quantized rows by dequantizing them into its fp32 panels: the
+// same bits as the fp32 gemm of the dequantized matrix, across the panel (16 rows), row-block
+// (32) and k-block (1024) edges, with LDW wider than the row.
+TEST_P(QuantKernelSet, PromptGemmIsTheFloatGemmOfTheDequantizedMatrix) {
+  const loom::simd::Kernels& fk = loom::simd::kernels(isa());
+  std::mt19937 rng(23);
+  for (const auto& [rows, nb, m] : {std::tuple{1, 1, 1}, {37, 3, 7}, {70, 40, 13}}) {
+    SCOPED_TRACE(testing::Message() << rows << " rows, " << nb << " blocks, " << m << " tokens");
+    const int K = nb * kBlock;
+    const size_t ldw = nb + 1;  // blocks between rows
+    const QMatrix w = make_qmatrix(type(), rows, nb, ldw, rng);
+    std::vector<float> dense(static_cast<size_t>(rows) * ldw * kBlock, NAN);
+    for (int r = 0; r < rows; ++r) {
+      std::copy_n(w.values.begin() + static_cast<size_t>(r) * K, K,
+                  dense.begin() + static_cast<size_t>(r) * ldw * kBlock);
+    }
+    std::vector<float> x(static_cast<size_t>(m) * K);
+    std::uniform_real_distribution<float> u(-1, 1);
+    for (float& v : x) v = u(rng);
+    std::vector<float> got(static_cast<size_t>(m) * rows, NAN), want(got.size(), NAN);
+    fk.gemm[static_cast<int>(type())](w.bytes.data(), ldw * kBlock, x.data(), K, m, K, got.data(),
+                                      rows, rows);
+    fk.gemm[static_cast<int>(DType::F32)](dense.data(), ldw * kBlock, x.data(), K, m, K,
+                                          want.data(), rows, rows);
+    for (size_t i = 0; i < got.size(); ++i) ASSERT_EQ(bits_of(got[i]), bits_of(want[i])) << i;
+  }
+}
+
 TEST_P(QuantKernelSet, ToF32IsTheReferenceDequantization) {
   std::mt19937 rng(3);
   const QMatrix w = make_qmatrix(type(), 3, 5, 5, rng);
@@ -445,8 +475,9 @@ TEST_P(QuantKernelSet, ToF32IsTheReferenceDequantization) {
   for (size_t i = 0; i < got.size(); ++i) ASSERT_EQ(bits_of(got[i]), bits_of(w.values[i])) << i;
 }
 
-// ops::matmul with a quantized matrix: the kernel's gemv of each token, whatever the thread
-// count, the number of tokens or the pass, and a clear error for scratch too small.
+// ops::matmul with a quantized matrix: for decode steps the kernel's gemv, whatever the thread
+// count; for prompts the float gemm of the dequantized matrix, whatever the thread count; and a
+// clear error for scratch too small.
 TEST_P(QuantKernelSet, MatmulAnyThreadsAndBatchIsGemv) {
   if (isa() != loom::simd::best_isa()) GTEST_SKIP() << "ops use the best set";
   std::mt19937 rng(17);
@@ -465,19 +496,27 @@ TEST_P(QuantKernelSet, MatmulAnyThreadsAndBatchIsGemv) {
   }
   std::vector<ActBlock> scratch(loom::ops::matmul_scratch_blocks(ref, m));
   ASSERT_EQ(scratch.size(), static_cast<size_t>(m * nb));
+  // The prompt path: the float kernels' gemm over the dequantized values.
+  std::vector<float> want_prompt(static_cast<size_t>(m) * rows);
+  loom::simd::kernels().gemm[static_cast<int>(DType::F32)](w.values.data(), K, x.data(), K, m, K,
+                                                           want_prompt.data(), rows, rows);
   for (int threads : {1, 2, 3, 5}) {
+    std::vector<float> y(rows, NAN);
+    loom::ops::matmul(x.data(), 1, ref, y.data(), threads, loom::ops::Pass::Decode, scratch);
+    for (size_t i = 0; i < y.size(); ++i) {
+      ASSERT_EQ(bits_of(y[i]), bits_of(want[i])) << "decode, threads " << threads;
+    }
     for (int n : {1, m}) {
-      std::vector<float> y(static_cast<size_t>(n) * rows, NAN);
-      const auto pass = n == 1 ? loom::ops::Pass::Decode : loom::ops::Pass::Prompt;
-      loom::ops::matmul(x.data(), n, ref, y.data(), threads, pass, scratch);
-      for (size_t i = 0; i < y.size(); ++i) {
-        ASSERT_EQ(bits_of(y[i]), bits_of(want[i])) << "threads " << threads << " m " << n;
+      std::vector<float> yp(static_cast<size_t>(n) * rows, NAN);
+      loom::ops::matmul(x.data(), n, ref, yp.data(), threads, loom::ops::Pass::Prompt, scratch);
+      for (size_t i = 0; i < yp.size(); ++i) {
+        ASSERT_EQ(bits_of(yp[i]), bits_of(want_prompt[i])) << "prompt, threads " << threads;
       }
     }
   }
-  std::vector<float> y(static_cast<size_t>(m) * rows);
-  EXPECT_THROW(loom::ops::matmul(x.data(), m, ref, y.data(), 1, loom::ops::Pass::Prompt,
-                                 std::span(scratch).first(scratch.size() - 1)),
+  std::vector<float> y(rows);
+  EXPECT_THROW(loom::ops::matmul(x.data(), 1, ref, y.data(), 1, loom::ops::Pass::Decode,
+                                 std::span(scratch).first(nb - 1)),
                std::exception);
 }
 

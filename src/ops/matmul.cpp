@@ -11,7 +11,9 @@ namespace loom::ops {
 
 void matmul(const float* x, int m, const MatRef& w, float* y, int threads, Pass pass,
             std::span<quant::ActBlock> scratch) {
-  if (is_quantized(w.dtype)) return matmul_quantized(x, m, w, y, threads, pass, scratch);
+  if (is_quantized(w.dtype) && pass == Pass::Decode) {
+    return matmul_quantized(x, m, w, y, threads, pass, scratch);
+  }
   const simd::Kernels& k = simd::kernels();
   const int t = static_cast<int>(w.dtype);
   // Split rows into blocks of whole tiles: gemv's of 4 rows, gemm's panels of 16.

@@ -12,6 +12,7 @@
 #include <type_traits>
 #include <utility>
 
+#include "quant/blocks.h"
 #include "simd/half.h"
 #include "simd/kernels.h"
 
@@ -41,6 +42,44 @@ struct BF16 {
   }
   static float load1(const void* p, size_t i) {
     return bf16_to_f32(static_cast<const uint16_t*>(p)[i]);
+  }
+};
+
+// Quantized rows, for the prompt path only: element i of a matrix whose rows are whole blocks is
+// in block i / 32; d * q is exact in fp32 (an 11-bit scale times a small integer).
+struct Q8 {
+  static const quant::BlockQ8_0& block(const void* p, size_t i) {
+    return static_cast<const quant::BlockQ8_0*>(p)[i / quant::kBlock];
+  }
+  static __m256 load8(const void* p, size_t i) {  // i % 8 == 0
+    const quant::BlockQ8_0& b = block(p, i);
+    const __m128i q = _mm_loadl_epi64(reinterpret_cast<const __m128i*>(b.q + i % quant::kBlock));
+    return _mm256_mul_ps(_mm256_set1_ps(f16_to_f32(b.d)),
+                         _mm256_cvtepi32_ps(_mm256_cvtepi8_epi32(q)));
+  }
+  static float load1(const void* p, size_t i) {
+    const quant::BlockQ8_0& b = block(p, i);
+    return f16_to_f32(b.d) * static_cast<float>(b.q[i % quant::kBlock]);
+  }
+};
+struct Q4 {
+  static const quant::BlockQ4_0& block(const void* p, size_t i) {
+    return static_cast<const quant::BlockQ4_0*>(p)[i / quant::kBlock];
+  }
+  static __m256 load8(const void* p, size_t i) {  // i % 8 == 0
+    const quant::BlockQ4_0& b = block(p, i);
+    const size_t o = i % quant::kBlock, half = quant::kBlock / 2;
+    const __m128i raw = _mm_loadl_epi64(reinterpret_cast<const __m128i*>(b.q + o % half));
+    __m256i n = _mm256_cvtepu8_epi32(raw);
+    n = o < half ? _mm256_and_si256(n, _mm256_set1_epi32(0x0f)) : _mm256_srli_epi32(n, 4);
+    return _mm256_mul_ps(_mm256_set1_ps(f16_to_f32(b.d)),
+                         _mm256_cvtepi32_ps(_mm256_sub_epi32(n, _mm256_set1_epi32(8))));
+  }
+  static float load1(const void* p, size_t i) {
+    const quant::BlockQ4_0& b = block(p, i);
+    const size_t o = i % quant::kBlock, half = quant::kBlock / 2;
+    const int n = o < half ? (b.q[o] & 0x0f) : (b.q[o - half] >> 4);
+    return f16_to_f32(b.d) * static_cast<float>(n - 8);
   }
 };
 
@@ -106,23 +145,24 @@ inline void transpose8(__m256 r[8]) {
   r[7] = _mm256_permute2f128_ps(s3, s7, 0x31);
 }
 
-// panel[kk * kPanel + j] = W[j][k0 + kk] for j < nr, 0 for nr <= j < kPanel.
+// panel[kk * kPanel + j] = element off + j * ldw + kk of W for j < nr, 0 for nr <= j < kPanel.
+// Elements are addressed from W's first row, so that blocks of quantized rows are found by index.
 template <class L>
-void pack(const void* w, size_t ldw, int nr, int k0, int kc, float* panel) {
+void pack(const void* w, size_t ldw, int nr, size_t off, int kc, float* panel) {
   for (int j0 = 0; j0 < kPanel; j0 += 8) {
     const int n = std::clamp(nr - j0, 0, 8);
     int kk = 0;
     if (n == 8) {
       for (; kk + 8 <= kc; kk += 8) {
         __m256 r[8];
-        for (int j = 0; j < 8; ++j) r[j] = L::load8(w, (j0 + j) * ldw + k0 + kk);
+        for (int j = 0; j < 8; ++j) r[j] = L::load8(w, off + (j0 + j) * ldw + kk);
         transpose8(r);
         for (int i = 0; i < 8; ++i) _mm256_store_ps(panel + (kk + i) * kPanel + j0, r[i]);
       }
     }
     for (; kk < kc; ++kk) {
       for (int j = 0; j < 8; ++j) {
-        panel[kk * kPanel + j0 + j] = j < n ? L::load1(w, (j0 + j) * ldw + k0 + kk) : 0.0f;
+        panel[kk * kPanel + j0 + j] = j < n ? L::load1(w, off + (j0 + j) * ldw + kk) : 0.0f;
       }
     }
   }
@@ -190,8 +230,6 @@ constexpr MicroFn kMicro[kMr] = {micro<1>, micro<2>, micro<3>, micro<4>, micro<5
 template <class L>
 void gemm(const void* w, size_t ldw, const float* x, size_t ldx, int m, int k, float* out,
           size_t ldo, int rows) {
-  constexpr size_t esize = std::is_same_v<L, F32> ? 4 : 2;
-  const auto* wb = static_cast<const uint8_t*>(w);
   if (k == 0) {
     for (int t = 0; t < m; ++t) std::fill_n(out + t * ldo, rows, 0.0f);
     return;
@@ -203,7 +241,7 @@ void gemm(const void* w, size_t ldw, const float* x, size_t ldx, int m, int k, f
       const int kc = std::min(kKc, k - k0);
       for (int p = 0; p < np; ++p) {
         const int r = r0 + p * kPanel;
-        pack<L>(wb + r * ldw * esize, ldw, std::min(kPanel, rows - r), k0, kc, packed[p]);
+        pack<L>(w, ldw, std::min(kPanel, rows - r), r * ldw + k0, kc, packed[p]);
       }
       for (int t0 = 0; t0 < m; t0 += kMr) {
         const MicroFn micro_tile = kMicro[std::min(kMr, m - t0) - 1];
@@ -253,7 +291,7 @@ void axpy(float a, const float* x, float* y, int n) {
 const Kernels& avx2_kernels() {
   static const Kernels k = {
       {gemv<F32>, gemv<F16>, gemv<BF16>},
-      {gemm<F32>, gemm<F16>, gemm<BF16>},
+      {gemm<F32>, gemm<F16>, gemm<BF16>, gemm<Q8>, gemm<Q4>},
       {to_f32<F32>, to_f32<F16>, to_f32<BF16>},
       dot,
       axpy,

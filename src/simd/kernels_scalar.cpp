@@ -3,6 +3,7 @@
 // the two sets differ only by FMA's single rounding.
 #include <cstdint>
 
+#include "quant/blocks.h"
 #include "simd/half.h"
 #include "simd/kernels.h"
 
@@ -20,6 +21,21 @@ struct LoadF16 {
 struct LoadBF16 {
   static float at(const void* p, size_t i) {
     return bf16_to_f32(static_cast<const uint16_t*>(p)[i]);
+  }
+};
+
+struct LoadQ8 {
+  static float at(const void* p, size_t i) {
+    const auto& b = static_cast<const quant::BlockQ8_0*>(p)[i / quant::kBlock];
+    return f16_to_f32(b.d) * static_cast<float>(b.q[i % quant::kBlock]);
+  }
+};
+struct LoadQ4 {
+  static float at(const void* p, size_t i) {
+    const auto& b = static_cast<const quant::BlockQ4_0*>(p)[i / quant::kBlock];
+    const size_t o = i % quant::kBlock, half = quant::kBlock / 2;
+    const int n = o < half ? (b.q[o] & 0x0f) : (b.q[o - half] >> 4);
+    return f16_to_f32(b.d) * static_cast<float>(n - 8);
   }
 };
 
@@ -78,7 +94,7 @@ void axpy(float a, const float* x, float* y, int n) {
 const Kernels& scalar_kernels() {
   static const Kernels k = {
       {gemv<LoadF32>, gemv<LoadF16>, gemv<LoadBF16>},
-      {gemm<LoadF32>, gemm<LoadF16>, gemm<LoadBF16>},
+      {gemm<LoadF32>, gemm<LoadF16>, gemm<LoadBF16>, gemm<LoadQ8>, gemm<LoadQ4>},
       {to_f32<LoadF32>, to_f32<LoadF16>, to_f32<LoadBF16>},
       dot,
       axpy,
