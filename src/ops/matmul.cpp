@@ -12,7 +12,7 @@ namespace loom::ops {
 void matmul(const float* x, int m, const MatRef& w, float* y, int threads, Pass pass,
             std::span<quant::ActBlock> scratch) {
   if (is_quantized(w.dtype) && pass == Pass::Decode) {
-    return matmul_quantized(x, m, w, y, threads, pass, scratch);
+    return matmul_quantized(x, m, w, y, threads, scratch);
   }
   const simd::Kernels& k = simd::kernels();
   const int t = static_cast<int>(w.dtype);

@@ -14,7 +14,7 @@ size_t matmul_scratch_blocks(const MatRef& w, int m) {
   return is_quantized(w.dtype) ? static_cast<size_t>(m) * (w.cols / quant::kBlock) : 0;
 }
 
-void matmul_quantized(const float* x, int m, const MatRef& w, float* y, int threads, Pass pass,
+void matmul_quantized(const float* x, int m, const MatRef& w, float* y, int threads,
                       std::span<quant::ActBlock> scratch) {
   const simd::QuantKernels& k = simd::quant_kernels();
   const int slot = simd::quant_slot(w.dtype);
@@ -25,7 +25,7 @@ void matmul_quantized(const float* x, int m, const MatRef& w, float* y, int thre
                 std::to_string(m) + " rows of " + std::to_string(w.cols) + " activations");
   }
   quant::ActBlock* xq = scratch.data();
-  // Rows in blocks of whole tiles (multiples of 4: 2-row gemm tiles and 4-row gemv tiles fit).
+  // Rows in blocks of whole 4-row gemv tiles.
   constexpr int kAlign = 4;
   const int n_blocks = (w.rows + kAlign - 1) / kAlign;
   threads = std::max(1, std::min(threads, std::max(n_blocks, m)));
@@ -42,13 +42,7 @@ void matmul_quantized(const float* x, int m, const MatRef& w, float* y, int thre
     const int b0 = static_cast<int>(static_cast<long>(n_blocks) * id / nt);
     const int b1 = static_cast<int>(static_cast<long>(n_blocks) * (id + 1) / nt);
     const int r0 = b0 * kAlign, r1 = std::min(w.rows, b1 * kAlign);
-    if (r1 > r0) {
-      if (pass == Pass::Decode) {
-        k.gemv[slot](wb + r0 * row, nb, xq, nb, y + r0, r1 - r0);
-      } else {
-        k.gemm[slot](wb + r0 * row, nb, xq, nb, m, nb, y + r0, w.rows, r1 - r0);
-      }
-    }
+    if (r1 > r0) k.gemv[slot](wb + r0 * row, nb, xq, nb, y + r0, r1 - r0);
   }
 }
 

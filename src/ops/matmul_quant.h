@@ -7,10 +7,10 @@
 
 namespace loom::ops {
 
-// As matmul: X's rows are quantized to 8-bit blocks in SCRATCH (once per call, shared by all
-// threads), then each thread takes whole tiles of W's rows. Unlike the float kernels, gemv and
-// gemm sum in one order (simd/quant_kernels.h): PASS picks the kernel, never the result.
-void matmul_quantized(const float* x, int m, const MatRef& w, float* y, int threads, Pass pass,
+// A decode step's product with quantized weights (matmul's Pass::Decode): X's rows are quantized
+// to 8-bit blocks in SCRATCH (once per call, shared by all threads), then each thread takes whole
+// tiles of W's rows. Prompts do not come here: matmul reads quantized rows with the float gemm.
+void matmul_quantized(const float* x, int m, const MatRef& w, float* y, int threads,
                       std::span<quant::ActBlock> scratch);
 
 void gather_rows_quantized(const MatRef& table, const int* ids, int m, float* out);

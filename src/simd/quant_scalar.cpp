@@ -53,15 +53,6 @@ void gemv(const void* w, size_t ldw, const ActBlock* x, int nb, float* out, int 
 }
 
 template <class L>
-void gemm(const void* w, size_t ldw, const ActBlock* x, size_t ldx, int m, int nb, float* out,
-          size_t ldo, int rows) {
-  const auto* wb = static_cast<const typename L::Block*>(w);
-  for (int r = 0; r < rows; ++r) {
-    for (int t = 0; t < m; ++t) out[t * ldo + r] = dot_row<L>(wb + r * ldw, x + t * ldx, nb);
-  }
-}
-
-template <class L>
 void to_f32(const void* src, float* dst, size_t n) {
   const auto* blocks = static_cast<const typename L::Block*>(src);
   for (size_t i = 0; i < n; ++i) {
@@ -98,7 +89,6 @@ const QuantKernels& quant_scalar_kernels() {
   static const QuantKernels k = {
       quantize_acts,
       {gemv<Q8>, gemv<Q4>},
-      {gemm<Q8>, gemm<Q4>},
       {to_f32<Q8>, to_f32<Q4>},
   };
   return k;
