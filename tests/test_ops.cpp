@@ -254,6 +254,30 @@ TEST(Ops, RopeRotateMatchesReference) {
   EXPECT_EQ(f.count(), 0);
 }
 
+// Elementwise ops and RMSNorm split across threads past their size threshold: the same bits as
+// one thread, and the residual add equal to the plain sum.
+TEST(Ops, ElementwiseOpsDoNotDependOnThreads) {
+  std::mt19937 rng(5);
+  const long n = 100003;  // past the parallel threshold, not a multiple of any thread count
+  const std::vector<float> gate = random_vector(n, -20, 20, rng), up = random_vector(n, -3, 3, rng);
+  std::vector<float> one(n, kNaN), many(n, kNaN);
+  loom::ops::swiglu(gate.data(), up.data(), one.data(), n, 1);
+  loom::ops::swiglu(gate.data(), up.data(), many.data(), n, 3);
+  EXPECT_TRUE(same_bits(one, many));
+
+  std::vector<float> x = gate;
+  loom::ops::add_to(x.data(), up.data(), n, 3);
+  for (long i = 0; i < n; ++i) ASSERT_EQ(x[i], gate[i] + up[i]) << i;
+
+  const int m = 37, cols = 2731;
+  const std::vector<float> rows = random_vector(static_cast<size_t>(m) * cols, -3, 3, rng);
+  const std::vector<float> w = random_vector(cols, -2, 2, rng);
+  std::vector<float> n1(rows.size(), kNaN), n3(rows.size(), kNaN);
+  loom::ops::rmsnorm(rows.data(), w.data(), n1.data(), m, cols, 1e-5f, 1);
+  loom::ops::rmsnorm(rows.data(), w.data(), n3.data(), m, cols, 1e-5f, 3);
+  EXPECT_TRUE(same_bits(n1, n3));
+}
+
 TEST(Ops, SwigluMatchesReference) {
   std::mt19937 rng(4);
   std::vector<float> gate = random_vector(1000, -20, 20, rng);

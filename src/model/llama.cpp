@@ -50,7 +50,7 @@ void forward(const detail::LoadedModel& m, Workspace& ws, KvCache& cache, const 
     const LayerWeights& lw = w.layers[l];
 
     // Attention block: x += wo * attention(rope(wq * norm(x)), rope(wk * norm(x)), wv * norm(x))
-    ops::rmsnorm(ws.x.data(), lw.attn_norm.data(), ws.xn.data(), n, hidden, c.rms_norm_eps);
+    ops::rmsnorm(ws.x.data(), lw.attn_norm.data(), ws.xn.data(), n, hidden, c.rms_norm_eps, nt);
     ops::matmul(ws.xn.data(), n, lw.wq, ws.q.data(), nt, pass, ws.xq);
     ops::matmul(ws.xn.data(), n, lw.wk, ws.k.data(), nt, pass, ws.xq);
     ops::matmul(ws.xn.data(), n, lw.wv, ws.v.data(), nt, pass, ws.xq);
@@ -70,23 +70,23 @@ void forward(const detail::LoadedModel& m, Workspace& ws, KvCache& cache, const 
                    cache.v.get() + cache.layer_offset(l), shape, ws.att.data(), ws.scores.data(),
                    nt);
     ops::matmul(ws.att.data(), n, lw.wo, ws.xn.data(), nt, pass, ws.xq);
-    for (size_t i = 0; i < static_cast<size_t>(n) * hidden; ++i) ws.x[i] += ws.xn[i];
+    ops::add_to(ws.x.data(), ws.xn.data(), static_cast<long>(n) * hidden, nt);
 
     // MLP block: x += w_down * (silu(w_gate * norm(x)) * (w_up * norm(x)))
-    ops::rmsnorm(ws.x.data(), lw.mlp_norm.data(), ws.xn.data(), n, hidden, c.rms_norm_eps);
+    ops::rmsnorm(ws.x.data(), lw.mlp_norm.data(), ws.xn.data(), n, hidden, c.rms_norm_eps, nt);
     ops::matmul(ws.xn.data(), n, lw.w_gate, ws.gate.data(), nt, pass, ws.xq);
     ops::matmul(ws.xn.data(), n, lw.w_up, ws.up.data(), nt, pass, ws.xq);
     ops::swiglu(ws.gate.data(), ws.up.data(), ws.gate.data(),
-                static_cast<long>(n) * c.intermediate_size);
+                static_cast<long>(n) * c.intermediate_size, nt);
     ops::matmul(ws.gate.data(), n, lw.w_down, ws.xn.data(), nt, pass, ws.xq);
-    for (size_t i = 0; i < static_cast<size_t>(n) * hidden; ++i) ws.x[i] += ws.xn[i];
+    ops::add_to(ws.x.data(), ws.xn.data(), static_cast<long>(n) * hidden, nt);
   }
 
   // Output head: on every row, or on the last only.
   const int first = all_rows ? 0 : n - 1;
   const int rows = n - first;
   const float* xr = ws.x.data() + static_cast<size_t>(first) * hidden;
-  ops::rmsnorm(xr, w.final_norm.data(), ws.xn.data(), rows, hidden, c.rms_norm_eps);
+  ops::rmsnorm(xr, w.final_norm.data(), ws.xn.data(), rows, hidden, c.rms_norm_eps, nt);
   ops::matmul(ws.xn.data(), rows, w.lm_head, logits, nt, pass, ws.xq);
 }
 

@@ -4,7 +4,9 @@
 
 namespace loom::ops {
 
-void rmsnorm(const float* x, const float* weight, float* out, int m, int n, float eps) {
+void rmsnorm(const float* x, const float* weight, float* out, int m, int n, float eps,
+             int threads) {
+#pragma omp parallel for num_threads(threads) schedule(static) if (m > 1)
   for (int r = 0; r < m; ++r) {
     const float* xr = x + static_cast<size_t>(r) * n;
     float* o = out + static_cast<size_t>(r) * n;

@@ -4,6 +4,8 @@
 namespace loom::ops {
 
 // For each of M rows of N: out = x / sqrt(mean(x^2) + eps) * weight. OUT may equal X.
-void rmsnorm(const float* x, const float* weight, float* out, int m, int n, float eps);
+// Rows are split across THREADS (each row computed whole by one thread).
+void rmsnorm(const float* x, const float* weight, float* out, int m, int n, float eps,
+             int threads = 1);
 
 }  // namespace loom::ops
