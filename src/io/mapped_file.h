@@ -28,4 +28,9 @@ class MappedFile {
   size_t size_ = 0;
 };
 
+// Drops the whole pages inside [P, P + N) of a read-only file mapping from the process's resident
+// set; touching them again reads them back from the page cache or the file. For weights that were
+// copied elsewhere (quantized at load), so that resident memory is the copy, not both.
+void release_mapped_pages(const void* p, size_t n);
+
 }  // namespace loom::io

@@ -83,7 +83,7 @@ Model Model::load(const std::filesystem::path& dir, const LoadOptions& options) 
   io::AnonymousMemory quantized;
   Quantization quantization;
   if (options.quantize) {
-    quantized = model::quantize_weights(weights, *options.quantize, 0);
+    quantized = model::quantize_weights(weights, *options.quantize, 0, /*sources_mapped=*/true);
     quantization = model::describe_quantization(weights, *options.quantize);
   }
   std::vector<float> inv_freq = model::rope_inv_freq(config.rope, config.head_dim);

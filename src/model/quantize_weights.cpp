@@ -3,6 +3,7 @@
 #include <string>
 #include <vector>
 
+#include "io/mapped_file.h"
 #include "loom/error.h"
 #include "quant/quantize.h"
 
@@ -57,7 +58,8 @@ bool quantizes(int cols) {
   return quant::fits_blocks(cols);
 }
 
-io::AnonymousMemory quantize_weights(LlamaWeights& w, DType type, int threads) {
+io::AnonymousMemory quantize_weights(LlamaWeights& w, DType type, int threads,
+                                     bool sources_mapped) {
   check_quantize_type(type);
   std::vector<ops::MatRef*> todo;
   size_t bytes = 0;
@@ -70,6 +72,7 @@ io::AnonymousMemory quantize_weights(LlamaWeights& w, DType type, int threads) {
   uint8_t* next = mem.data();
   for (ops::MatRef* m : todo) {
     quant::quantize_matrix(m->data, m->dtype, m->rows, m->cols, type, next, threads);
+    if (sources_mapped) io::release_mapped_pages(m->data, row_bytes(m->dtype, m->cols) * m->rows);
     *m = ops::MatRef{type, m->rows, m->cols, next};
     next += padded(row_bytes(type, m->cols) * m->rows);
   }

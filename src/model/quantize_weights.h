@@ -16,7 +16,10 @@ bool quantizes(int cols);
 
 // Quantizes every matrix of W that `quantizes` to TYPE, in place: the views move to the memory
 // returned. A tied output head gets a quantized copy; the embedding stays. THREADS: 0 for all.
-io::AnonymousMemory quantize_weights(LlamaWeights& w, DType type, int threads);
+// SOURCES_MAPPED: the matrices are views of read-only file mappings, whose pages are released
+// once quantized (see io::release_mapped_pages).
+io::AnonymousMemory quantize_weights(LlamaWeights& w, DType type, int threads,
+                                     bool sources_mapped = false);
 
 // The account of what W, quantized to TYPE, left as stored and why.
 Quantization describe_quantization(const LlamaWeights& w, DType type);
