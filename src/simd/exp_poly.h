@@ -1,10 +1,11 @@
 // exp(x) as softmax computes it, in every kernel set: the same polynomial (Cephes' expf) so the
-// sets differ only by FMA's single rounding. std::exp, called once per attention score, took more
-// time than the products at depth.
+// sets differ only by FMA's single rounding. std::exp is a scalar call per attention score; this
+// runs eight lanes at a time.
 //
 // x = n*ln2 + r with n = round(x / ln2) and |r| <= ln2/2 (ln2 split in two so n*ln2 is exact),
 // exp(r) by a degree-7 polynomial, times 2^n built in the exponent bits. Max relative error
-// 2.0e-7 (under 2 ulp) over [-87, 88] against std::exp in double (test_attention). Domain:
+// 8.3e-8 (under 1 ulp) over [-87, 88] against std::exp in double, measured in both kernel sets;
+// test_attention asserts 1.5e-7. Domain:
 // x < -87.33 gives 0 (where exp would be subnormal), x > 88 gives exp(88); NaN stays NaN.
 #pragma once
 
