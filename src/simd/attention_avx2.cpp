@@ -76,20 +76,40 @@ inline __m256 exp8(__m256 x) {
   return _mm256_and_ps(_mm256_mul_ps(p, _mm256_castsi256_ps(e)), keep);
 }
 
+// The rows a block ahead, so they stream in from memory while this block computes. Prefetches
+// never fault, so reading past the cache's written part (or its end) is harmless.
+template <class T>
+inline void prefetch_rows(const typename T::Elem* p, int n) {
+  const char* c = reinterpret_cast<const char*>(p);
+  for (size_t b = 0; b < n * sizeof(typename T::Elem); b += 64) _mm_prefetch(c + b, _MM_HINT_T0);
+}
+
 // s[h * kB + j] = scale * q_h . k_j for H heads and J keys (J = 4, or 1 for a block's tail).
 template <class T, int H, int J>
-inline void score_tile(const float* q, int hd, const typename T::Elem* k, float scale, float* s) {
+[[gnu::always_inline]] inline void score_tile(const float* q, int hd, const typename T::Elem* k,
+                                              float scale, float* s) {
   __m256 acc[H][J];
+#pragma GCC unroll 8
   for (int h = 0; h < H; ++h)
+#pragma GCC unroll 8
     for (int j = 0; j < J; ++j) acc[h][j] = _mm256_setzero_ps();
   for (int d = 0; d < hd; d += 8) {
     __m256 kv[J];
-    for (int j = 0; j < J; ++j) kv[j] = T::load8(k + static_cast<size_t>(j) * hd + d);
+#pragma GCC unroll 8
+    for (int j = 0; j < J; ++j) {
+      kv[j] = T::load8(k + static_cast<size_t>(j) * hd + d);
+      // Held in a register: else GCC folds an f32 row's load into each head's FMA, loading it
+      // H times.
+      asm("" : "+x"(kv[j]));
+    }
+#pragma GCC unroll 8
     for (int h = 0; h < H; ++h) {
       const __m256 qv = _mm256_loadu_ps(q + h * hd + d);
+#pragma GCC unroll 8
       for (int j = 0; j < J; ++j) acc[h][j] = _mm256_fmadd_ps(qv, kv[j], acc[h][j]);
     }
   }
+#pragma GCC unroll 8
   for (int h = 0; h < H; ++h) {
     if constexpr (J == 4) {
       const __m256 t0 = _mm256_hadd_ps(acc[h][0], acc[h][1]);
@@ -109,6 +129,7 @@ void score_block(const float* q, int group, int hd, const typename T::Elem* k, i
   int j = 0;
   for (; j + 4 <= nb; j += 4) {
     const typename T::Elem* kj = k + static_cast<size_t>(j) * hd;
+    prefetch_rows<T>(kj + static_cast<size_t>(kB) * hd, 4 * hd);
     int h = 0;
     for (; h + 2 <= group; h += 2) score_tile<T, 2, 4>(q + h * hd, hd, kj, scale, s + h * kB + j);
     if (h < group) score_tile<T, 1, 4>(q + h * hd, hd, kj, scale, s + h * kB + j);
@@ -123,17 +144,24 @@ void score_block(const float* q, int group, int hd, const typename T::Elem* k, i
 template <class T, int H, int DV>
 inline void value_tile(const float* p, int nb, const typename T::Elem* v, int hd, float* o) {
   __m256 acc[H][DV];
+#pragma GCC unroll 8
   for (int h = 0; h < H; ++h)
+#pragma GCC unroll 8
     for (int c = 0; c < DV; ++c) acc[h][c] = _mm256_loadu_ps(o + h * hd + 8 * c);
   for (int j = 0; j < nb; ++j) {
     __m256 vv[DV];
+#pragma GCC unroll 8
     for (int c = 0; c < DV; ++c) vv[c] = T::load8(v + static_cast<size_t>(j) * hd + 8 * c);
+#pragma GCC unroll 8
     for (int h = 0; h < H; ++h) {
       const __m256 w = _mm256_broadcast_ss(p + h * kB + j);
+#pragma GCC unroll 8
       for (int c = 0; c < DV; ++c) acc[h][c] = _mm256_fmadd_ps(w, vv[c], acc[h][c]);
     }
   }
+#pragma GCC unroll 8
   for (int h = 0; h < H; ++h)
+#pragma GCC unroll 8
     for (int c = 0; c < DV; ++c) _mm256_storeu_ps(o + h * hd + 8 * c, acc[h][c]);
 }
 
@@ -156,6 +184,7 @@ void value_heads(const float* p, int group, int nb, const typename T::Elem* v, i
 
 template <class T>
 void value_block(const float* p, int group, int nb, const typename T::Elem* v, int hd, float* o) {
+  prefetch_rows<T>(v + static_cast<size_t>(kB) * hd, kB * hd);
   int d = 0;
   for (; d + 16 <= hd; d += 16) value_heads<T, 2>(p, group, nb, v + d, hd, o + d);
   if (d < hd) value_heads<T, 1>(p, group, nb, v + d, hd, o + d);
