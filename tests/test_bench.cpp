@@ -301,6 +301,32 @@ TEST(Bench, QuantizedModelReportsItsSizeAndBitsPerWeight) {
   EXPECT_THAT(s.err, HasSubstr("quantized 31 matrices to q4_0"));
 }
 
+// type_k and type_v as llama-bench names them; the KV bytes a decode step reads at their size;
+// the markdown table grows llama-bench's type_k and type_v columns only for a non-default type.
+TEST(Bench, KvTypeIsReportedAndSizesTheKvBytes) {
+  const Result r =
+      run("-m " + kModel + " -p 0 -n 2 -d 16 -r 1 -t 1 --no-bw --kv-type f32,bf16 -o json");
+  ASSERT_EQ(r.exit_code, 0) << r.err;
+  const json j = json::parse(r.out);
+  ASSERT_EQ(j.size(), 2u);
+  EXPECT_EQ(j[0]["type_k"], "f32");
+  EXPECT_EQ(j[0]["type_v"], "f32");
+  EXPECT_EQ(j[1]["type_k"], "bf16");
+  EXPECT_EQ(j[1]["type_v"], "bf16");
+  // 5 layers, K and V of 32 floats each, at the average position 16 + (2 + 1) / 2.
+  EXPECT_NEAR(j[0]["bytes_per_token"].get<double>() - j[1]["bytes_per_token"].get<double>(),
+              2.0 * 5 * 32 * 2 * 17.5, 1.0);
+
+  const Result md = run("-m " + kModel + " -p 0 -n 2 -r 1 -t 1 --no-bw --kv-type f16");
+  ASSERT_EQ(md.exit_code, 0) << md.err;
+  EXPECT_THAT(md.out, HasSubstr("kv cache: f16"));
+  EXPECT_THAT(md.out, HasSubstr("| threads | type_k | type_v |"));
+  EXPECT_THAT(md.out, HasSubstr("| f16    | f16    |"));
+  const Result plain = run("-m " + kModel + " -p 0 -n 2 -r 1 -t 1 --no-bw");
+  EXPECT_THAT(plain.out, HasSubstr("kv cache: f32"));
+  EXPECT_THAT(plain.out, ::testing::Not(HasSubstr("type_k")));
+}
+
 TEST(Bench, BadValuesAreClearErrors) {
   const std::pair<const char*, const char*> cases[] = {
       {"--synthetic nope", "unknown model shape 'nope'"},
@@ -313,6 +339,8 @@ TEST(Bench, BadValuesAreClearErrors) {
       {"--dtype f8 --synthetic llama2-7b", "'f8'"},
       {"--quantize q5_0", "--quantize: 'q5_0' is not a quantized type"},
       {"--quantize bf16", "--quantize: 'bf16'"},
+      {"--kv-type q4_0", "--kv-type: 'q4_0' is not a KV cache type (want f32, f16 or bf16)"},
+      {"--kv-type f32,f", "--kv-type: 'f'"},
       {"-p 0 -n 0", "nothing to run"},
       {"-m /nonexistent/model", "/nonexistent/model"},
       {"--no-such-flag", "--no-such-flag"},
@@ -331,7 +359,7 @@ TEST(Bench, HelpListsFlags) {
   EXPECT_EQ(r.exit_code, 0);
   for (const char* flag : {"--model", "--synthetic", "--dtype", "--n-prompt", "--n-gen",
                            "--n-depth", "--threads", "--repetitions", "--no-warmup", "--batch-size",
-                           "--output", "--bw-size", "--no-bw", "--quantize"}) {
+                           "--output", "--bw-size", "--no-bw", "--quantize", "--kv-type"}) {
     EXPECT_THAT(r.out, HasSubstr(flag));
   }
 }

@@ -105,8 +105,9 @@ TEST(Cli, DumpLogitsMatchesGolden) {
 TEST(Cli, HelpListsFlagsWithDefaults) {
   const Result r = run("--help");
   EXPECT_EQ(r.exit_code, 0);
-  for (const char* flag : {"--model", "--prompt", "--prompt-ids", "--max-tokens", "--n-predict",
-                           "--threads", "--ctx-size", "--dump-logits", "--json", "--quantize"}) {
+  for (const char* flag :
+       {"--model", "--prompt", "--prompt-ids", "--max-tokens", "--n-predict", "--threads",
+        "--ctx-size", "--dump-logits", "--json", "--quantize", "--kv-type"}) {
     EXPECT_THAT(r.out, HasSubstr(flag));
   }
 }
@@ -152,6 +153,22 @@ TEST(Cli, QuantizeAtLoad) {
     EXPECT_EQ(e.exit_code, 1) << bad;
     EXPECT_THAT(e.err, HasSubstr(std::string("--quantize: '") + bad +
                                  "' is not a quantized type (want q8_0 or q4_0)"));
+    EXPECT_TRUE(e.out.empty()) << bad;
+  }
+}
+
+TEST(Cli, KvType) {
+  const Result f32 = run("-p 'Once upon a time' -n 8 --json");
+  const Result r = run("--kv-type f16 -p 'Once upon a time' -n 8 --json");
+  ASSERT_EQ(r.exit_code, 0) << r.err;
+  EXPECT_EQ(json::parse(r.out)["ids"].size(), 8u);
+  EXPECT_THAT(f32.err, HasSubstr("kv cache: f32, 0.62 MiB"));  // 2 x 5 layers x 32 x 512 x 4
+  EXPECT_THAT(r.err, HasSubstr("kv cache: f16, 0.31 MiB"));
+  for (const char* bad : {"q8_0", "f8", "F16"}) {
+    const Result e = run(std::string("--kv-type ") + bad + " -p hi");
+    EXPECT_EQ(e.exit_code, 1) << bad;
+    EXPECT_THAT(e.err, HasSubstr(std::string("--kv-type: '") + bad +
+                                 "' is not a KV cache type (want f32, f16 or bf16)"));
     EXPECT_TRUE(e.out.empty()) << bad;
   }
 }

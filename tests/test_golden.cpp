@@ -1,7 +1,9 @@
 // Every golden in ../shared/fixtures/golden: logits and greedy ids against transformers.
 #include <gtest/gtest.h>
 
+#include <algorithm>
 #include <cmath>
+#include <cstdio>
 #include <fstream>
 #include <nlohmann/json.hpp>
 
@@ -24,31 +26,25 @@ struct GoldenCase {
   std::string model;   // folder
 };
 
-class Golden : public ::testing::TestWithParam<GoldenCase> {};
+// What a KV cache type does to one checkpoint's outputs, over all its golden cases.
+struct Accuracy {
+  double max_err = 0;    // max |logit - transformers|: full rows, top-5s, last rows
+  double max_logit = 0;  // max |logit| of transformers' top-5s
+  int argmax_agree = 0;  // prompt positions whose argmax is the golden's top-1
+  int positions = 0;
+  int greedy_agree = 0;       // greedy steps equal to transformers' before the first difference
+  int greedy_steps = 0;       // of this many
+  int greedy_before_tie = 0;  // steps before each case's first near-tie (margin < 1e-3)
+  bool greedy_ok = true;      // every step before the first near-tie matched
+};
 
-constexpr double kTol = 1e-3;
-
-TEST_P(Golden, LogitsAndGreedy) {
-  const GoldenCase& gc = GetParam();
-  const json g = read_json(kShared + "/fixtures/golden/" + gc.golden);
-  const loom::Model model = loom::Model::load(gc.model);
+Accuracy measure(const json& g, const loom::Model& model, loom::DType kv_type) {
   const int vocab = model.config().vocab_size;
-  ASSERT_EQ(vocab, g["vocab_size"].get<int>());
-
-  // RoPE frequencies, scaling included.
-  auto inv = loom::model::rope_inv_freq(model.config().rope, model.config().head_dim);
-  auto want_inv = g["inv_freq"].get<std::vector<double>>();
-  ASSERT_EQ(inv.size(), want_inv.size());
-  for (size_t i = 0; i < inv.size(); ++i) EXPECT_NEAR(inv[i], want_inv[i], 1e-6 * want_inv[i]);
-
-  double worst = 0;
+  Accuracy a;
   for (const json& c : g["cases"]) {
     SCOPED_TRACE(c["prompt"].get<std::string>());
     const auto ids = c["ids"].get<std::vector<int>>();
-    if (c["prompt"].get<std::string>()[0] != '<') {
-      EXPECT_EQ(model.tokenizer().encode(c["prompt"].get<std::string>(), true), ids);
-    }
-    loom::Session session(model, {.ctx_size = 512, .threads = 2});
+    loom::Session session(model, {.ctx_size = 512, .threads = 2, .kv_type = kv_type});
     const std::vector<float> all = session.prefill_all_logits(ids);
     const size_t n = ids.size();
 
@@ -63,14 +59,18 @@ TEST_P(Golden, LogitsAndGreedy) {
     for (size_t p = 0; p < n; ++p) {
       for (int k = 0; k < 5; ++k) {
         int id = c["top5_ids"][p][k].get<int>();
-        err = std::max(err, std::abs(all[p * vocab + id] - c["top5_logits"][p][k].get<double>()));
+        const double want = c["top5_logits"][p][k].get<double>();
+        err = std::max(err, std::abs(all[p * vocab + id] - want));
+        a.max_logit = std::max(a.max_logit, std::abs(want));
       }
+      const float* row = all.data() + p * vocab;
+      a.argmax_agree += std::max_element(row, row + vocab) - row == c["top5_ids"][p][0].get<int>();
+      ++a.positions;
     }
     const auto last = c["last_logits"].get<std::vector<double>>();
     for (int v = 0; v < vocab; ++v)
       err = std::max(err, std::abs(all[(n - 1) * vocab + v] - last[v]));
-    EXPECT_LT(err, kTol);
-    worst = std::max(worst, err);
+    a.max_err = std::max(a.max_err, err);
 
     if (!c.contains("greedy_ids")) continue;
     const auto want = c["greedy_ids"].get<std::vector<int>>();
@@ -80,15 +80,93 @@ TEST_P(Golden, LogitsAndGreedy) {
                              .ignore_eos = true,
                              .sampling = loom::SamplerParams::greedy()};
     const auto got = loom::generate(session, ids, go).ids;
-    ASSERT_EQ(got.size(), want.size());
-    size_t checked = 0;
-    for (; checked < want.size() && margins[checked] >= 1e-3; ++checked) {
-      ASSERT_EQ(got[checked], want[checked]) << "greedy step " << checked;
+    EXPECT_EQ(got.size(), want.size());
+    size_t same = 0, before_tie = 0;
+    while (same < std::min(got.size(), want.size()) && got[same] == want[same]) ++same;
+    while (before_tie < want.size() && margins[before_tie] >= 1e-3) ++before_tie;
+    a.greedy_agree += static_cast<int>(same);
+    a.greedy_steps += static_cast<int>(want.size());
+    a.greedy_before_tie += static_cast<int>(before_tie);
+    a.greedy_ok = a.greedy_ok && same >= before_tie;
+    if (same < before_tie) {
+      std::printf("[ golden ]   %s KV: greedy differs at step %zu (transformers' margin %.3g)\n",
+                  loom::dtype_name(kv_type), same, margins[same]);
     }
-    // At least the steps before the first near-tie matched.
-    EXPECT_GT(checked, 0u);
   }
-  std::printf("[ golden ] %s: max |logit - transformers| = %.3g\n", gc.golden.c_str(), worst);
+  return a;
+}
+
+class Golden : public ::testing::TestWithParam<GoldenCase> {};
+
+constexpr double kTol = 1e-3;
+constexpr double kF16Tol = 0.04;
+constexpr double kBf16Tol = 0.35;
+
+TEST_P(Golden, LogitsAndGreedy) {
+  const GoldenCase& gc = GetParam();
+  const json g = read_json(kShared + "/fixtures/golden/" + gc.golden);
+  const loom::Model model = loom::Model::load(gc.model);
+  ASSERT_EQ(model.config().vocab_size, g["vocab_size"].get<int>());
+
+  // RoPE frequencies, scaling included.
+  auto inv = loom::model::rope_inv_freq(model.config().rope, model.config().head_dim);
+  auto want_inv = g["inv_freq"].get<std::vector<double>>();
+  ASSERT_EQ(inv.size(), want_inv.size());
+  for (size_t i = 0; i < inv.size(); ++i) EXPECT_NEAR(inv[i], want_inv[i], 1e-6 * want_inv[i]);
+
+  for (const json& c : g["cases"]) {
+    const auto ids = c["ids"].get<std::vector<int>>();
+    if (c["prompt"].get<std::string>()[0] != '<') {
+      EXPECT_EQ(model.tokenizer().encode(c["prompt"].get<std::string>(), true), ids);
+    }
+  }
+  const Accuracy a = measure(g, model, loom::DType::F32);
+  EXPECT_LT(a.max_err, kTol);
+  // Every greedy step before the first near-tie matched, and there were some.
+  EXPECT_TRUE(a.greedy_ok);
+  EXPECT_GT(a.greedy_before_tie, 0);
+  std::printf("[ golden ] %s: max |logit - transformers| = %.3g\n", gc.golden.c_str(), a.max_err);
+}
+
+// A 16-bit KV cache rounds every key and value once, as written: by up to 2^-11 of the value
+// (f16) or 2^-8 (bf16), where the f32 path's 1e-3 bound covers rounding of 2^-24 per operation.
+// So neither meets 1e-3; their bounds come from the figures measured here (docs/performance.md,
+// "KV cache type"), against transformers in fp32:
+// - f16: worst 0.020 (stories260K, 0.1% of its largest logit); bound 0.04, argmax agreement at
+//   >= 99% of positions and the greedy text equal up to each case's first near-tie. Transformers
+//   itself, run in fp16, is off by 0.03-0.05 (golden/native-dtype-error.json).
+// - bf16: 8 times coarser steps, measured 6-11 times the f16 error (worst 0.22); bound 0.35 (8x
+//   f16's, inside transformers' own 0.26-0.36 in bf16), argmax agreement at >= 95% (measured
+//   97.7-99.6%; transformers in bf16: 92-98%), and no greedy-text requirement: one llama2-gqa
+//   case takes another token at step 5, where transformers' own margin is 0.009.
+TEST_P(Golden, KvCacheTypes) {
+  const GoldenCase& gc = GetParam();
+  const json g = read_json(kShared + "/fixtures/golden/" + gc.golden);
+  const loom::Model model = loom::Model::load(gc.model);
+  for (loom::DType t : {loom::DType::F32, loom::DType::F16, loom::DType::BF16}) {
+    SCOPED_TRACE(loom::dtype_name(t));
+    const Accuracy a = measure(g, model, t);
+    std::printf(
+        "[ golden ] %s, %s KV: max |logit err| %.3g (max |logit| %.3g), argmax agrees at %d/%d "
+        "positions, greedy %d/%d steps before the first difference (%d before the first "
+        "near-tie)\n",
+        gc.golden.c_str(), loom::dtype_name(t), a.max_err, a.max_logit, a.argmax_agree, a.positions,
+        a.greedy_agree, a.greedy_steps, a.greedy_before_tie);
+    switch (t) {
+      case loom::DType::F32:
+        EXPECT_LT(a.max_err, kTol);
+        EXPECT_TRUE(a.greedy_ok);
+        break;
+      case loom::DType::F16:
+        EXPECT_LT(a.max_err, kF16Tol);
+        EXPECT_GE(a.argmax_agree, 0.99 * a.positions);
+        EXPECT_TRUE(a.greedy_ok);
+        break;
+      default:
+        EXPECT_LT(a.max_err, kBf16Tol);
+        EXPECT_GE(a.argmax_agree, 0.95 * a.positions);
+    }
+  }
 }
 
 INSTANTIATE_TEST_SUITE_P(

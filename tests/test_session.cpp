@@ -5,6 +5,7 @@
 #include <algorithm>
 #include <cmath>
 #include <fstream>
+#include <limits>
 #include <sstream>
 
 #include "loom/loom.h"
@@ -63,6 +64,61 @@ TEST(Session, ThreadCountAndBatchSizeDoNotChangeLogits) {
       loom::Session s(model, {.ctx_size = 128, .threads = threads, .batch_size = batch});
       EXPECT_EQ(s.prefill_all_logits(ids), want) << threads << " threads, batch " << batch;
     }
+  }
+}
+
+// A 16-bit KV cache: half the bytes, the same invariances (decode = prefill bit for bit is not
+// claimed, only the f32 bound above; thread count and batch size change nothing).
+TEST(Session, KvTypeHalvesTheCacheAndKeepsTheInvariances) {
+  const loom::Model& model = gqa_model();
+  const int vocab = model.config().vocab_size;
+  const auto ids = some_ids(40, vocab);
+  loom::Session f32(model, {.ctx_size = 64});
+  EXPECT_EQ(f32.kv_type(), loom::DType::F32);
+  const size_t f32_bytes = 2ull * model.config().n_layers * model.config().kv_dim() * 64 * 4;
+  EXPECT_EQ(f32.kv_cache_bytes(), f32_bytes);
+  for (loom::DType t : {loom::DType::F16, loom::DType::BF16}) {
+    SCOPED_TRACE(loom::dtype_name(t));
+    loom::Session one(model, {.ctx_size = 64, .threads = 1, .kv_type = t});
+    EXPECT_EQ(one.kv_type(), t);
+    EXPECT_EQ(one.kv_cache_bytes(), f32_bytes / 2);
+    const std::vector<float> want = one.prefill_all_logits(ids);
+    for (int threads : {2, 3}) {
+      for (int batch : {1, 7}) {
+        loom::Session s(model,
+                        {.ctx_size = 64, .threads = threads, .batch_size = batch, .kv_type = t});
+        EXPECT_EQ(s.prefill_all_logits(ids), want) << threads << " threads, batch " << batch;
+      }
+    }
+    // Decoding reads what prefill wrote: the same logits up to the products' summation order.
+    loom::Session steps(model, {.ctx_size = 64, .threads = 2, .kv_type = t});
+    steps.prefill(std::span(ids).first(39));
+    const std::span<const float> got = steps.decode(ids[39]);
+    const float* last = want.data() + 39 * vocab;
+    float scale = 0;
+    for (int v = 0; v < vocab; ++v) scale = std::max(scale, std::fabs(last[v]));
+    for (int v = 0; v < vocab; ++v) ASSERT_NEAR(got[v], last[v], 1e-5f * scale) << v;
+  }
+}
+
+TEST(Session, BadKvTypeAndTooLargeCacheAreClearErrors) {
+  const loom::Model& model = gqa_model();
+  try {
+    loom::Session s(model, {.kv_type = loom::DType::Q8_0});
+    FAIL() << "q8_0 accepted";
+  } catch (const loom::Error& e) {
+    EXPECT_STREQ(e.what(), "kv_type must be f32, f16 or bf16, got q8_0");
+  }
+  // The refusal names the cache's real size: 2 bytes an element for f16.
+  const int ctx = std::numeric_limits<int>::max();
+  const double f16_bytes = 2.0 * model.config().n_layers * model.config().kv_dim() * ctx * 2;
+  const std::string gib = std::to_string(f16_bytes / (1u << 30)).substr(0, 6) + " GiB (f16)";
+  try {
+    loom::Session s(model, {.ctx_size = ctx, .kv_type = loom::DType::F16});
+    FAIL() << "a cache of " << gib << " accepted";
+  } catch (const loom::Error& e) {
+    EXPECT_NE(std::string(e.what()).find("needs a KV cache of " + gib), std::string::npos)
+        << e.what();
   }
 }
 

@@ -36,6 +36,7 @@ constexpr uint64_t kSeed = 1234;  // the token ids, so every run evaluates the s
 struct Args {
   std::vector<std::string> models, synthetic;
   std::vector<std::string> dtypes{"bf16"}, prompts{"512"}, gens{"128"}, depths{"0"}, threads;
+  std::vector<std::string> kv_types{"f32"};
   int repetitions = 5;
   bool no_warmup = false;
   int batch_size = 0;
@@ -101,6 +102,19 @@ std::vector<loom::DType> dtype_list(const std::vector<std::string>& lists) {
       throw loom::Error("--dtype: unknown weight type '" + v + "' (want f32, f16 or bf16)");
     }
   }
+  return out;
+}
+
+std::vector<loom::DType> kv_type_list(const std::vector<std::string>& lists) {
+  std::vector<loom::DType> out;
+  for (const std::string& v : split_lists(lists)) {
+    const std::optional<loom::DType> t = loom::dtype_from_name(v);
+    if (!t || loom::is_quantized(*t)) {
+      throw loom::Error("--kv-type: '" + v + "' is not a KV cache type (want f32, f16 or bf16)");
+    }
+    out.push_back(*t);
+  }
+  if (out.empty()) throw loom::Error("--kv-type: empty list");
   return out;
 }
 
@@ -181,11 +195,11 @@ double flops_per_token(const loom::ModelConfig& c, int tokens, int depth, int ba
 }
 
 // One decode step reads every weight once and the keys and values of every cached position.
-double decode_bytes_per_token(const loom::Model& m, int tokens, int depth) {
+double decode_bytes_per_token(const loom::Model& m, int tokens, int depth, loom::DType kv_type) {
   const loom::ModelConfig& c = m.config();
   const double avg_ctx = depth + (tokens + 1) / 2.0;
   return static_cast<double>(m.decode_weight_bytes()) +
-         2.0 * c.n_layers * c.kv_dim() * sizeof(float) * avg_ctx;
+         2.0 * c.n_layers * c.kv_dim() * static_cast<double>(loom::dtype_size(kv_type)) * avg_ctx;
 }
 
 struct Test {
@@ -193,9 +207,10 @@ struct Test {
 };
 
 TestResult run_test(const loom::Model& model, ModelInfo& info, const Test& t, int threads,
-                    const Args& a) {
+                    loom::DType kv_type, const Args& a) {
   TestResult r;
   r.threads = threads;
+  r.kv_type = loom::dtype_name(kv_type);
   r.n_prompt = t.n_prompt;
   r.n_gen = t.n_gen;
   r.n_depth = t.n_depth;
@@ -204,15 +219,16 @@ TestResult run_test(const loom::Model& model, ModelInfo& info, const Test& t, in
   r.n_batch = a.batch_size ? a.batch_size : std::max(512, t.n_prompt);
   const int n = t.n_prompt + t.n_gen;
   const size_t bw_bytes = static_cast<size_t>(a.bw_mib) << 20;
-  std::fprintf(stderr, "loom-bench: %s %s, t=%d...\n", info.name.c_str(), r.name().c_str(),
-               threads);
+  std::fprintf(stderr, "loom-bench: %s %s, t=%d, kv %s...\n", info.name.c_str(), r.name().c_str(),
+               threads, r.kv_type.c_str());
 
   if (!a.no_bw) r.bw_before = loom::bench::probe_bandwidth(bw_bytes, threads);
   reset_peak_rss();
   {
-    loom::Session s(
-        model,
-        {.ctx_size = t.n_depth + n + kCtxSlack, .threads = threads, .batch_size = r.n_batch});
+    loom::Session s(model, {.ctx_size = t.n_depth + n + kCtxSlack,
+                            .threads = threads,
+                            .batch_size = r.n_batch,
+                            .kv_type = kv_type});
     std::mt19937_64 rng(kSeed);
     std::uniform_int_distribution<int> token(0, model.config().vocab_size - 1);
     auto draw = [&](int count) {
@@ -246,7 +262,7 @@ TestResult run_test(const loom::Model& model, ModelInfo& info, const Test& t, in
   if (!a.no_bw) r.bw_after = loom::bench::probe_bandwidth(bw_bytes, threads);
 
   r.flops_per_token = flops_per_token(model.config(), n, t.n_depth, t.n_prompt > 0 ? r.n_batch : 1);
-  if (t.n_gen > 0) r.bytes_per_token = decode_bytes_per_token(model, n, t.n_depth);
+  if (t.n_gen > 0) r.bytes_per_token = decode_bytes_per_token(model, n, t.n_depth, kv_type);
   r.model = info;
   return r;
 }
@@ -296,6 +312,7 @@ int run(const Args& a) {
   const std::vector<int> prompts = int_list("-p", a.prompts, 0);
   const std::vector<int> gens = int_list("-n", a.gens, 0);
   const std::vector<int> depths = int_list("-d", a.depths, 0);
+  const std::vector<loom::DType> kv_types = kv_type_list(a.kv_types);
   const std::vector<int> threads =
       a.threads.empty() ? std::vector<int>{omp_get_max_threads()} : int_list("-t", a.threads, 1);
   std::unique_ptr<loom::bench::Printer> printer = loom::bench::make_printer(a.output);
@@ -334,6 +351,7 @@ int run(const Args& a) {
                             .cpu_info = cpu_model_name(),
                             .simd = loom::simd::cpu_summary(),
                             .threads = threads};
+  for (loom::DType t : kv_types) info.kv_types.push_back(loom::dtype_name(t));
   if (!a.no_bw) {
     info.bw_threads = *std::max_element(threads.begin(), threads.end());
     info.bw_mib = a.bw_mib;
@@ -349,7 +367,9 @@ int run(const Args& a) {
     ModelInfo mi;
     const loom::Model model = load(spec, mi);
     for (int t : threads) {
-      for (const Test& test : tests) printer->result(run_test(model, mi, test, t, a));
+      for (loom::DType kv : kv_types) {
+        for (const Test& test : tests) printer->result(run_test(model, mi, test, t, kv, a));
+      }
     }
     models.push_back(mi);
   }
@@ -380,6 +400,10 @@ int main(int argc, char** argv) {
                  "quantize every model's weights at load: q8_0 (8.5 bits a weight) or q4_0 (4.5)")
       ->type_name("TYPE")
       ->group("Models");
+  app.add_option("--kv-type", a.kv_types,
+                 "KV cache element types (list): f32, f16 or bf16 (type_k and type_v)")
+      ->type_name("TYPE,...")
+      ->capture_default_str();
   app.add_option("-p,--n-prompt", a.prompts, "prefill tests: tokens per prompt (list; 0: none)")
       ->type_name("N,...")
       ->capture_default_str();

@@ -24,6 +24,7 @@ struct Args {
   int ctx_size = 0;
   int batch_size = 512;
   std::string quantize;
+  std::string kv_type = "f32";
   std::string dump_logits;
   bool json = false;
   int logprobs = -1;
@@ -131,7 +132,17 @@ loom::LoadOptions load_options(const std::string& quantize) {
   return o;
 }
 
+// "--kv-type f16": checked before the model is read, like --quantize.
+loom::DType kv_type(const std::string& name) {
+  const std::optional<loom::DType> t = loom::dtype_from_name(name);
+  if (!t || loom::is_quantized(*t)) {
+    throw loom::Error("--kv-type: '" + name + "' is not a KV cache type (want f32, f16 or bf16)");
+  }
+  return *t;
+}
+
 int run(const Args& a, const CLI::App& app) {
+  const loom::DType kv = kv_type(a.kv_type);
   const loom::Model model = loom::Model::load(a.model, load_options(a.quantize));
   const loom::Tokenizer& tok = model.tokenizer();
   if (const loom::Quantization& q = model.quantization(); q.type) {
@@ -152,6 +163,7 @@ int run(const Args& a, const CLI::App& app) {
   so.ctx_size = a.ctx_size;
   so.threads = a.threads;
   so.batch_size = a.batch_size;
+  so.kv_type = kv;
   loom::Session session(model, so);
   if (session.ctx_size() > model.config().max_position_embeddings) {
     std::fprintf(stderr,
@@ -217,9 +229,10 @@ int run(const Args& a, const CLI::App& app) {
   }
   std::fprintf(stderr,
                "prompt: %d tokens, %.2f tok/s | generated: %zu tokens, %.2f tok/s | "
-               "threads: %d | seed: %llu | sampler: %s\n",
+               "threads: %d | kv cache: %s, %.2f MiB | seed: %llu | sampler: %s\n",
                r.n_prompt, r.n_prompt / r.prefill_seconds, r.ids.size(),
                r.n_decoded > 0 ? r.n_decoded / r.decode_seconds : 0.0, session.threads(),
+               loom::dtype_name(session.kv_type()), session.kv_cache_bytes() / 1048576.0,
                static_cast<unsigned long long>(sp.seed),
                sp.temperature == 0 ? "greedy" : loom::sampler_chain_name(sp.chain).c_str());
   return 0;
@@ -255,6 +268,11 @@ int main(int argc, char** argv) {
   app.add_option("--quantize", a.quantize,
                  "quantize the weights at load: q8_0 (8.5 bits a weight) or q4_0 (4.5)")
       ->type_name("TYPE");
+  app.add_option("--kv-type", a.kv_type,
+                 "KV cache element type: f32, or f16 / bf16 (half the memory, rounded keys and "
+                 "values)")
+      ->type_name("TYPE")
+      ->capture_default_str();
 
   const char* from_model = " [default: generation_config.json as transformers reads it, else ";
   auto sampling = [&](const char* names, auto& var, const std::string& what, const char* dflt) {

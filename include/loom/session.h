@@ -16,6 +16,10 @@ struct SessionOptions {
                          // capped at kDefaultMaxContext
   int threads = 0;       // 0: all cores OpenMP reports
   int batch_size = 512;  // prompt tokens evaluated per matrix-matrix pass
+  // Element type of the KV cache: F32, F16 or BF16. The 16-bit types halve its memory and the
+  // bytes attention reads at depth; keys and values are rounded to them (to nearest even) as they
+  // are written, which moves the logits (docs/performance.md has the figures per model).
+  DType kv_type = DType::F32;
 
   static constexpr int kDefaultMaxContext = 4096;
 };
@@ -38,6 +42,8 @@ class Session {
   int position() const;  // tokens in the cache
   int ctx_size() const;
   int threads() const;
+  DType kv_type() const;
+  size_t kv_cache_bytes() const;  // keys and values together, for the whole context
   // Forgets all tokens: the next call starts at position 0.
   void reset();
   // Keeps the first N tokens (N <= position()) and forgets the rest, so a shared prefix (a

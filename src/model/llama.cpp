@@ -1,7 +1,6 @@
 #include "model/llama.h"
 
 #include <algorithm>
-#include <cstring>
 
 #include "model/rope_freq.h"
 #include "ops/activation.h"
@@ -42,7 +41,7 @@ void forward(const detail::LoadedModel& m, Workspace& ws, KvCache& cache, const 
   const LlamaWeights& w = m.weights;
   const int hidden = c.hidden_size, hd = c.head_dim, half = hd / 2;
   const int nt = ws.threads;
-  const ops::AttentionShape shape{c.n_heads, c.n_kv_heads, hd, cache.ctx};
+  const ops::AttentionShape shape{c.n_heads, c.n_kv_heads, hd, cache.ctx, cache.type};
 
   ops::gather_rows(w.embed, ids, n, ws.x.data());
 
@@ -62,13 +61,12 @@ void forward(const detail::LoadedModel& m, Workspace& ws, KvCache& cache, const 
       const float* vi = ws.v.data() + static_cast<size_t>(i) * c.kv_dim();
       ops::rope_rotate(ki, c.n_kv_heads, hd, cs, sn);
       for (int h = 0; h < c.n_kv_heads; ++h) {
-        std::memcpy(cache.k_at(l, h, pos0 + i), ki + h * hd, sizeof(float) * hd);
-        std::memcpy(cache.v_at(l, h, pos0 + i), vi + h * hd, sizeof(float) * hd);
+        ops::kv_store(cache.type, ki + h * hd, cache.k_at(l, h, pos0 + i), hd);
+        ops::kv_store(cache.type, vi + h * hd, cache.v_at(l, h, pos0 + i), hd);
       }
     }
-    ops::attention(ws.q.data(), n, pos0, cache.k.get() + cache.layer_offset(l),
-                   cache.v.get() + cache.layer_offset(l), shape, ws.att.data(), ws.scores.data(),
-                   nt);
+    ops::attention(ws.q.data(), n, pos0, cache.k_at(l, 0, 0), cache.v_at(l, 0, 0), shape,
+                   ws.att.data(), ws.scores.data(), nt);
     ops::matmul(ws.att.data(), n, lw.wo, ws.xn.data(), nt, pass, ws.xq);
     ops::add_to(ws.x.data(), ws.xn.data(), static_cast<long>(n) * hidden, nt);
 

@@ -21,7 +21,7 @@ struct Workspace {
   std::vector<float> att;           // [batch, n_heads * head_dim]
   std::vector<float> gate;          // [batch, intermediate]
   std::vector<float> up;            // [batch, intermediate]
-  std::vector<float> scores;        // attention scores: [threads, group, ctx + 1]
+  std::vector<float> scores;        // attention scratch: ops::attention_scratch_floats
   std::vector<float> rope_cos;      // [ctx, head_dim / 2]
   std::vector<float> rope_sin;      // [ctx, head_dim / 2]
   std::vector<quant::ActBlock> xq;  // a product's input quantized, for quantized weights

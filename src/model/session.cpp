@@ -24,11 +24,11 @@ struct Session::State {
   model::Workspace ws;
   std::vector<float> logits;  // [vocab], the last evaluated row
 
-  State(const Model& mdl, int ctx_size, int batch, int threads)
+  State(const Model& mdl, int ctx_size, int batch, int threads, DType kv_type)
       : model(mdl),
         m(mdl.internal()),
         ctx(ctx_size),
-        cache(m.config.n_layers, m.config.n_kv_heads, ctx_size, m.config.head_dim),
+        cache(m.config.n_layers, m.config.n_kv_heads, ctx_size, m.config.head_dim, kv_type),
         ws(m, batch, ctx_size, threads),
         logits(m.config.vocab_size) {}
 
@@ -77,6 +77,9 @@ Session::Session(const Model& model, const SessionOptions& o) {
   if (o.batch_size <= 0) {
     throw Error("batch_size must be positive, got " + std::to_string(o.batch_size));
   }
+  if (o.kv_type != DType::F32 && o.kv_type != DType::F16 && o.kv_type != DType::BF16) {
+    throw Error(std::string("kv_type must be f32, f16 or bf16, got ") + dtype_name(o.kv_type));
+  }
   const int ctx = o.ctx_size
                       ? o.ctx_size
                       : std::min(c.max_position_embeddings, SessionOptions::kDefaultMaxContext);
@@ -87,18 +90,22 @@ Session::Session(const Model& model, const SessionOptions& o) {
   }
   const int threads = o.threads ? o.threads : omp_get_max_threads();
   // Refuse up front what the machine cannot hold, rather than fail (or swap) mid-generation.
-  const double kv_bytes = 2.0 * c.n_layers * c.kv_dim() * static_cast<double>(ctx) * sizeof(float);
+  const double kv_bytes = 2.0 * c.n_layers * c.kv_dim() * static_cast<double>(ctx) *
+                          static_cast<double>(dtype_size(o.kv_type));
   const double ram = static_cast<double>(sysconf(_SC_PHYS_PAGES)) * sysconf(_SC_PAGE_SIZE);
   auto gib = [](double b) { return std::to_string(b / (1u << 30)).substr(0, 6) + " GiB"; };
   if (kv_bytes > ram) {
-    throw Error("ctx_size " + std::to_string(ctx) + " needs a KV cache of " + gib(kv_bytes) +
-                ", more than this machine's " + gib(ram) + " of memory: use a smaller context");
+    throw Error("ctx_size " + std::to_string(ctx) + " needs a KV cache of " + gib(kv_bytes) + " (" +
+                dtype_name(o.kv_type) + "), more than this machine's " + gib(ram) +
+                " of memory: use a smaller context" +
+                (o.kv_type == DType::F32 ? " or a 16-bit KV cache (kv_type f16 or bf16)" : ""));
   }
   try {
-    s_ = std::make_unique<State>(model, ctx, std::min(o.batch_size, ctx), threads);
+    s_ = std::make_unique<State>(model, ctx, std::min(o.batch_size, ctx), threads, o.kv_type);
   } catch (const std::bad_alloc&) {
-    throw Error("cannot allocate a session with ctx_size " + std::to_string(ctx) +
-                " (its KV cache alone needs " + gib(kv_bytes) + "): use a smaller context");
+    throw Error("cannot allocate a session with ctx_size " + std::to_string(ctx) + " (its " +
+                dtype_name(o.kv_type) + " KV cache alone needs " + gib(kv_bytes) +
+                "): use a smaller context");
   }
 }
 
@@ -131,6 +138,12 @@ int Session::ctx_size() const {
 }
 int Session::threads() const {
   return s_->ws.threads;
+}
+DType Session::kv_type() const {
+  return s_->cache.type;
+}
+size_t Session::kv_cache_bytes() const {
+  return 2 * s_->cache.bytes();
 }
 void Session::reset() {
   s_->pos = 0;

@@ -4,63 +4,141 @@
 
 #include <algorithm>
 #include <cmath>
-#include <cstring>
 
-#include "simd/kernels.h"
+#include "simd/attention_kernels.h"
 
 namespace loom::ops {
+namespace {
+
+int spans(int n_keys) {
+  return (n_keys + kAttentionSpan - 1) / kAttentionSpan;
+}
+
+// A span's (or a merge's) result for the heads of a group: o [group][hd], then m and l [group].
+struct Partial {
+  float *o, *m, *l;
+  Partial(float* at, int group, int hd)
+      : o(at), m(at + static_cast<size_t>(group) * hd), l(m + group) {}
+};
+size_t partial_floats(int group, int hd) {
+  return static_cast<size_t>(group) * (hd + 2);
+}
+
+// S takes in the span after it: both rescaled to the larger maximum, as the kernel does between
+// its blocks.
+void merge(const Partial& s, const Partial& p, int group, int hd) {
+  for (int h = 0; h < group; ++h) {
+    const float mx = std::max(s.m[h], p.m[h]);
+    const float a = std::exp(s.m[h] - mx), b = std::exp(p.m[h] - mx);
+    s.l[h] = s.l[h] * a + p.l[h] * b;
+    float* so = s.o + static_cast<size_t>(h) * hd;
+    const float* po = p.o + static_cast<size_t>(h) * hd;
+    for (int d = 0; d < hd; ++d) so[d] = so[d] * a + po[d] * b;
+    s.m[h] = mx;
+  }
+}
+
+void finish(const Partial& s, int group, int hd, float* out) {
+  for (int h = 0; h < group; ++h) {
+    const float inv = 1.0f / s.l[h];
+    for (int d = 0; d < hd; ++d) out[h * hd + d] = s.o[h * hd + d] * inv;
+  }
+}
+
+// Where one (query, KV head) job reads and writes.
+struct Job {
+  const float* q;  // the group's query heads, [group][hd]
+  const char *k, *v;
+  int n_keys;
+  float* out;
+};
+
+}  // namespace
 
 size_t attention_scratch_floats(const AttentionShape& s, int threads) {
-  const size_t group = s.n_heads / s.n_kv_heads;
-  return static_cast<size_t>(threads) * group * (s.ctx + 1);
+  const int group = s.n_heads / s.n_kv_heads;
+  const size_t per_thread =
+      static_cast<size_t>(group) * simd::kAttentionBlock + 2 * partial_floats(group, s.head_dim);
+  // Split jobs: fewer than THREADS of them, each keeping every span's partial.
+  const size_t split =
+      static_cast<size_t>(threads - 1) * spans(s.ctx) * partial_floats(group, s.head_dim);
+  return static_cast<size_t>(threads) * per_thread + split;
 }
 
 // One job is a query position and a KV head with all the query heads that share it (GQA): each
-// key and value row is read once for the whole group and reused from L1. Per (query, head) the
-// arithmetic is the plain one, in key order.
-void attention(const float* q, int m, int pos0, const float* k, const float* v,
+// key and value row is read once for the whole group. Its keys are cut into spans of
+// kAttentionSpan, each attended to by one kernel call and merged in order; when there are fewer
+// jobs than threads the spans run in parallel and are merged after, in the same order, so the
+// result does not depend on the thread count.
+void attention(const float* q, int m, int pos0, const void* k, const void* v,
                const AttentionShape& s, float* out, float* scratch, int threads) {
-  const simd::Kernels& kern = simd::kernels();
+  const simd::AttentionKernels::Partial kernel =
+      simd::attention_kernels().partial[static_cast<int>(s.kv_type)];
   const int hd = s.head_dim;
   const int group = s.n_heads / s.n_kv_heads;
-  const size_t ctx = s.ctx;
+  const size_t row_bytes = dtype_size(s.kv_type) * hd;
   const float scale = 1.0f / std::sqrt(static_cast<float>(hd));
   const int work = m * s.n_kv_heads;
-  threads = std::max(1, std::min(threads, work));
-#pragma omp parallel for num_threads(threads) schedule(static)
-  for (int job = 0; job < work; ++job) {
+  const size_t per_thread =
+      static_cast<size_t>(group) * simd::kAttentionBlock + 2 * partial_floats(group, hd);
+  const size_t pf = partial_floats(group, hd);
+  auto job_at = [&](int job) {
     const int i = job / s.n_kv_heads, g = job % s.n_kv_heads;
-    const int n_keys = pos0 + i + 1;
-    const float* kg = k + static_cast<size_t>(g) * ctx * hd;
-    const float* vg = v + static_cast<size_t>(g) * ctx * hd;
     const size_t first_head = static_cast<size_t>(i) * s.n_heads + static_cast<size_t>(g) * group;
-    const float* qg = q + first_head * hd;
-    float* scores = scratch + static_cast<size_t>(omp_get_thread_num()) * group * (ctx + 1);
-    float* inv_sum = scores + group * ctx;  // [group]
+    const size_t head_off = static_cast<size_t>(g) * s.ctx * row_bytes;
+    return Job{q + first_head * hd, static_cast<const char*>(k) + head_off,
+               static_cast<const char*>(v) + head_off, pos0 + i + 1, out + first_head * hd};
+  };
+  auto run_span = [&](const Job& j, int span, float* thread_scratch, const Partial& dst) {
+    const int first = span * kAttentionSpan;
+    const int n = std::min(kAttentionSpan, j.n_keys - first);
+    const size_t at = static_cast<size_t>(first) * row_bytes;
+    kernel(j.q, group, hd, j.k + at, j.v + at, n, scale, thread_scratch, dst.o, dst.m, dst.l);
+  };
 
-    for (int j = 0; j < n_keys; ++j) {
-      const float* kj = kg + static_cast<size_t>(j) * hd;
-      for (int h = 0; h < group; ++h) scores[h * ctx + j] = kern.dot(qg + h * hd, kj, hd) * scale;
-    }
-    for (int h = 0; h < group; ++h) {
-      float* sh = scores + h * ctx;
-      float max_score = -INFINITY;
-      for (int j = 0; j < n_keys; ++j) max_score = std::max(max_score, sh[j]);
-      float sum = 0;
-      for (int j = 0; j < n_keys; ++j) {
-        sh[j] = std::exp(sh[j] - max_score);
-        sum += sh[j];
+  const int max_spans = spans(pos0 + m);
+  if (work < threads && max_spans > 1) {
+    float* parts = scratch + static_cast<size_t>(threads) * per_thread;
+#pragma omp parallel num_threads(threads)
+    {
+      float* ts = scratch + static_cast<size_t>(omp_get_thread_num()) * per_thread;
+#pragma omp for schedule(dynamic)
+      for (int t = 0; t < work * max_spans; ++t) {
+        const int job = t / max_spans, span = t % max_spans;
+        const Job j = job_at(job);
+        if (span < spans(j.n_keys)) run_span(j, span, ts, Partial(parts + t * pf, group, hd));
       }
-      inv_sum[h] = 1.0f / sum;
+#pragma omp for schedule(static)
+      for (int job = 0; job < work; ++job) {
+        const Job j = job_at(job);
+        const Partial state(parts + static_cast<size_t>(job) * max_spans * pf, group, hd);
+        for (int span = 1; span < spans(j.n_keys); ++span) {
+          merge(state, Partial(state.o + span * pf, group, hd), group, hd);
+        }
+        finish(state, group, hd, j.out);
+      }
     }
-    float* og = out + first_head * hd;
-    std::memset(og, 0, sizeof(float) * hd * group);
-    for (int j = 0; j < n_keys; ++j) {
-      const float* vj = vg + static_cast<size_t>(j) * hd;
-      for (int h = 0; h < group; ++h)
-        kern.axpy(scores[h * ctx + j] * inv_sum[h], vj, og + h * hd, hd);
-    }
+    return;
   }
+
+  threads = std::max(1, std::min(threads, work));
+#pragma omp parallel for num_threads(threads) schedule(dynamic)
+  for (int job = 0; job < work; ++job) {
+    const Job j = job_at(job);
+    float* ts = scratch + static_cast<size_t>(omp_get_thread_num()) * per_thread;
+    float* scores = ts + 2 * pf;
+    const Partial state(ts, group, hd), next(ts + pf, group, hd);
+    run_span(j, 0, scores, state);
+    for (int span = 1; span < spans(j.n_keys); ++span) {
+      run_span(j, span, scores, next);
+      merge(state, next, group, hd);
+    }
+    finish(state, group, hd, j.out);
+  }
+}
+
+void kv_store(DType t, const float* src, void* dst, size_t n) {
+  simd::attention_kernels().store[static_cast<int>(t)](src, dst, n);
 }
 
 }  // namespace loom::ops

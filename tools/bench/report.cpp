@@ -82,19 +82,29 @@ class Markdown : public Printer {
     std::string threads;
     for (int t : run.threads) add_item(threads, std::to_string(t));
     std::printf("threads: %s\n", threads.c_str());
+    std::string kv;
+    for (const std::string& t : run.kv_types) {
+      add_item(kv, t);
+      kv_columns_ = kv_columns_ || t != "f32";
+    }
+    std::printf("kv cache: %s\n", kv.empty() ? "f32" : kv.c_str());
     if (run.bw_gbps) {
       std::printf("memory bandwidth: %.2f GB/s (read, %d threads, %zu MiB, best of 3)\n",
                   *run.bw_gbps, run.bw_threads, run.bw_mib);
     } else {
       std::printf("memory bandwidth: not measured (--no-bw)\n");
     }
-    std::printf("\n| %-30s | %10s | %9s | %7s | %16s | %20s | %8s | %6s | %9s |\n", "model", "size",
-                "params", "threads", "test", "t/s", "GB/s", "% bw", "GFLOP/s");
+    // As llama-bench: the KV cache's types get columns only when one is not the default.
+    const std::string kv_head = kv_columns_ ? " type_k | type_v |" : "";
+    const std::string kv_rule = kv_columns_ ? " :----- | :----- |" : "";
+    std::printf("\n| %-30s | %10s | %9s | %7s |%s %16s | %20s | %8s | %6s | %9s |\n", "model",
+                "size", "params", "threads", kv_head.c_str(), "test", "t/s", "GB/s", "% bw",
+                "GFLOP/s");
     std::printf(
-        "| :%s | %s: | %s: | %s: | %s: | %s: | %s: | %s: | %s: |\n", std::string(29, '-').c_str(),
+        "| :%s | %s: | %s: | %s: |%s %s: | %s: | %s: | %s: | %s: |\n", std::string(29, '-').c_str(),
         std::string(9, '-').c_str(), std::string(8, '-').c_str(), std::string(6, '-').c_str(),
-        std::string(15, '-').c_str(), std::string(19, '-').c_str(), std::string(7, '-').c_str(),
-        std::string(5, '-').c_str(), std::string(8, '-').c_str());
+        kv_rule.c_str(), std::string(15, '-').c_str(), std::string(19, '-').c_str(),
+        std::string(7, '-').c_str(), std::string(5, '-').c_str(), std::string(8, '-').c_str());
     std::fflush(stdout);
   }
 
@@ -103,10 +113,13 @@ class Markdown : public Printer {
     const std::string ts = format("%.2f", d.ts.mean) + " ± " + format("%.2f", d.ts.sd);
     std::string bw = d.fraction ? format("%.1f", 100 * *d.fraction) : "";
     if (d.fraction && d.mode_changed) bw += "*", any_mode_change_ = true;
-    std::printf("| %-30s | %10s | %9s | %7d | %16s | %21s | %8s | %6s | %9.2f |\n",
+    char kv[32] = "";
+    if (kv_columns_)
+      std::snprintf(kv, sizeof kv, " %-6s | %-6s |", r.kv_type.c_str(), r.kv_type.c_str());
+    std::printf("| %-30s | %10s | %9s | %7d |%s %16s | %21s | %8s | %6s | %9.2f |\n",
                 (r.model.name + " " + r.model.dtype).c_str(),
                 human_bytes(static_cast<double>(r.model.size_bytes)).c_str(),
-                human_params(static_cast<double>(r.model.n_params)).c_str(), r.threads,
+                human_params(static_cast<double>(r.model.n_params)).c_str(), r.threads, kv,
                 r.name().c_str(), ts.c_str(), d.gbps ? format("%.2f", *d.gbps).c_str() : "",
                 bw.c_str(), d.gflops);
     std::fflush(stdout);
@@ -134,6 +147,7 @@ class Markdown : public Printer {
 
  private:
   bool any_mode_change_ = false;
+  bool kv_columns_ = false;
 };
 
 class Json : public Printer {
@@ -240,8 +254,8 @@ nlohmann::ordered_json to_json(const RunInfo& run, const TestResult& r) {
   j["n_batch"] = r.n_batch;
   j["n_ubatch"] = r.n_batch;  // loom has one batch size: tokens per matrix-matrix pass
   j["n_threads"] = r.threads;
-  j["type_k"] = "f32";
-  j["type_v"] = "f32";
+  j["type_k"] = r.kv_type;
+  j["type_v"] = r.kv_type;
   j["n_prompt"] = r.n_prompt;
   j["n_gen"] = r.n_gen;
   j["n_depth"] = r.n_depth;

@@ -18,7 +18,8 @@ struct RunInfo {
   std::string cpu_info;  // the CPU's model name
   std::string simd;      // simd::cpu_summary(): features found and the kernel set in use
   std::vector<int> threads;
-  std::optional<double> bw_gbps;  // header probe; empty with --no-bw
+  std::vector<std::string> kv_types;  // KV cache element types benchmarked: f32, f16, bf16
+  std::optional<double> bw_gbps;      // header probe; empty with --no-bw
   int bw_threads = 0;
   size_t bw_mib = 0;
 };
@@ -38,6 +39,7 @@ struct ModelInfo {
 struct TestResult {
   ModelInfo model;
   int threads = 0, n_prompt = 0, n_gen = 0, n_depth = 0, n_batch = 0;
+  std::string kv_type = "f32";       // the KV cache's element type: llama-bench's type_k and type_v
   std::string test_time;             // ISO 8601, UTC, when the test began
   std::vector<uint64_t> samples_ns;  // one per repetition
   double bytes_per_token = 0;        // tg only: weights plus the KV cache one step reads
