@@ -25,9 +25,8 @@
 namespace {
 
 using loom::DType;
-using loom::quant::ActBlock;
-using loom::quant::BlockQ4_0;
-using loom::quant::BlockQ8_0;
+using loom::quant::ActBlocks;
+using loom::quant::ActSpace;
 using loom::quant::kBlock;
 using loom::simd::Isa;
 using loom::simd::QuantKernels;
@@ -35,16 +34,48 @@ using loom::test::bits_of;
 using loom::test::Failures;
 
 constexpr uint16_t kF16One = 0x3c00, kF16Half = 0x3800, kF16MinusTwo = 0xc000;
-constexpr uint16_t kF16NaN = 0x7e00;
+constexpr uint16_t kF16MinusHalf = 0xb800, kF16NaN = 0x7e00;
+
+// Scale B of a row of NB blocks whose quants take QUANT_BYTES (the layout of blocks.h, written
+// out here rather than asked of the code under test).
+uint16_t scale_at(const uint8_t* row, size_t quant_bytes, int b) {
+  uint16_t d;
+  std::memcpy(&d, row + quant_bytes + 2 * b, 2);
+  return d;
+}
+void set_scale(uint8_t* row, size_t quant_bytes, int b, uint16_t d) {
+  std::memcpy(row + quant_bytes + 2 * b, &d, 2);
+}
+size_t q8_quant_bytes(int nb) {
+  return 32 * static_cast<size_t>(nb);
+}
+size_t q4_quant_bytes(int nb) {
+  return 32 * static_cast<size_t>((nb + 1) / 2);
+}
+size_t quant_bytes(DType type, int nb) {
+  return type == DType::Q8_0 ? q8_quant_bytes(nb) : q4_quant_bytes(nb);
+}
+
+// Activations of NB blocks in their own arrays (exact sizes: ASan sees reads past them).
+struct Acts {
+  explicit Acts(int nb) : q(static_cast<size_t>(nb) * kBlock), d(nb), s8(nb) {}
+  std::vector<int8_t> q;
+  std::vector<float> d;
+  std::vector<int32_t> s8;
+  ActBlocks blocks() { return {q.data(), d.data(), s8.data()}; }
+};
 
 // ---------------------------------------------------------------------------------------------
 // Sizes and names
 
 TEST(QuantFormat, SizesAndNames) {
-  EXPECT_EQ(sizeof(BlockQ8_0), 34u);
-  EXPECT_EQ(sizeof(BlockQ4_0), 18u);
-  EXPECT_EQ(loom::row_bytes(DType::Q8_0, 64), 68u);      // 8.5 bits a weight
+  EXPECT_EQ(loom::row_bytes(DType::Q8_0, 64), 68u);  // 8.5 bits a weight
+  EXPECT_EQ(loom::row_bytes(DType::Q8_0, 96), 102u);
   EXPECT_EQ(loom::row_bytes(DType::Q4_0, 4096), 2304u);  // 4.5 bits a weight
+  EXPECT_EQ(loom::row_bytes(DType::Q4_0, 64), 36u);
+  EXPECT_EQ(loom::row_bytes(DType::Q4_0, 96), 70u);  // an odd last block takes a whole pair
+  EXPECT_EQ(loom::row_bytes(DType::Q4_0, 32), 34u);
+  EXPECT_EQ(sizeof(ActSpace), 40u);  // 32 q, d, s8
   EXPECT_EQ(loom::row_bytes(DType::BF16, 172), 344u);
   EXPECT_EQ(loom::row_bytes(DType::F32, 3), 12u);
   EXPECT_EQ(loom::dtype_block(DType::Q4_0), 32);
@@ -70,19 +101,20 @@ TEST(QuantFormat, Q8_0KnownBlocks) {
   const float b1[] = {63.5f, 0.25f, -0.74f, 10, -63.5f};
   std::memcpy(x, b0, sizeof b0);
   std::memcpy(x + kBlock, b1, sizeof b1);
-  BlockQ8_0 q[3];
+  uint8_t q[3 * 34];
+  std::memset(q, 0xab, sizeof q);
   loom::quant::quantize_row_q8_0(x, q, 3 * kBlock);
 
+  // All quants first (block b at 32 b), then the three scales, little-endian fp16.
   const int8_t want0[] = {127, -127, 1, -1, 2, 3, -63, 100};
   const int8_t want1[] = {127, 1, -1, 20, -127};
-  EXPECT_EQ(q[0].d, kF16One);
-  EXPECT_EQ(q[1].d, kF16Half);
-  EXPECT_EQ(q[2].d, 0);
   for (int i = 0; i < kBlock; ++i) {
-    EXPECT_EQ(q[0].q[i], i < 8 ? want0[i] : 0) << i;
-    EXPECT_EQ(q[1].q[i], i < 5 ? want1[i] : 0) << i;
-    EXPECT_EQ(q[2].q[i], 0) << i;
+    EXPECT_EQ(static_cast<int8_t>(q[i]), i < 8 ? want0[i] : 0) << i;
+    EXPECT_EQ(static_cast<int8_t>(q[32 + i]), i < 5 ? want1[i] : 0) << i;
+    EXPECT_EQ(q[64 + i], 0) << i;
   }
+  const uint8_t want_scales[] = {0x00, 0x3c, 0x00, 0x38, 0x00, 0x00};  // 1, 0.5, 0
+  for (int i = 0; i < 6; ++i) EXPECT_EQ(q[96 + i], want_scales[i]) << i;
 
   float back[3 * kBlock];
   loom::quant::dequantize_row_q8_0(q, back, 3 * kBlock);
@@ -95,35 +127,49 @@ TEST(QuantFormat, Q8_0KnownBlocks) {
 
 TEST(QuantFormat, Q4_0KnownBlocks) {
   // Block 0: the largest magnitude is -8, so d = -8 / -8 = 1 and q = round(x) + 8, clamped.
-  float x[2 * kBlock] = {};
+  float x[3 * kBlock] = {};
   x[0] = -8, x[1] = 7, x[2] = 7.6f, x[3] = 3.5f, x[16] = -3.5f, x[17] = 0.49f, x[31] = 2;
   // Block 1: the largest magnitude is +16, so d = 16 / -8 = -2: 16 is stored as nibble 0,
   // -14 as 15, -16 is past the range (clamped to 15), 3 -> round(-1.5) = -2 -> 6,
   // 1 -> round(-0.5) = -1 -> 7.
   float* y = x + kBlock;
   y[5] = 16, y[6] = -14, y[7] = -16, y[8] = 3, y[20] = 1;
-  BlockQ4_0 q[2];
-  loom::quant::quantize_row_q4_0(x, q, 2 * kBlock);
+  // Block 2, the odd last one: the largest magnitude is +4, so d = -0.5: 4 -> 0, -2 -> 12.
+  float* z = x + 2 * kBlock;
+  z[0] = 4, z[9] = -2;
+  uint8_t q[2 * 32 + 3 * 2];
+  std::memset(q, 0xab, sizeof q);
+  loom::quant::quantize_row_q4_0(x, q, 3 * kBlock);
 
-  EXPECT_EQ(q[0].d, kF16One);
-  // Byte j: weight j in the low nibble, weight j + 16 in the high one; zeros are nibble 8.
-  uint8_t want0[16];
+  // Pair 0, byte j: weight j of block 0 in the low nibble, weight j of block 1 in the high one;
+  // zeros are nibble 8.
+  uint8_t want0[32];
   std::memset(want0, 0x88, sizeof want0);
-  want0[0] = 0x40;   // -8 -> 0, -3.5 -> 4 (half away from zero: -4 + 8)
-  want0[1] = 0x8f;   // 7 -> 15, 0.49 -> 8
+  want0[0] = 0x80;   // -8 -> 0 | 0 -> 8
+  want0[1] = 0x8f;   // 7 -> 15
   want0[2] = 0x8f;   // 7.6 -> 16, clamped to 15
   want0[3] = 0x8c;   // 3.5 -> 12
-  want0[15] = 0xa8;  // 0 -> 8, 2 -> 10
-  for (int j = 0; j < 16; ++j) EXPECT_EQ(q[0].q[j], want0[j]) << j;
+  want0[5] = 0x08;   // block 1: 16 -> 0
+  want0[6] = 0xf8;   // -14 -> 15
+  want0[7] = 0xf8;   // -16 -> 16, clamped to 15
+  want0[8] = 0x68;   // 3 -> 6
+  want0[16] = 0x84;  // -3.5 -> 4 (half away from zero: -4 + 8)
+  want0[17] = 0x88;  // 0.49 -> 8
+  want0[20] = 0x78;  // block 1: 1 -> 7
+  want0[31] = 0x8a;  // 2 -> 10
+  for (int j = 0; j < 32; ++j) EXPECT_EQ(q[j], want0[j]) << j;
+  // Pair 1: block 2 in the low nibbles, zero high nibbles.
+  uint8_t want1[32];
+  std::memset(want1, 0x08, sizeof want1);
+  want1[0] = 0x00, want1[9] = 0x0c;
+  for (int j = 0; j < 32; ++j) EXPECT_EQ(q[32 + j], want1[j]) << j;
+  // The scales, little-endian fp16: 1, -2, -0.5.
+  const uint8_t want_scales[] = {0x00, 0x3c, 0x00, 0xc0, 0x00, 0xb8};
+  for (int i = 0; i < 6; ++i) EXPECT_EQ(q[64 + i], want_scales[i]) << i;
+  EXPECT_EQ(scale_at(q, 64, 2), kF16MinusHalf);
 
-  EXPECT_EQ(q[1].d, kF16MinusTwo);
-  uint8_t want1[16];
-  std::memset(want1, 0x88, sizeof want1);
-  want1[5] = 0x80, want1[6] = 0x8f, want1[7] = 0x8f, want1[8] = 0x86, want1[4] = 0x78;
-  for (int j = 0; j < 16; ++j) EXPECT_EQ(q[1].q[j], want1[j]) << j;
-
-  float back[2 * kBlock];
-  loom::quant::dequantize_row_q4_0(q, back, 2 * kBlock);
+  float back[3 * kBlock];
+  loom::quant::dequantize_row_q4_0(q, back, 3 * kBlock);
   EXPECT_EQ(back[0], -8.0f);
   EXPECT_EQ(back[2], 7.0f);
   EXPECT_EQ(back[16], -4.0f);
@@ -132,6 +178,9 @@ TEST(QuantFormat, Q4_0KnownBlocks) {
   EXPECT_EQ(back[kBlock + 8], 4.0f);
   EXPECT_EQ(back[kBlock + 20], 2.0f);
   EXPECT_EQ(back[kBlock + 9], 0.0f);
+  EXPECT_EQ(back[2 * kBlock], 4.0f);
+  EXPECT_EQ(back[2 * kBlock + 9], -2.0f);
+  EXPECT_EQ(back[2 * kBlock + 31], 0.0f);
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -165,13 +214,13 @@ TEST(QuantFormat, Q8_0RoundTripWithinHalfAStep) {
   std::mt19937 rng(5);
   const int nb = 4000;
   const std::vector<float> x = random_blocks(nb, rng);
-  std::vector<BlockQ8_0> q(nb);
+  std::vector<uint8_t> q(loom::row_bytes(DType::Q8_0, nb * kBlock));
   std::vector<float> back(x.size());
   loom::quant::quantize_row_q8_0(x.data(), q.data(), nb * kBlock);
   loom::quant::dequantize_row_q8_0(q.data(), back.data(), nb * kBlock);
   Failures f;
   for (int b = 0; b < nb; ++b) {
-    const double d = loom::simd::f16_to_f32(q[b].d);
+    const double d = loom::simd::f16_to_f32(scale_at(q.data(), q8_quant_bytes(nb), b));
     double amax = 0;
     for (int i = 0; i < kBlock; ++i) amax = std::max(amax, std::fabs(double{x[b * kBlock + i]}));
     // d is max|x| / 127 to fp16 precision.
@@ -180,7 +229,7 @@ TEST(QuantFormat, Q8_0RoundTripWithinHalfAStep) {
     }
     for (int i = 0; i < kBlock; ++i) {
       const size_t at = static_cast<size_t>(b) * kBlock + i;
-      if (q[b].q[i] == -128 && f.add()) ADD_FAILURE() << "block " << b << ": -128";
+      if (static_cast<int8_t>(q[at]) == -128 && f.add()) ADD_FAILURE() << "block " << b << ": -128";
       const double err = std::fabs(double{x[at]} - back[at]);
       if (!(err <= d / 2 * kSlack) && f.add()) {
         ADD_FAILURE() << "block " << b << " i " << i << ": " << x[at] << " -> " << back[at]
@@ -193,16 +242,16 @@ TEST(QuantFormat, Q8_0RoundTripWithinHalfAStep) {
 
 TEST(QuantFormat, Q4_0RoundTripWithinHalfAStepInsideTheRange) {
   std::mt19937 rng(6);
-  const int nb = 4000;
+  const int nb = 4001;  // odd: the last block alone in its pair
   const std::vector<float> x = random_blocks(nb, rng);
-  std::vector<BlockQ4_0> q(nb);
+  std::vector<uint8_t> q(loom::row_bytes(DType::Q4_0, nb * kBlock));
   std::vector<float> back(x.size());
   loom::quant::quantize_row_q4_0(x.data(), q.data(), nb * kBlock);
   loom::quant::dequantize_row_q4_0(q.data(), back.data(), nb * kBlock);
   Failures f;
   int clamped = 0;
   for (int b = 0; b < nb; ++b) {
-    const double d = loom::simd::f16_to_f32(q[b].d);
+    const double d = loom::simd::f16_to_f32(scale_at(q.data(), q4_quant_bytes(nb), b));
     for (int i = 0; i < kBlock; ++i) {
       const size_t at = static_cast<size_t>(b) * kBlock + i;
       const double steps = x[at] / d;  // in units of d, from the block's zero
@@ -280,21 +329,30 @@ class QuantActs : public ::testing::TestWithParam<Isa> {
 
 // max|x| = 127 makes the scale 1: q is x rounded to nearest, ties to even.
 TEST_P(QuantActs, KnownBlock) {
-  float x[kBlock] = {127, 2.5f, 3.5f, -2.5f, 0.5f, -0.5f, 1.5f, -126.6f, 0.49f};
-  ActBlock a;
-  kern().quantize_acts(x, &a, kBlock);
-  EXPECT_EQ(a.d, 1.0f);
+  // Block 1: max|x| = 63.5, so q = 2x rounded.
+  float x[2 * kBlock] = {127, 2.5f, 3.5f, -2.5f, 0.5f, -0.5f, 1.5f, -126.6f, 0.49f};
+  x[kBlock] = -63.5f, x[kBlock + 1] = 0.25f, x[kBlock + 31] = 0.75f;
+  Acts a(2);
+  kern().quantize_acts(x, a.blocks(), 2 * kBlock);
+  EXPECT_EQ(a.d[0], 1.0f);
+  EXPECT_EQ(a.d[1], 0.5f);
   const int8_t want[] = {127, 2, 4, -2, 0, 0, 2, -127, 0};
   for (int i = 0; i < kBlock; ++i) EXPECT_EQ(a.q[i], i < 9 ? want[i] : 0) << i;
+  for (int i = 0; i < kBlock; ++i) {
+    EXPECT_EQ(a.q[kBlock + i], i == 0 ? -127 : i == 1 ? 0 : i == 31 ? 2 : 0) << i;
+  }
+  EXPECT_EQ(a.s8[0], 8 * (127 + 2 + 4 - 2 + 2 - 127));
+  EXPECT_EQ(a.s8[1], 8 * (-127 + 2));
 
   float zero[kBlock] = {};
-  kern().quantize_acts(zero, &a, kBlock);
-  EXPECT_EQ(a.d, 0.0f);
+  kern().quantize_acts(zero, a.blocks(), kBlock);
+  EXPECT_EQ(a.d[0], 0.0f);
+  EXPECT_EQ(a.s8[0], 0);
   for (int i = 0; i < kBlock; ++i) EXPECT_EQ(a.q[i], 0);
 
   x[3] = NAN;  // reaches the outputs through the scale
-  kern().quantize_acts(x, &a, kBlock);
-  EXPECT_TRUE(std::isnan(a.d));
+  kern().quantize_acts(x, a.blocks(), kBlock);
+  EXPECT_TRUE(std::isnan(a.d[0]));
 }
 
 // Every set agrees with the scalar one bit for bit, and stays within half a step of x.
@@ -302,22 +360,26 @@ TEST_P(QuantActs, MatchScalarAndBound) {
   std::mt19937 rng(11);
   const int nb = 3000;
   const std::vector<float> x = random_blocks(nb, rng);
-  std::vector<ActBlock> got(nb), want(nb);
-  kern().quantize_acts(x.data(), got.data(), nb * kBlock);
-  loom::simd::quant_scalar_kernels().quantize_acts(x.data(), want.data(), nb * kBlock);
+  Acts got(nb), want(nb);
+  kern().quantize_acts(x.data(), got.blocks(), nb * kBlock);
+  loom::simd::quant_scalar_kernels().quantize_acts(x.data(), want.blocks(), nb * kBlock);
   Failures f;
   for (int b = 0; b < nb; ++b) {
-    if ((bits_of(got[b].d) != bits_of(want[b].d) ||
-         std::memcmp(got[b].q, want[b].q, kBlock) != 0) &&
+    const int8_t* q = got.q.data() + b * kBlock;
+    if ((bits_of(got.d[b]) != bits_of(want.d[b]) ||
+         std::memcmp(q, want.q.data() + b * kBlock, kBlock) != 0 || got.s8[b] != want.s8[b]) &&
         f.add()) {
       ADD_FAILURE() << "block " << b << " differs from the scalar set";
     }
+    int32_t sum = 0;
     for (int i = 0; i < kBlock; ++i) {
-      const double v = x[b * kBlock + i], back = double{got[b].d} * got[b].q[i];
-      if ((got[b].q[i] == -128 || !(std::fabs(v - back) <= got[b].d / 2 * kSlack)) && f.add()) {
+      sum += q[i];
+      const double v = x[b * kBlock + i], back = double{got.d[b]} * q[i];
+      if ((q[i] == -128 || !(std::fabs(v - back) <= got.d[b] / 2 * kSlack)) && f.add()) {
         ADD_FAILURE() << "block " << b << " i " << i << ": " << v << " -> " << back;
       }
     }
+    if (got.s8[b] != 8 * sum && f.add()) ADD_FAILURE() << "block " << b << ": s8 " << got.s8[b];
   }
   EXPECT_EQ(f.count(), 0);
 }
@@ -325,9 +387,9 @@ TEST_P(QuantActs, MatchScalarAndBound) {
 INSTANTIATE_TEST_SUITE_P(Isas, QuantActs, ::testing::Values(Isa::Scalar, Isa::Avx2),
                          [](const auto& info) { return param_name(info.param); });
 
-// A quantized matrix of ROWS x NB blocks, LDW blocks apart, in a buffer that ends right after the
-// last block (ASan flags reads past it); padding blocks have a NaN scale, so a kernel that reads
-// them shows NaN.
+// A quantized matrix of ROWS rows of LDW blocks, of which the first NB hold values, in a buffer
+// that ends right after the last row's scales (ASan flags reads past it); the padding blocks
+// have a NaN scale, so a kernel that reads them shows NaN.
 struct QMatrix {
   DType type;
   int rows, nb;
@@ -335,20 +397,25 @@ struct QMatrix {
   std::vector<uint8_t> bytes;
   std::vector<float> values;  // [rows, nb * kBlock], dequantized by the reference code
 
-  size_t block_bytes() const { return loom::row_bytes(type, kBlock); }
+  size_t row_bytes() const { return loom::row_bytes(type, ldw * kBlock); }
+  const uint8_t* row(int r) const { return bytes.data() + r * row_bytes(); }
 };
 
 QMatrix make_qmatrix(DType type, int rows, int nb, size_t ldw, std::mt19937& rng) {
   QMatrix m{type, rows, nb, ldw, {}, {}};
-  const size_t bb = m.block_bytes(), k = static_cast<size_t>(nb) * kBlock;
-  m.bytes.resize(((rows - 1) * ldw + nb) * bb);
-  for (size_t i = 0; i < m.bytes.size(); i += bb) std::memcpy(&m.bytes[i], &kF16NaN, 2);
+  const size_t k = static_cast<size_t>(nb) * kBlock, kw = ldw * kBlock;
+  m.bytes.resize(rows * m.row_bytes());
   m.values.resize(rows * k);
+  std::vector<float> back(kw);
   for (int r = 0; r < rows; ++r) {
-    const std::vector<float> x = random_blocks(nb, rng);
-    uint8_t* row = m.bytes.data() + r * ldw * bb;
-    loom::quant::quantize_row(type, x.data(), row, static_cast<int>(k));
-    loom::quant::dequantize_row(type, row, m.values.data() + r * k, static_cast<int>(k));
+    const std::vector<float> x = random_blocks(static_cast<int>(ldw), rng);
+    uint8_t* row = m.bytes.data() + r * m.row_bytes();
+    loom::quant::quantize_row(type, x.data(), row, static_cast<int>(kw));
+    for (int b = nb; b < static_cast<int>(ldw); ++b) {
+      set_scale(row, quant_bytes(type, static_cast<int>(ldw)), b, kF16NaN);
+    }
+    loom::quant::dequantize_row(type, row, back.data(), static_cast<int>(kw));
+    std::copy_n(back.begin(), k, m.values.begin() + r * k);
   }
   return m;
 }
@@ -364,8 +431,10 @@ class QuantKernelSet : public ::testing::TestWithParam<std::tuple<Isa, DType>> {
   const QuantKernels& kern() const { return loom::simd::quant_kernels(isa()); }
 };
 
-constexpr int kNbs[] = {1, 2, 3, 8, 9, 11};  // k = 32 .. 352
-// Around gemv's tiles of 4 rows and its prefetch 8 rows ahead.
+// k = 32 .. 736: around gemv's groups of 8 blocks, Q4_0's pairs of blocks.
+constexpr int kNbs[] = {1, 2, 3, 7, 8, 9, 11, 16, 23};
+// Around matmul's blocks of 4 rows; 37 rows of 23 blocks take gemv's prefetch (8 KiB ahead) to
+// the end of the matrix.
 constexpr int kRowCounts[] = {1, 2, 3, 4, 5, 11, 12, 13, 37};
 constexpr int kMaxTokens = 9;
 
@@ -380,30 +449,30 @@ TEST_P(QuantKernelSet, GemvMatchesReferenceAndScalarSet) {
     for (const int rows : kRowCounts) {
       SCOPED_TRACE(testing::Message() << "nb=" << nb << " rows=" << rows);
       const int K = nb * kBlock;
-      const size_t ldw = nb + (nb + rows) % 3, ldx = nb + 1;
+      const size_t ldw = nb + (nb + rows) % 3;
       const QMatrix w = make_qmatrix(type(), rows, nb, ldw, rng);
 
-      // Activations quantized by this set (equal to the scalar set's: tested above), with NaN
-      // padding blocks between tokens.
-      std::vector<ActBlock> x((kMaxTokens - 1) * ldx + nb);
-      for (ActBlock& a : x) a.d = NAN;
+      // Activations quantized by this set (equal to the scalar set's: tested above), each token
+      // in arrays of its own, of exactly NB blocks.
+      std::vector<Acts> x;
       for (int t = 0; t < kMaxTokens; ++t) {
         const std::vector<float> v = random_blocks(nb, rng);
-        k.quantize_acts(v.data(), x.data() + t * ldx, K);
+        x.emplace_back(nb);
+        k.quantize_acts(v.data(), x.back().blocks(), K);
       }
 
       std::vector<float> gemv(static_cast<size_t>(kMaxTokens) * rows);
       for (int t = 0; t < kMaxTokens; ++t) {
         std::vector<float> out(rows), ref(rows);  // exact size: ASan sees writes past ROWS
-        k.gemv[slot()](w.bytes.data(), ldw, x.data() + t * ldx, nb, out.data(), rows);
-        scalar.gemv[slot()](w.bytes.data(), ldw, x.data() + t * ldx, nb, ref.data(), rows);
+        k.gemv[slot()](w.bytes.data(), ldw, x[t].blocks(), nb, out.data(), rows);
+        scalar.gemv[slot()](w.bytes.data(), ldw, x[t].blocks(), nb, ref.data(), rows);
         std::copy(out.begin(), out.end(), gemv.begin() + t * rows);
-        const ActBlock* xt = x.data() + t * ldx;
+        const Acts& xt = x[t];
         for (int r = 0; r < rows; ++r) {
           double sum = 0, mag = 0;
           for (int i = 0; i < K; ++i) {
             const double p = double{w.values[static_cast<size_t>(r) * K + i]} *
-                             (double{xt[i / kBlock].d} * xt[i / kBlock].q[i % kBlock]);
+                             (double{xt.d[i / kBlock]} * xt.q[i]);
             sum += p;
             mag += std::fabs(p);
           }
@@ -449,12 +518,18 @@ TEST_P(QuantKernelSet, PromptGemmIsTheFloatGemmOfTheDequantizedMatrix) {
   }
 }
 
+// A row at a time (its scales follow its quants).
 TEST_P(QuantKernelSet, ToF32IsTheReferenceDequantization) {
   std::mt19937 rng(3);
-  const QMatrix w = make_qmatrix(type(), 3, 5, 5, rng);
-  std::vector<float> got(w.values.size());
-  kern().to_f32[slot()](w.bytes.data(), got.data(), got.size());
-  for (size_t i = 0; i < got.size(); ++i) ASSERT_EQ(bits_of(got[i]), bits_of(w.values[i])) << i;
+  for (const int nb : {1, 5, 8, 11}) {
+    const int K = nb * kBlock;
+    const QMatrix w = make_qmatrix(type(), 3, nb, nb, rng);
+    std::vector<float> got(w.values.size());
+    for (int r = 0; r < 3; ++r) kern().to_f32[slot()](w.row(r), got.data() + r * K, K);
+    for (size_t i = 0; i < got.size(); ++i) {
+      ASSERT_EQ(bits_of(got[i]), bits_of(w.values[i])) << nb << " blocks, " << i;
+    }
+  }
 }
 
 // ops::matmul with a quantized matrix: for decode steps the kernel's gemv, whatever the thread
@@ -472,11 +547,11 @@ TEST_P(QuantKernelSet, MatmulAnyThreadsAndBatchIsGemv) {
 
   std::vector<float> want(static_cast<size_t>(m) * rows);
   for (int t = 0; t < m; ++t) {
-    std::vector<ActBlock> a(nb);
-    kern().quantize_acts(x.data() + t * K, a.data(), K);
-    kern().gemv[slot()](w.bytes.data(), nb, a.data(), nb, want.data() + t * rows, rows);
+    Acts a(nb);
+    kern().quantize_acts(x.data() + t * K, a.blocks(), K);
+    kern().gemv[slot()](w.bytes.data(), nb, a.blocks(), nb, want.data() + t * rows, rows);
   }
-  std::vector<ActBlock> scratch(loom::ops::matmul_scratch_blocks(ref, m));
+  std::vector<ActSpace> scratch(loom::ops::matmul_scratch_blocks(ref, m));
   ASSERT_EQ(scratch.size(), static_cast<size_t>(m * nb));
   // The prompt path: the float kernels' gemm over the dequantized values.
   std::vector<float> want_prompt(static_cast<size_t>(m) * rows);

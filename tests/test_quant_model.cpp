@@ -391,10 +391,13 @@ TEST(QuantModelLoad, SyntheticIsTheUnquantizedModelQuantized) {
     EXPECT_TRUE(same(pw.lm_head, qw.lm_head)) << tied;
     EXPECT_EQ(qw.embed.dtype, DType::BF16);
     EXPECT_EQ(std::memcmp(qw.embed.data, pw.embed.data, loom::row_bytes(DType::BF16, 64) * 512), 0);
+    // Rows of 2 blocks take 2 * 18 bytes; w_down's rows of 3 take 2 pairs of quants (64 bytes)
+    // and 3 scales.
     EXPECT_EQ(q.weight_bytes(),
-              static_cast<size_t>(512 * 64 * 2 + 512 * 2 * 18 +
-                                  5 * (64 * 2 + 2 * 32 * 2 + 64 * 2 + 2 * 96 * 2 + 64 * 3) * 18 +
-                                  11 * 64 * 4));
+              static_cast<size_t>(
+                  512 * 64 * 2 + 512 * 2 * 18 +
+                  5 * ((64 * 2 + 2 * 32 * 2 + 64 * 2 + 2 * 96 * 2) * 18 + 64 * (64 + 3 * 2)) +
+                  11 * 64 * 4));
   }
 }
 

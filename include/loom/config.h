@@ -10,9 +10,9 @@
 namespace loom {
 
 // Element type of a weight tensor: as the checkpoint stores it (F32, F16, BF16), or as loading
-// quantized it. Q8_0 and Q4_0 hold each row as blocks of 32 weights sharing one fp16 scale: 34
-// bytes a block (8.5 bits a weight) and 18 bytes (4.5 bits), the sizes of llama.cpp's types of
-// the same names.
+// quantized it. Q8_0 and Q4_0 hold each row as blocks of 32 weights sharing one fp16 scale: 8.5
+// and 4.5 bits a weight (a row of an odd number of Q4_0 blocks pads the last to a pair), the
+// sizes of llama.cpp's types of the same names, in a byte order of our own (src/quant/blocks.h).
 enum class DType : uint8_t { F32, F16, BF16, Q8_0, Q4_0 };
 
 const char* dtype_name(DType t);  // "f32", "f16", "bf16", "q8_0", "q4_0"

@@ -24,7 +24,7 @@ struct Workspace {
   std::vector<float> scores;        // attention scratch: ops::attention_scratch_floats
   std::vector<float> rope_cos;      // [ctx, head_dim / 2]
   std::vector<float> rope_sin;      // [ctx, head_dim / 2]
-  std::vector<quant::ActBlock> xq;  // a product's input quantized, for quantized weights
+  std::vector<quant::ActSpace> xq;  // a product's input quantized, for quantized weights
 
   Workspace(const detail::LoadedModel& m, int batch, int ctx, int threads);
 };

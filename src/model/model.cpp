@@ -57,9 +57,8 @@ size_t dtype_size(DType t) {
 size_t row_bytes(DType t, size_t cols) {
   switch (t) {
     case DType::Q8_0:
-      return cols / quant::kBlock * sizeof(quant::BlockQ8_0);
     case DType::Q4_0:
-      return cols / quant::kBlock * sizeof(quant::BlockQ4_0);
+      return quant::quant_row_bytes(t, cols / quant::kBlock);
     default:
       return cols * dtype_size(t);
   }

@@ -17,8 +17,10 @@
 namespace loom {
 namespace {
 
+constexpr uint64_t kGamma = 0x9e3779b97f4a7c15ull;  // splitmix64's step
+
 uint64_t splitmix64(uint64_t& x) {
-  uint64_t z = (x += 0x9e3779b97f4a7c15ull);
+  uint64_t z = (x += kGamma);
   z = (z ^ (z >> 30)) * 0xbf58476d1ce4e5b9ull;
   z = (z ^ (z >> 27)) * 0x94d049bb133111ebull;
   return z ^ (z >> 31);
@@ -70,29 +72,31 @@ void fill_random(uint8_t* dst, DType dtype, size_t rows, size_t cols, uint64_t s
   }
 }
 
-// The matrix fill_random makes in DTYPE, quantized to TYPE a chunk at a time (COLS a multiple of
-// the block, so chunks are whole blocks): the same weights as quantizing the whole matrix.
+// The matrix fill_random makes in DTYPE, quantized to TYPE a row at a time: the same weights as
+// quantizing the whole matrix. A row's values are drawn from the chunks it spans, starting
+// mid-chunk where it does (splitmix64's state advances by a constant a draw).
 void fill_random_quantized(uint8_t* dst, DType dtype, DType type, size_t rows, size_t cols,
                            uint64_t seed) {
-  const size_t n = rows * cols;
   const float scale = value_scale(cols);
-  const long chunks = static_cast<long>((n + kChunk - 1) / kChunk);
+  const size_t row = row_bytes(type, cols);
 #pragma omp parallel
   {
-    std::vector<float> buf(kChunk);
+    std::vector<float> buf(cols);
 #pragma omp for schedule(static)
-    for (long c = 0; c < chunks; ++c) {
-      uint64_t state = chunk_seed(seed, c);
-      const size_t begin = static_cast<size_t>(c) * kChunk;
-      const size_t len = std::min(n, begin + kChunk) - begin;
-      for (size_t i = 0; i < len; ++i) {
+    for (long r = 0; r < static_cast<long>(rows); ++r) {
+      const size_t begin = static_cast<size_t>(r) * cols;
+      uint64_t state =
+          chunk_seed(seed, static_cast<long>(begin / kChunk)) + begin % kChunk * kGamma;
+      for (size_t i = 0; i < cols; ++i) {
+        if ((begin + i) % kChunk == 0)
+          state = chunk_seed(seed, static_cast<long>((begin + i) / kChunk));
         const float v = next_value(state, scale);
         // As stored in DTYPE, then read back.
         buf[i] = dtype == DType::F16    ? simd::f16_to_f32(simd::f32_to_f16(v))
                  : dtype == DType::BF16 ? simd::bf16_to_f32(simd::f32_to_bf16(v))
                                         : v;
       }
-      quant::quantize_row(type, buf.data(), dst + row_bytes(type, begin), static_cast<int>(len));
+      quant::quantize_row(type, buf.data(), dst + r * row, static_cast<int>(cols));
     }
   }
 }

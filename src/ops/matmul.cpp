@@ -10,7 +10,7 @@
 namespace loom::ops {
 
 void matmul(const float* x, int m, const MatRef& w, float* y, int threads, Pass pass,
-            std::span<quant::ActBlock> scratch) {
+            std::span<quant::ActSpace> scratch) {
   if (is_quantized(w.dtype) && pass == Pass::Decode) {
     return matmul_quantized(x, m, w, y, threads, scratch);
   }

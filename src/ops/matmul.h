@@ -35,7 +35,7 @@ size_t matmul_scratch_blocks(const MatRef& w, int m);
 // computed by one thread in a fixed order, so results do not depend on the thread count.
 // Pass::Decode takes m == 1. SCRATCH holds matmul_scratch_blocks(w, m) blocks or more.
 void matmul(const float* x, int m, const MatRef& w, float* y, int threads, Pass pass = Pass::Prompt,
-            std::span<quant::ActBlock> scratch = {});
+            std::span<quant::ActSpace> scratch = {});
 
 // out[i, :] = row ids[i] of TABLE, converted to fp32 (the embedding lookup).
 void gather_rows(const MatRef& table, const int* ids, int m, float* out);

@@ -9,9 +9,9 @@ namespace loom::ops {
 
 // A decode step's product with quantized weights (matmul's Pass::Decode): X's rows are quantized
 // to 8-bit blocks in SCRATCH (once per call, shared by all threads), then each thread takes whole
-// tiles of W's rows. Prompts do not come here: matmul reads quantized rows with the float gemm.
+// blocks of W's rows. Prompts do not come here: matmul reads quantized rows with the float gemm.
 void matmul_quantized(const float* x, int m, const MatRef& w, float* y, int threads,
-                      std::span<quant::ActBlock> scratch);
+                      std::span<quant::ActSpace> scratch);
 
 void gather_rows_quantized(const MatRef& table, const int* ids, int m, float* out);
 

@@ -26,69 +26,83 @@ float scaled(float x, float d) {
 
 }  // namespace
 
-void quantize_row_q8_0(const float* x, BlockQ8_0* out, int n) {
-  for (int b = 0; b < n / kBlock; ++b, x += kBlock) {
+void quantize_row_q8_0(const float* x, void* row, int n) {
+  const int nb = n / kBlock;
+  auto* q = static_cast<int8_t*>(row);
+  uint16_t* ds = row_scales(DType::Q8_0, row, nb);
+  for (int b = 0; b < nb; ++b, x += kBlock, q += kBlock) {
     float amax = 0.0f;
     for (int i = 0; i < kBlock; ++i) amax = std::max(amax, std::fabs(x[i]));
-    out[b].d = simd::f32_to_f16(amax / 127.0f);
-    const float d = simd::f16_to_f32(out[b].d);
+    ds[b] = simd::f32_to_f16(amax / 127.0f);
+    const float d = simd::f16_to_f32(ds[b]);
     // fp16 may round d down, taking max|x| / d a hair past 127: clamp.
     for (int i = 0; i < kBlock; ++i) {
-      out[b].q[i] = static_cast<int8_t>(std::clamp(scaled(x[i], d), -127.0f, 127.0f));
+      q[i] = static_cast<int8_t>(std::clamp(scaled(x[i], d), -127.0f, 127.0f));
     }
   }
 }
 
-void quantize_row_q4_0(const float* x, BlockQ4_0* out, int n) {
-  for (int b = 0; b < n / kBlock; ++b, x += kBlock) {
+void quantize_row_q4_0(const float* x, void* row, int n) {
+  const int nb = n / kBlock;
+  auto* pairs = static_cast<uint8_t*>(row);
+  uint16_t* ds = row_scales(DType::Q4_0, row, nb);
+  std::fill_n(pairs, quants_bytes(DType::Q4_0, nb), uint8_t{0});  // an odd last block's high half
+  for (int b = 0; b < nb; ++b, x += kBlock) {
     // The weight of largest magnitude, with its sign, maps to -8: the range [-8, 7] is used in
     // full on that weight's side, where the largest magnitude is.
     float big = 0.0f;
     for (int i = 0; i < kBlock; ++i) {
       if (std::fabs(x[i]) > std::fabs(big)) big = x[i];
     }
-    out[b].d = simd::f32_to_f16(big / -8.0f);
-    const float d = simd::f16_to_f32(out[b].d);
-    uint8_t q[kBlock];
+    ds[b] = simd::f32_to_f16(big / -8.0f);
+    const float d = simd::f16_to_f32(ds[b]);
+    // Block 2p in the low nibbles of pair p, block 2p + 1 in the high ones.
+    uint8_t* pair = pairs + b / 2 * kBlock;
+    const int shift = b % 2 * 4;
     for (int i = 0; i < kBlock; ++i) {
-      q[i] = static_cast<uint8_t>(std::clamp(scaled(x[i], d) + 8.0f, 0.0f, 15.0f));
-    }
-    for (int j = 0; j < kBlock / 2; ++j) {
-      out[b].q[j] = static_cast<uint8_t>(q[j] | q[j + kBlock / 2] << 4);
+      const auto nib = static_cast<uint8_t>(std::clamp(scaled(x[i], d) + 8.0f, 0.0f, 15.0f));
+      pair[i] = static_cast<uint8_t>(pair[i] | nib << shift);
     }
   }
 }
 
-void dequantize_row_q8_0(const BlockQ8_0* in, float* out, int n) {
-  for (int b = 0; b < n / kBlock; ++b, out += kBlock) {
-    const float d = simd::f16_to_f32(in[b].d);
-    for (int i = 0; i < kBlock; ++i) out[i] = d * static_cast<float>(in[b].q[i]);
+void dequantize_row_q8_0(const void* row, float* out, int n) {
+  const int nb = n / kBlock;
+  const auto* q = static_cast<const int8_t*>(row);
+  const uint16_t* ds = row_scales(DType::Q8_0, row, nb);
+  for (int b = 0; b < nb; ++b, out += kBlock, q += kBlock) {
+    const float d = simd::f16_to_f32(ds[b]);
+    for (int i = 0; i < kBlock; ++i) out[i] = d * static_cast<float>(q[i]);
   }
 }
 
-void dequantize_row_q4_0(const BlockQ4_0* in, float* out, int n) {
-  for (int b = 0; b < n / kBlock; ++b, out += kBlock) {
-    const float d = simd::f16_to_f32(in[b].d);
-    for (int j = 0; j < kBlock / 2; ++j) {
-      out[j] = d * static_cast<float>((in[b].q[j] & 0x0f) - 8);
-      out[j + kBlock / 2] = d * static_cast<float>((in[b].q[j] >> 4) - 8);
+void dequantize_row_q4_0(const void* row, float* out, int n) {
+  const int nb = n / kBlock;
+  const auto* pairs = static_cast<const uint8_t*>(row);
+  const uint16_t* ds = row_scales(DType::Q4_0, row, nb);
+  for (int b = 0; b < nb; ++b, out += kBlock) {
+    const float d = simd::f16_to_f32(ds[b]);
+    const uint8_t* pair = pairs + b / 2 * kBlock;
+    const int shift = b % 2 * 4;
+    for (int i = 0; i < kBlock; ++i) {
+      out[i] = d * static_cast<float>(((pair[i] >> shift) & 0x0f) - 8);
     }
   }
 }
 
-void quantize_row(DType type, const float* x, void* out, int n) {
+void quantize_row(DType type, const float* x, void* row, int n) {
   if (type == DType::Q8_0) {
-    quantize_row_q8_0(x, static_cast<BlockQ8_0*>(out), n);
+    quantize_row_q8_0(x, row, n);
   } else {
-    quantize_row_q4_0(x, static_cast<BlockQ4_0*>(out), n);
+    quantize_row_q4_0(x, row, n);
   }
 }
 
-void dequantize_row(DType type, const void* in, float* out, int n) {
+void dequantize_row(DType type, const void* row, float* out, int n) {
   if (type == DType::Q8_0) {
-    dequantize_row_q8_0(static_cast<const BlockQ8_0*>(in), out, n);
+    dequantize_row_q8_0(row, out, n);
   } else {
-    dequantize_row_q4_0(static_cast<const BlockQ4_0*>(in), out, n);
+    dequantize_row_q4_0(row, out, n);
   }
 }
 

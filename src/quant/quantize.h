@@ -1,4 +1,4 @@
-// Weights to and from the block formats: the reference code, scalar, run once at load.
+// Weights to and from the row layouts of blocks.h: the reference code, scalar, run once at load.
 #pragma once
 
 #include "loom/config.h"
@@ -11,15 +11,15 @@ inline bool fits_blocks(long cols) {
   return cols > 0 && cols % kBlock == 0;
 }
 
-// N (a multiple of kBlock) weights to N / kBlock blocks, and back.
-void quantize_row_q8_0(const float* x, BlockQ8_0* out, int n);
-void quantize_row_q4_0(const float* x, BlockQ4_0* out, int n);
-void dequantize_row_q8_0(const BlockQ8_0* in, float* out, int n);
-void dequantize_row_q4_0(const BlockQ4_0* in, float* out, int n);
+// A row of N weights (a multiple of kBlock) to its row_bytes(type, n) bytes, and back.
+void quantize_row_q8_0(const float* x, void* row, int n);
+void quantize_row_q4_0(const float* x, void* row, int n);
+void dequantize_row_q8_0(const void* row, float* out, int n);
+void dequantize_row_q4_0(const void* row, float* out, int n);
 
 // The same for TYPE, Q8_0 or Q4_0.
-void quantize_row(DType type, const float* x, void* out, int n);
-void dequantize_row(DType type, const void* in, float* out, int n);
+void quantize_row(DType type, const float* x, void* row, int n);
+void dequantize_row(DType type, const void* row, float* out, int n);
 
 // SRC, a [rows, cols] matrix of SRC_TYPE (F32, F16 or BF16), to DST in TYPE (row_bytes(type,
 // cols) a row), its rows split across THREADS (0: all). The result does not depend on THREADS.

@@ -9,7 +9,6 @@
 #include <array>
 #include <cmath>
 #include <cstdint>
-#include <type_traits>
 #include <utility>
 
 #include "quant/blocks.h"
@@ -19,69 +18,89 @@
 namespace loom::simd {
 namespace {
 
+// A loader reads W's rows of LDW weights: row(w, ldw, r) is where row r starts, load8(row, ldw,
+// c) its weights c..c+7 (c % 8 == 0) and load1(row, ldw, c) weight c, as fp32.
 struct F32 {
-  static __m256 load8(const void* p, size_t i) {
+  static const void* row(const void* w, size_t ldw, size_t r) {
+    return static_cast<const float*>(w) + r * ldw;
+  }
+  static __m256 load8(const void* p, size_t /*ldw*/, size_t i) {
     return _mm256_loadu_ps(static_cast<const float*>(p) + i);
   }
-  static float load1(const void* p, size_t i) { return static_cast<const float*>(p)[i]; }
+  static float load1(const void* p, size_t /*ldw*/, size_t i) {
+    return static_cast<const float*>(p)[i];
+  }
 };
 struct F16 {
-  static __m256 load8(const void* p, size_t i) {
+  static const void* row(const void* w, size_t ldw, size_t r) {
+    return static_cast<const uint16_t*>(w) + r * ldw;
+  }
+  static __m256 load8(const void* p, size_t /*ldw*/, size_t i) {
     return _mm256_cvtph_ps(
         _mm_loadu_si128(reinterpret_cast<const __m128i*>(static_cast<const uint16_t*>(p) + i)));
   }
-  static float load1(const void* p, size_t i) {
+  static float load1(const void* p, size_t /*ldw*/, size_t i) {
     return f16_to_f32(static_cast<const uint16_t*>(p)[i]);
   }
 };
 struct BF16 {
-  static __m256 load8(const void* p, size_t i) {
+  static const void* row(const void* w, size_t ldw, size_t r) {
+    return static_cast<const uint16_t*>(w) + r * ldw;
+  }
+  static __m256 load8(const void* p, size_t /*ldw*/, size_t i) {
     __m128i h =
         _mm_loadu_si128(reinterpret_cast<const __m128i*>(static_cast<const uint16_t*>(p) + i));
     return _mm256_castsi256_ps(_mm256_slli_epi32(_mm256_cvtepu16_epi32(h), 16));
   }
-  static float load1(const void* p, size_t i) {
+  static float load1(const void* p, size_t /*ldw*/, size_t i) {
     return bf16_to_f32(static_cast<const uint16_t*>(p)[i]);
   }
 };
 
-// Quantized rows, for the prompt path only: element i of a matrix whose rows are whole blocks is
-// in block i / 32; d * q is exact in fp32 (an 11-bit scale times a small integer).
-struct Q8 {
-  static const quant::BlockQ8_0& block(const void* p, size_t i) {
-    return static_cast<const quant::BlockQ8_0*>(p)[i / quant::kBlock];
+// Quantized rows (quant/blocks.h), for the prompt path only: weight c of a row is in block
+// c / 32, whose scale is in the array after the row's LDW quants; d * q is exact in fp32 (an
+// 11-bit scale times a small integer).
+template <DType T>
+struct Quant {
+  static const void* row(const void* w, size_t ldw, size_t r) {
+    return static_cast<const char*>(w) + r * quant::quant_row_bytes(T, ldw / quant::kBlock);
   }
-  static __m256 load8(const void* p, size_t i) {  // i % 8 == 0
-    const quant::BlockQ8_0& b = block(p, i);
-    const __m128i q = _mm_loadl_epi64(reinterpret_cast<const __m128i*>(b.q + i % quant::kBlock));
-    return _mm256_mul_ps(_mm256_set1_ps(f16_to_f32(b.d)),
-                         _mm256_cvtepi32_ps(_mm256_cvtepi8_epi32(q)));
+  static float scale(const void* row, size_t ldw, size_t c) {
+    return f16_to_f32(quant::row_scales(T, row, ldw / quant::kBlock)[c / quant::kBlock]);
   }
-  static float load1(const void* p, size_t i) {
-    const quant::BlockQ8_0& b = block(p, i);
-    return f16_to_f32(b.d) * static_cast<float>(b.q[i % quant::kBlock]);
+  // Where weight c's quant is: its byte (Q8_0), or the byte whose low (even block) or high (odd
+  // block) nibble it is (Q4_0).
+  static const uint8_t* at(const void* row, size_t c) {
+    const auto* p = static_cast<const uint8_t*>(row);
+    if constexpr (T == DType::Q8_0) return p + c;
+    const size_t b = c / quant::kBlock;
+    return p + b / 2 * quant::kBlock + c % quant::kBlock;
+  }
+  static __m256 load8(const void* row, size_t ldw, size_t c) {  // c % 8 == 0
+    const __m128i raw = _mm_loadl_epi64(reinterpret_cast<const __m128i*>(at(row, c)));
+    __m256i q;
+    if constexpr (T == DType::Q8_0) {
+      q = _mm256_cvtepi8_epi32(raw);
+    } else {
+      const __m256i n = _mm256_cvtepu8_epi32(raw);
+      q = c / quant::kBlock % 2 ? _mm256_srli_epi32(n, 4)
+                                : _mm256_and_si256(n, _mm256_set1_epi32(0x0f));
+      q = _mm256_sub_epi32(q, _mm256_set1_epi32(8));
+    }
+    return _mm256_mul_ps(_mm256_set1_ps(scale(row, ldw, c)), _mm256_cvtepi32_ps(q));
+  }
+  static float load1(const void* row, size_t ldw, size_t c) {
+    int q;
+    if constexpr (T == DType::Q8_0) {
+      q = static_cast<int8_t>(*at(row, c));
+    } else {
+      q = ((*at(row, c) >> (c / quant::kBlock % 2 * 4)) & 0x0f) - 8;
+    }
+    return scale(row, ldw, c) * static_cast<float>(q);
   }
 };
-struct Q4 {
-  static const quant::BlockQ4_0& block(const void* p, size_t i) {
-    return static_cast<const quant::BlockQ4_0*>(p)[i / quant::kBlock];
-  }
-  static __m256 load8(const void* p, size_t i) {  // i % 8 == 0
-    const quant::BlockQ4_0& b = block(p, i);
-    const size_t o = i % quant::kBlock, half = quant::kBlock / 2;
-    const __m128i raw = _mm_loadl_epi64(reinterpret_cast<const __m128i*>(b.q + o % half));
-    __m256i n = _mm256_cvtepu8_epi32(raw);
-    n = o < half ? _mm256_and_si256(n, _mm256_set1_epi32(0x0f)) : _mm256_srli_epi32(n, 4);
-    return _mm256_mul_ps(_mm256_set1_ps(f16_to_f32(b.d)),
-                         _mm256_cvtepi32_ps(_mm256_sub_epi32(n, _mm256_set1_epi32(8))));
-  }
-  static float load1(const void* p, size_t i) {
-    const quant::BlockQ4_0& b = block(p, i);
-    const size_t o = i % quant::kBlock, half = quant::kBlock / 2;
-    const int n = o < half ? (b.q[o] & 0x0f) : (b.q[o - half] >> 4);
-    return f16_to_f32(b.d) * static_cast<float>(n - 8);
-  }
-};
+using Q8 = Quant<DType::Q8_0>;
+using Q4 = Quant<DType::Q4_0>;
 
 inline float hsum8(__m256 v) {
   __m128 s = _mm_add_ps(_mm256_castps256_ps128(v), _mm256_extractf128_ps(v, 1));
@@ -93,12 +112,15 @@ inline float hsum8(__m256 v) {
 template <class L, int R, int T>
 void tile(const void* w, size_t ldw, const float* x, size_t ldx, int k, float* out, size_t ldo) {
   __m256 acc[R][T];
-  for (int r = 0; r < R; ++r)
+  const void* row[R];
+  for (int r = 0; r < R; ++r) {
+    row[r] = L::row(w, ldw, r);
     for (int t = 0; t < T; ++t) acc[r][t] = _mm256_setzero_ps();
+  }
   int i = 0;
   for (; i + 8 <= k; i += 8) {
     __m256 wv[R];
-    for (int r = 0; r < R; ++r) wv[r] = L::load8(w, r * ldw + i);
+    for (int r = 0; r < R; ++r) wv[r] = L::load8(row[r], ldw, i);
     for (int t = 0; t < T; ++t) {
       const __m256 xv = _mm256_loadu_ps(x + t * ldx + i);
       for (int r = 0; r < R; ++r) acc[r][t] = _mm256_fmadd_ps(wv[r], xv, acc[r][t]);
@@ -107,7 +129,7 @@ void tile(const void* w, size_t ldw, const float* x, size_t ldx, int k, float* o
   for (int r = 0; r < R; ++r) {
     for (int t = 0; t < T; ++t) {
       float s = hsum8(acc[r][t]);
-      for (int j = i; j < k; ++j) s = std::fma(L::load1(w, r * ldw + j), x[t * ldx + j], s);
+      for (int j = i; j < k; ++j) s = std::fma(L::load1(row[r], ldw, j), x[t * ldx + j], s);
       out[t * ldo + r] = s;
     }
   }
@@ -145,24 +167,25 @@ inline void transpose8(__m256 r[8]) {
   r[7] = _mm256_permute2f128_ps(s3, s7, 0x31);
 }
 
-// panel[kk * kPanel + j] = element off + j * ldw + kk of W for j < nr, 0 for nr <= j < kPanel.
-// Elements are addressed from W's first row, so that blocks of quantized rows are found by index.
+// panel[kk * kPanel + j] = weight k0 + kk of W's row r0 + j for j < nr, 0 for nr <= j < kPanel.
 template <class L>
-void pack(const void* w, size_t ldw, int nr, size_t off, int kc, float* panel) {
+void pack(const void* w, size_t ldw, int r0, int nr, int k0, int kc, float* panel) {
   for (int j0 = 0; j0 < kPanel; j0 += 8) {
     const int n = std::clamp(nr - j0, 0, 8);
+    const void* row[8] = {};
+    for (int j = 0; j < n; ++j) row[j] = L::row(w, ldw, r0 + j0 + j);
     int kk = 0;
     if (n == 8) {
       for (; kk + 8 <= kc; kk += 8) {
         __m256 r[8];
-        for (int j = 0; j < 8; ++j) r[j] = L::load8(w, off + (j0 + j) * ldw + kk);
+        for (int j = 0; j < 8; ++j) r[j] = L::load8(row[j], ldw, k0 + kk);
         transpose8(r);
         for (int i = 0; i < 8; ++i) _mm256_store_ps(panel + (kk + i) * kPanel + j0, r[i]);
       }
     }
     for (; kk < kc; ++kk) {
       for (int j = 0; j < 8; ++j) {
-        panel[kk * kPanel + j0 + j] = j < n ? L::load1(w, off + (j0 + j) * ldw + kk) : 0.0f;
+        panel[kk * kPanel + j0 + j] = j < n ? L::load1(row[j], ldw, k0 + kk) : 0.0f;
       }
     }
   }
@@ -241,7 +264,7 @@ void gemm(const void* w, size_t ldw, const float* x, size_t ldx, int m, int k, f
       const int kc = std::min(kKc, k - k0);
       for (int p = 0; p < np; ++p) {
         const int r = r0 + p * kPanel;
-        pack<L>(w, ldw, std::min(kPanel, rows - r), r * ldw + k0, kc, packed[p]);
+        pack<L>(w, ldw, r, std::min(kPanel, rows - r), k0, kc, packed[p]);
       }
       for (int t0 = 0; t0 < m; t0 += kMr) {
         const MicroFn micro_tile = kMicro[std::min(kMr, m - t0) - 1];
@@ -257,18 +280,16 @@ void gemm(const void* w, size_t ldw, const float* x, size_t ldx, int m, int k, f
 
 template <class L>
 void gemv(const void* w, size_t ldw, const float* x, int k, float* out, int rows) {
-  constexpr size_t esize = std::is_same_v<L, F32> ? 4 : 2;
-  const auto* wb = static_cast<const uint8_t*>(w);
   int r = 0;
-  for (; r + 4 <= rows; r += 4) tile<L, 4, 1>(wb + r * ldw * esize, ldw, x, 0, k, out + r, 0);
-  for (; r < rows; ++r) tile<L, 1, 1>(wb + r * ldw * esize, ldw, x, 0, k, out + r, 0);
+  for (; r + 4 <= rows; r += 4) tile<L, 4, 1>(L::row(w, ldw, r), ldw, x, 0, k, out + r, 0);
+  for (; r < rows; ++r) tile<L, 1, 1>(L::row(w, ldw, r), ldw, x, 0, k, out + r, 0);
 }
 
 template <class L>
 void to_f32(const void* src, float* dst, size_t n) {
   size_t i = 0;
-  for (; i + 8 <= n; i += 8) _mm256_storeu_ps(dst + i, L::load8(src, i));
-  for (; i < n; ++i) dst[i] = L::load1(src, i);
+  for (; i + 8 <= n; i += 8) _mm256_storeu_ps(dst + i, L::load8(src, n, i));
+  for (; i < n; ++i) dst[i] = L::load1(src, n, i);
 }
 
 float dot(const float* a, const float* b, int n) {

@@ -10,34 +10,45 @@
 namespace loom::simd {
 namespace {
 
-struct LoadF32 {
-  static float at(const void* p, size_t i) { return static_cast<const float*>(p)[i]; }
-};
-struct LoadF16 {
-  static float at(const void* p, size_t i) {
-    return f16_to_f32(static_cast<const uint16_t*>(p)[i]);
+// A loader reads W's rows of LDW weights: row(w, ldw, r) is where row r starts, at(row, ldw, c)
+// its weight c as fp32 (a quantized row finds its scales after its LDW quants).
+template <class T, float (*Convert)(T)>
+struct LoadPlain {
+  static const void* row(const void* w, size_t ldw, size_t r) {
+    return static_cast<const T*>(w) + r * ldw;
+  }
+  static float at(const void* row, size_t /*ldw*/, size_t c) {
+    return Convert(static_cast<const T*>(row)[c]);
   }
 };
-struct LoadBF16 {
-  static float at(const void* p, size_t i) {
-    return bf16_to_f32(static_cast<const uint16_t*>(p)[i]);
-  }
-};
+inline float f32_id(float v) {
+  return v;
+}
+using LoadF32 = LoadPlain<float, f32_id>;
+using LoadF16 = LoadPlain<uint16_t, f16_to_f32>;
+using LoadBF16 = LoadPlain<uint16_t, bf16_to_f32>;
 
-struct LoadQ8 {
-  static float at(const void* p, size_t i) {
-    const auto& b = static_cast<const quant::BlockQ8_0*>(p)[i / quant::kBlock];
-    return f16_to_f32(b.d) * static_cast<float>(b.q[i % quant::kBlock]);
+template <DType T>
+struct LoadQuant {
+  static const void* row(const void* w, size_t ldw, size_t r) {
+    return static_cast<const char*>(w) + r * quant::quant_row_bytes(T, ldw / quant::kBlock);
+  }
+  static float at(const void* row, size_t ldw, size_t c) {
+    const size_t b = c / quant::kBlock;
+    const float d = f16_to_f32(quant::row_scales(T, row, ldw / quant::kBlock)[b]);
+    int q;
+    if constexpr (T == DType::Q8_0) {
+      q = static_cast<const int8_t*>(row)[c];
+    } else {  // block b in the low (even b) or high (odd b) nibbles of pair b / 2
+      const uint8_t byte =
+          static_cast<const uint8_t*>(row)[b / 2 * quant::kBlock + c % quant::kBlock];
+      q = ((byte >> (b % 2 * 4)) & 0x0f) - 8;
+    }
+    return d * static_cast<float>(q);
   }
 };
-struct LoadQ4 {
-  static float at(const void* p, size_t i) {
-    const auto& b = static_cast<const quant::BlockQ4_0*>(p)[i / quant::kBlock];
-    const size_t o = i % quant::kBlock, half = quant::kBlock / 2;
-    const int n = o < half ? (b.q[o] & 0x0f) : (b.q[o - half] >> 4);
-    return f16_to_f32(b.d) * static_cast<float>(n - 8);
-  }
-};
+using LoadQ8 = LoadQuant<DType::Q8_0>;
+using LoadQ4 = LoadQuant<DType::Q4_0>;
 
 inline float reduce8(const float* a) {
   float s[4], t[2];
@@ -47,20 +58,20 @@ inline float reduce8(const float* a) {
 }
 
 template <class Load>
-float dot_row(const void* w, size_t off, const float* x, int k) {
+float dot_row(const void* row, size_t ldw, const float* x, int k) {
   float acc[8] = {};
   int i = 0;
   for (; i + 8 <= k; i += 8) {
-    for (int l = 0; l < 8; ++l) acc[l] += Load::at(w, off + i + l) * x[i + l];
+    for (int l = 0; l < 8; ++l) acc[l] += Load::at(row, ldw, i + l) * x[i + l];
   }
   float sum = reduce8(acc);
-  for (; i < k; ++i) sum += Load::at(w, off + i) * x[i];
+  for (; i < k; ++i) sum += Load::at(row, ldw, i) * x[i];
   return sum;
 }
 
 template <class Load>
 void gemv(const void* w, size_t ldw, const float* x, int k, float* out, int rows) {
-  for (int r = 0; r < rows; ++r) out[r] = dot_row<Load>(w, r * ldw, x, k);
+  for (int r = 0; r < rows; ++r) out[r] = dot_row<Load>(Load::row(w, ldw, r), ldw, x, k);
 }
 
 // One sum in k order per output, as the AVX2 gemm's FMA chain (unfused here).
@@ -68,9 +79,10 @@ template <class Load>
 void gemm(const void* w, size_t ldw, const float* x, size_t ldx, int m, int k, float* out,
           size_t ldo, int rows) {
   for (int r = 0; r < rows; ++r) {
+    const void* row = Load::row(w, ldw, r);
     for (int t = 0; t < m; ++t) {
       float sum = 0.0f;
-      for (int i = 0; i < k; ++i) sum += Load::at(w, r * ldw + i) * x[t * ldx + i];
+      for (int i = 0; i < k; ++i) sum += Load::at(row, ldw, i) * x[t * ldx + i];
       out[t * ldo + r] = sum;
     }
   }
@@ -78,11 +90,11 @@ void gemm(const void* w, size_t ldw, const float* x, size_t ldx, int m, int k, f
 
 template <class Load>
 void to_f32(const void* src, float* dst, size_t n) {
-  for (size_t i = 0; i < n; ++i) dst[i] = Load::at(src, i);
+  for (size_t i = 0; i < n; ++i) dst[i] = Load::at(src, n, i);
 }
 
 float dot(const float* a, const float* b, int n) {
-  return dot_row<LoadF32>(a, 0, b, n);
+  return dot_row<LoadF32>(a, n, b, n);
 }
 
 void axpy(float a, const float* x, float* y, int n) {

@@ -2,13 +2,14 @@
 // chosen at run time as simd::kernels() is. (Prompts read quantized weights through the float
 // kernels' gemm, which dequantizes them into its packed panels.)
 //
-// The activations are quantized per block to 8 bits (ActBlock) first; each block product is then
-// an exact integer sum, and only the scaling and accumulation are in fp32. Numerical contract:
-// every output is the sum of its blocks in block order, each block contributing its integer sums
-// of 4 consecutive products, lane l = products 4l..4l+3, as s * float(sum) to fp32 lane l, with
-// s = d_w * d_x; each product and each addition is rounded on its own (no FMA) and the eight lanes
-// are reduced in one fixed tree. gemv of every instruction set computes exactly that, so results
-// do not depend on the instruction set or the thread count.
+// The activations are quantized per block to 8 bits (quant::ActBlocks) first; each block product
+// is then an exact integer sum, and only the scaling and accumulation are in fp32. Numerical
+// contract of gemv: for each row, block b's product p_b = sum_i w_i * x_i is exact in int32
+// (w_i = q or n - 8, x_i = q); fp32 lane b mod 8 accumulates s_b * float(p_b), s_b = d_w,b *
+// d_x,b, over the blocks in order, each product and each addition rounded on its own (no FMA);
+// then the eight lanes are reduced in one fixed tree ((l, l+4), then (l, l+2), then (0, 1)).
+// gemv of every instruction set computes exactly that, so results do not depend on the
+// instruction set or the thread count.
 #pragma once
 
 #include <cstddef>
@@ -20,13 +21,14 @@
 namespace loom::simd {
 
 struct QuantKernels {
-  // K activations (a multiple of quant::kBlock) to K / kBlock blocks: d = max|x| / 127,
-  // q = x * (127 / max|x|) rounded to nearest even.
-  void (*quantize_acts)(const float* x, quant::ActBlock* out, int k);
-  // out[r] = row r of W (blocks of the slot's dtype, ldw blocks apart) . X, NB blocks, r < rows.
-  using Gemv = void (*)(const void* w, size_t ldw, const quant::ActBlock* x, int nb, float* out,
+  // K activations (a multiple of quant::kBlock) to the K / kBlock blocks of OUT: d = max|x| /
+  // 127, q = x * (127 / max|x|) rounded to nearest even, s8 = 8 * sum q.
+  void (*quantize_acts)(const float* x, const quant::ActBlocks& out, int k);
+  // out[r] = row r of W . X for r < rows: W's rows hold LDW blocks of the slot's dtype in the
+  // layout of quant/blocks.h (quant_row_bytes(dtype, ldw) apart), of which the first NB are read.
+  using Gemv = void (*)(const void* w, size_t ldw, const quant::ActBlocks& x, int nb, float* out,
                         int rows);
-  // N weights (a multiple of kBlock) to fp32: d * q, exactly.
+  // A row of N weights (a multiple of kBlock) to fp32: d * q, exactly.
   using ToF32 = void (*)(const void* src, float* dst, size_t n);
 
   Gemv gemv[2];  // indexed by quant_slot(dtype)

@@ -9,20 +9,20 @@
 namespace loom::simd {
 namespace {
 
-using quant::ActBlock;
+using quant::ActBlocks;
 using quant::kBlock;
 
-struct Q8 {
-  using Block = quant::BlockQ8_0;
-  static int at(const Block& b, int i) { return b.q[i]; }
-};
-struct Q4 {
-  using Block = quant::BlockQ4_0;
-  static int at(const Block& b, int i) {
-    const int byte = b.q[i % (kBlock / 2)];
-    return (i < kBlock / 2 ? byte & 0x0f : byte >> 4) - 8;
+// Weight i of block b of a row, as an integer: q, or nibble - 8 (block b in the low (even b) or
+// high (odd b) nibbles of pair b / 2).
+template <DType T>
+int weight(const void* row, int b, int i) {
+  if constexpr (T == DType::Q8_0) {
+    return static_cast<const int8_t*>(row)[b * kBlock + i];
+  } else {
+    const uint8_t byte = static_cast<const uint8_t*>(row)[b / 2 * kBlock + i];
+    return ((byte >> (b % 2 * 4)) & 0x0f) - 8;
   }
-};
+}
 
 // The same tree as AVX2's horizontal sum.
 inline float reduce8(const float* a) {
@@ -32,36 +32,40 @@ inline float reduce8(const float* a) {
   return t[0] + t[1];
 }
 
-template <class L>
-float dot_row(const typename L::Block* w, const ActBlock* x, int nb) {
+template <DType T>
+float dot_row(const void* row, size_t ldw, const ActBlocks& x, int nb) {
+  const uint16_t* d = quant::row_scales(T, row, ldw);
   float acc[8] = {};
   for (int b = 0; b < nb; ++b) {
-    const float s = f16_to_f32(w[b].d) * x[b].d;
-    for (int l = 0; l < 8; ++l) {
-      int32_t sum = 0;
-      for (int i = 4 * l; i < 4 * l + 4; ++i) sum += L::at(w[b], i) * x[b].q[i];
-      acc[l] += s * static_cast<float>(sum);
-    }
+    int32_t p = 0;
+    for (int i = 0; i < kBlock; ++i) p += weight<T>(row, b, i) * x.q[b * kBlock + i];
+    const float s = f16_to_f32(d[b]) * x.d[b];
+    acc[b % 8] += s * static_cast<float>(p);
   }
   return reduce8(acc);
 }
 
-template <class L>
-void gemv(const void* w, size_t ldw, const ActBlock* x, int nb, float* out, int rows) {
-  const auto* wb = static_cast<const typename L::Block*>(w);
-  for (int r = 0; r < rows; ++r) out[r] = dot_row<L>(wb + r * ldw, x, nb);
-}
-
-template <class L>
-void to_f32(const void* src, float* dst, size_t n) {
-  const auto* blocks = static_cast<const typename L::Block*>(src);
-  for (size_t i = 0; i < n; ++i) {
-    const typename L::Block& b = blocks[i / kBlock];
-    dst[i] = f16_to_f32(b.d) * static_cast<float>(L::at(b, static_cast<int>(i % kBlock)));
+template <DType T>
+void gemv(const void* w, size_t ldw, const ActBlocks& x, int nb, float* out, int rows) {
+  const size_t row = quant::quant_row_bytes(T, ldw);
+  for (int r = 0; r < rows; ++r) {
+    out[r] = dot_row<T>(static_cast<const char*>(w) + r * row, ldw, x, nb);
   }
 }
 
-void quantize_acts(const float* x, ActBlock* out, int k) {
+template <DType T>
+void to_f32(const void* src, float* dst, size_t n) {
+  const size_t nb = n / kBlock;
+  const uint16_t* d = quant::row_scales(T, src, nb);
+  for (size_t b = 0; b < nb; ++b) {
+    for (int i = 0; i < kBlock; ++i) {
+      dst[b * kBlock + i] =
+          f16_to_f32(d[b]) * static_cast<float>(weight<T>(src, static_cast<int>(b), i));
+    }
+  }
+}
+
+void quantize_acts(const float* x, const ActBlocks& out, int k) {
   for (int b = 0; b < k / kBlock; ++b, x += kBlock) {
     // A NaN makes the scale NaN, so that it reaches the outputs as in the unquantized products.
     float amax = 0.0f;
@@ -71,15 +75,18 @@ void quantize_acts(const float* x, ActBlock* out, int k) {
       nan |= std::isnan(x[i]);
     }
     if (nan) amax = NAN;
-    out[b].d = amax / 127.0f;
+    out.d[b] = amax / 127.0f;
     const float id = amax != 0.0f ? 127.0f / amax : 0.0f;
+    int32_t sum = 0;
     for (int i = 0; i < kBlock; ++i) {
       float v = std::nearbyint(x[i] * id);
       // As AVX2's min and max order their operands, so a NaN lands where it does there.
       v = v < 127.0f ? v : 127.0f;
       v = v > -127.0f ? v : -127.0f;
-      out[b].q[i] = static_cast<int8_t>(v);
+      out.q[b * kBlock + i] = static_cast<int8_t>(v);
+      sum += out.q[b * kBlock + i];
     }
+    out.s8[b] = 8 * sum;
   }
 }
 
@@ -88,8 +95,8 @@ void quantize_acts(const float* x, ActBlock* out, int k) {
 const QuantKernels& quant_scalar_kernels() {
   static const QuantKernels k = {
       quantize_acts,
-      {gemv<Q8>, gemv<Q4>},
-      {to_f32<Q8>, to_f32<Q4>},
+      {gemv<DType::Q8_0>, gemv<DType::Q4_0>},
+      {to_f32<DType::Q8_0>, to_f32<DType::Q4_0>},
   };
   return k;
 }
