@@ -118,17 +118,6 @@ std::vector<loom::DType> kv_type_list(const std::vector<std::string>& lists) {
   return out;
 }
 
-loom::LoadOptions load_options(const std::string& quantize) {
-  loom::LoadOptions o;
-  if (quantize.empty()) return o;
-  const std::optional<loom::DType> t = loom::dtype_from_name(quantize);
-  if (!t || !loom::is_quantized(*t)) {
-    throw loom::Error("--quantize: '" + quantize + "' is not a quantized type (want q8_0 or q4_0)");
-  }
-  o.quantize = t;
-  return o;
-}
-
 size_t current_rss() {
   std::ifstream statm("/proc/self/statm");
   size_t pages = 0, resident = 0;
@@ -330,7 +319,7 @@ int run(const Args& a) {
   }
   if (tests.empty()) throw loom::Error("nothing to run: every -p and -n is 0");
 
-  const loom::LoadOptions options = load_options(a.quantize);
+  const loom::LoadOptions options = loom::LoadOptions::from_quantize_flag(a.quantize);
   std::vector<ModelSpec> specs;
   for (const std::string& d : a.models) {
     // Checked up front, so a typo fails before minutes of measuring other models.

@@ -120,18 +120,6 @@ nlohmann::json logprobs_json(const loom::Tokenizer& tok, const loom::GenerateRes
   return out;
 }
 
-// "--quantize q8_0": checked before the model is read, so a typo costs no load.
-loom::LoadOptions load_options(const std::string& quantize) {
-  loom::LoadOptions o;
-  if (quantize.empty()) return o;
-  const std::optional<loom::DType> t = loom::dtype_from_name(quantize);
-  if (!t || !loom::is_quantized(*t)) {
-    throw loom::Error("--quantize: '" + quantize + "' is not a quantized type (want q8_0 or q4_0)");
-  }
-  o.quantize = t;
-  return o;
-}
-
 // "--kv-type f16": checked before the model is read, like --quantize.
 loom::DType kv_type(const std::string& name) {
   const std::optional<loom::DType> t = loom::dtype_from_name(name);
@@ -143,7 +131,8 @@ loom::DType kv_type(const std::string& name) {
 
 int run(const Args& a, const CLI::App& app) {
   const loom::DType kv = kv_type(a.kv_type);
-  const loom::Model model = loom::Model::load(a.model, load_options(a.quantize));
+  const loom::Model model =
+      loom::Model::load(a.model, loom::LoadOptions::from_quantize_flag(a.quantize));
   const loom::Tokenizer& tok = model.tokenizer();
   if (const loom::Quantization& q = model.quantization(); q.type) {
     std::fprintf(stderr, "loom-generate: quantized %d matrices to %s\n", q.quantized,

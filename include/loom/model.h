@@ -7,6 +7,7 @@
 #include <memory>
 #include <optional>
 #include <string>
+#include <string_view>
 #include <vector>
 
 #include "loom/config.h"
@@ -24,6 +25,10 @@ struct LoadOptions {
   // (a lookup of rows, not a product; a tied output head gets its own quantized copy) and any
   // matrix whose rows are not whole blocks of 32 weights. Empty: every weight as stored.
   std::optional<DType> quantize;
+
+  // From a --quantize value: "" (nothing), "q8_0" or "q4_0"; throws loom::Error naming the flag
+  // and the value otherwise. Checked before any model is read, so a typo costs no load.
+  static LoadOptions from_quantize_flag(std::string_view value);
 };
 
 // What loading quantized.

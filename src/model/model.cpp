@@ -32,6 +32,18 @@ std::optional<DType> dtype_from_name(std::string_view name) {
   return std::nullopt;
 }
 
+LoadOptions LoadOptions::from_quantize_flag(std::string_view value) {
+  LoadOptions o;
+  if (value.empty()) return o;
+  const std::optional<DType> t = dtype_from_name(value);
+  if (!t || !is_quantized(*t)) {
+    throw Error("--quantize: '" + std::string(value) +
+                "' is not a quantized type (want q8_0 or q4_0)");
+  }
+  o.quantize = t;
+  return o;
+}
+
 bool is_quantized(DType t) {
   return t == DType::Q8_0 || t == DType::Q4_0;
 }
