@@ -153,6 +153,49 @@ TEST_P(OpsByDType, MatmulMatchesReferenceAndIsThreadAndBatchInvariant) {
   EXPECT_EQ(f.count(), 0);
 }
 
+// A group (q, k and v at once) gives each product's bits as matmul computes it alone, on both
+// paths and any thread count, the rows of all matrices shared out in chunks together.
+TEST_P(OpsByDType, MatmulGroupIsEachProductAlone) {
+  const DType dtype = GetParam();
+  std::mt19937 rng(23);
+  const int cols = 96;
+  const std::vector<Weights> ws = {make_weights(dtype, 261, cols, rng),
+                                   make_weights(dtype, 37, cols, rng),
+                                   make_weights(dtype, 64, cols, rng)};
+  for (const loom::ops::Pass pass : {loom::ops::Pass::Prompt, loom::ops::Pass::Decode}) {
+    for (const int m : {1, 9}) {
+      if (pass == loom::ops::Pass::Decode && m > 1) continue;
+      const std::vector<float> x = random_vector(static_cast<size_t>(m) * cols, -1, 1, rng);
+      std::vector<std::vector<float>> alone;
+      for (const Weights& w : ws) {
+        alone.emplace_back(static_cast<size_t>(m) * w.rows, kNaN);
+        loom::ops::matmul(x.data(), m, w.ref(), alone.back().data(), 1, pass);
+      }
+      for (const int threads : {1, 2, 3, 8, 40}) {
+        SCOPED_TRACE(testing::Message() << "decode=" << (pass == loom::ops::Pass::Decode)
+                                        << " m=" << m << " threads=" << threads);
+        std::vector<std::vector<float>> got;
+        std::vector<loom::ops::Product> group;
+        for (const Weights& w : ws) got.emplace_back(static_cast<size_t>(m) * w.rows, kNaN);
+        for (size_t i = 0; i < ws.size(); ++i) group.push_back({ws[i].ref(), got[i].data()});
+        loom::ops::matmul_group(x.data(), m, group, threads, pass);
+        for (size_t i = 0; i < ws.size(); ++i) {
+          size_t at = 0;
+          EXPECT_TRUE(same_bits(alone[i], got[i], &at))
+              << "product " << i << " differs at " << at << ": " << got[i][at] << " vs "
+              << alone[i][at];
+        }
+      }
+    }
+  }
+  // Matrices of different widths cannot share one input.
+  const Weights narrow = make_weights(dtype, 4, cols - 1, rng);
+  std::vector<float> x(cols, 1.0f), y0(261), y1(4);
+  const loom::ops::Product bad[] = {{ws[0].ref(), y0.data()}, {narrow.ref(), y1.data()}};
+  EXPECT_THROW(loom::ops::matmul_group(x.data(), 1, bad, 2, loom::ops::Pass::Decode),
+               std::exception);
+}
+
 TEST_P(OpsByDType, GatherRowsConvertsExactly) {
   const DType dtype = GetParam();
   std::mt19937 rng(11);

@@ -577,6 +577,41 @@ TEST_P(QuantKernelSet, MatmulAnyThreadsAndBatchIsGemv) {
                std::exception);
 }
 
+// A decode group of quantized matrices and one left as stored (fp32): the activations are
+// quantized once for all, and each output is what matmul gives for its matrix alone.
+TEST_P(QuantKernelSet, MatmulGroupIsEachProductAlone) {
+  if (isa() != loom::simd::best_isa()) GTEST_SKIP() << "ops use the best set";
+  std::mt19937 rng(29);
+  const int nb = 4, K = nb * kBlock;
+  const QMatrix a = make_qmatrix(type(), 70, nb, nb, rng), b = make_qmatrix(type(), 9, nb, nb, rng);
+  std::vector<float> f(static_cast<size_t>(13) * K), x(K);
+  std::uniform_real_distribution<float> u(-1, 1);
+  for (float& v : f) v = u(rng);
+  for (float& v : x) v = u(rng);
+  const loom::ops::MatRef refs[] = {{type(), 70, K, a.bytes.data()},
+                                    {DType::F32, 13, K, f.data()},
+                                    {type(), 9, K, b.bytes.data()}};
+  std::vector<ActSpace> scratch(loom::ops::matmul_scratch_blocks(refs[0], 1));
+  std::vector<std::vector<float>> alone;
+  for (const auto& r : refs) {
+    alone.emplace_back(r.rows, NAN);
+    loom::ops::matmul(x.data(), 1, r, alone.back().data(), 1, loom::ops::Pass::Decode, scratch);
+  }
+  for (int threads : {1, 2, 5, 16}) {
+    std::vector<std::vector<float>> got;
+    std::vector<loom::ops::Product> group;
+    for (const auto& r : refs) got.emplace_back(r.rows, NAN);
+    for (size_t i = 0; i < got.size(); ++i) group.push_back({refs[i], got[i].data()});
+    loom::ops::matmul_group(x.data(), 1, group, threads, loom::ops::Pass::Decode, scratch);
+    for (size_t i = 0; i < got.size(); ++i) {
+      for (size_t j = 0; j < got[i].size(); ++j) {
+        ASSERT_EQ(bits_of(got[i][j]), bits_of(alone[i][j]))
+            << "threads " << threads << ", product " << i << ", row " << j;
+      }
+    }
+  }
+}
+
 INSTANTIATE_TEST_SUITE_P(IsasAndTypes, QuantKernelSet,
                          ::testing::Combine(::testing::Values(Isa::Scalar, Isa::Avx2),
                                             ::testing::Values(DType::Q8_0, DType::Q4_0)),

@@ -50,9 +50,8 @@ void forward(const detail::LoadedModel& m, Workspace& ws, KvCache& cache, const 
 
     // Attention block: x += wo * attention(rope(wq * norm(x)), rope(wk * norm(x)), wv * norm(x))
     ops::rmsnorm(ws.x.data(), lw.attn_norm.data(), ws.xn.data(), n, hidden, c.rms_norm_eps, nt);
-    ops::matmul(ws.xn.data(), n, lw.wq, ws.q.data(), nt, pass, ws.xq);
-    ops::matmul(ws.xn.data(), n, lw.wk, ws.k.data(), nt, pass, ws.xq);
-    ops::matmul(ws.xn.data(), n, lw.wv, ws.v.data(), nt, pass, ws.xq);
+    const ops::Product qkv[] = {{lw.wq, ws.q.data()}, {lw.wk, ws.k.data()}, {lw.wv, ws.v.data()}};
+    ops::matmul_group(ws.xn.data(), n, qkv, nt, pass, ws.xq);
     for (int i = 0; i < n; ++i) {
       const float* cs = ws.rope_cos.data() + static_cast<size_t>(pos0 + i) * half;
       const float* sn = ws.rope_sin.data() + static_cast<size_t>(pos0 + i) * half;
@@ -72,8 +71,8 @@ void forward(const detail::LoadedModel& m, Workspace& ws, KvCache& cache, const 
 
     // MLP block: x += w_down * (silu(w_gate * norm(x)) * (w_up * norm(x)))
     ops::rmsnorm(ws.x.data(), lw.mlp_norm.data(), ws.xn.data(), n, hidden, c.rms_norm_eps, nt);
-    ops::matmul(ws.xn.data(), n, lw.w_gate, ws.gate.data(), nt, pass, ws.xq);
-    ops::matmul(ws.xn.data(), n, lw.w_up, ws.up.data(), nt, pass, ws.xq);
+    const ops::Product gate_up[] = {{lw.w_gate, ws.gate.data()}, {lw.w_up, ws.up.data()}};
+    ops::matmul_group(ws.xn.data(), n, gate_up, nt, pass, ws.xq);
     ops::swiglu(ws.gate.data(), ws.up.data(), ws.gate.data(),
                 static_cast<long>(n) * c.intermediate_size, nt);
     ops::matmul(ws.gate.data(), n, lw.w_down, ws.xn.data(), nt, pass, ws.xq);

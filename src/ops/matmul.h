@@ -37,6 +37,19 @@ size_t matmul_scratch_blocks(const MatRef& w, int m);
 void matmul(const float* x, int m, const MatRef& w, float* y, int threads, Pass pass = Pass::Prompt,
             std::span<quant::ActSpace> scratch = {});
 
+// One product of a group: y[m, w.rows] = x * w^T.
+struct Product {
+  MatRef w;
+  float* y;
+};
+
+// The products of one input with several matrices (q, k and v; gate and up) as one parallel
+// job: one fork and join instead of several, the small matrices' rows shared out with the large
+// one's, and X quantized once for quantized weights. Each output is what matmul computes. All
+// matrices have X's width.
+void matmul_group(const float* x, int m, std::span<const Product> products, int threads, Pass pass,
+                  std::span<quant::ActSpace> scratch = {});
+
 // out[i, :] = row ids[i] of TABLE, converted to fp32 (the embedding lookup).
 void gather_rows(const MatRef& table, const int* ids, int m, float* out);
 
