@@ -299,8 +299,7 @@ TEST(Half, F32ToBf16MatchesReferenceOnSamples) {
 // Kernel sets.
 
 bool isa_runs_here(Isa isa) {
-  const auto& c = loom::simd::cpu_features();
-  return isa == Isa::Scalar || (c.avx2 && c.fma && c.f16c);
+  return loom::simd::isa_supported(isa);
 }
 
 size_t element_size(DType t) {
@@ -383,7 +382,7 @@ std::vector<float> make_activations(int m, int k, size_t ld, std::mt19937& rng) 
 }
 
 std::string param_name(Isa isa) {
-  return isa == Isa::Scalar ? "Scalar" : "Avx2";
+  return isa == Isa::Scalar ? "Scalar" : isa == Isa::Avx2 ? "Avx2" : "Avx512";
 }
 std::string param_name(DType t) {
   return loom::dtype_name(t);
@@ -408,9 +407,9 @@ class KernelSetDType : public ::testing::TestWithParam<std::tuple<Isa, DType>> {
   const Kernels& kern() const { return loom::simd::kernels(isa()); }
 };
 
-// Around the AVX2 gemm's blocks of 256 k, panels of 16 rows, blocks of 64 rows and tiles of 6
-// tokens, and gemv's tiles of 4 rows.
-constexpr int kKs[] = {1, 7, 8, 9, 64, 172, 257, 520};
+// Around the gemms' blocks of k (AVX2 1024, AVX-512 512), panels of rows (16, 32), packed blocks
+// of rows (32, 64) and tiles of tokens (6, 12), and gemv's tiles of 4 rows.
+constexpr int kKs[] = {1, 7, 8, 9, 64, 172, 257, 520, 1030};
 constexpr int kRowCounts[] = {1, 2, 3, 4, 5, 13, 16, 37, 70};
 constexpr int kTokenCounts[] = {1, 2, 5, 6, 7, 12, 13, 64, 130};
 constexpr int kMaxTokens = 130;
@@ -475,7 +474,7 @@ TEST_P(KernelSetDType, GemvGemmDotAgreeAndMatchReference) {
           for (int i = 0; i < K; ++i) {
             const float wi = static_cast<float>(w.exact[static_cast<size_t>(r) * K + i]);
             const float xi = x[t * ldx + i];
-            c = isa() == Isa::Avx2 ? std::fma(wi, xi, c) : c + wi * xi;
+            c = isa() != Isa::Scalar ? std::fma(wi, xi, c) : c + wi * xi;
             e += static_cast<double>(wi) * xi;
             a += std::fabs(static_cast<double>(wi) * xi);
           }
@@ -599,11 +598,11 @@ TEST_P(KernelSet, DotAndAxpyMatchReference) {
   EXPECT_EQ(f.count(), 0);
 }
 
-INSTANTIATE_TEST_SUITE_P(Isas, KernelSet, ::testing::Values(Isa::Scalar, Isa::Avx2),
+INSTANTIATE_TEST_SUITE_P(Isas, KernelSet, ::testing::Values(Isa::Scalar, Isa::Avx2, Isa::Avx512),
                          [](const auto& info) { return param_name(info.param); });
 
 INSTANTIATE_TEST_SUITE_P(IsasAndDTypes, KernelSetDType,
-                         ::testing::Combine(::testing::Values(Isa::Scalar, Isa::Avx2),
+                         ::testing::Combine(::testing::Values(Isa::Scalar, Isa::Avx2, Isa::Avx512),
                                             ::testing::Values(DType::F32, DType::F16, DType::BF16)),
                          [](const auto& info) {
                            return param_name(std::get<0>(info.param)) + "_" +

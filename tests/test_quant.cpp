@@ -310,12 +310,11 @@ TEST(QuantFormat, MatrixFromEveryDtypeAnyThreadCount) {
 // Kernel sets
 
 bool isa_runs_here(Isa isa) {
-  const auto& c = loom::simd::cpu_features();
-  return isa == Isa::Scalar || (c.avx2 && c.fma && c.f16c);
+  return loom::simd::isa_supported(isa);
 }
 
 std::string param_name(Isa isa) {
-  return isa == Isa::Scalar ? "Scalar" : "Avx2";
+  return isa == Isa::Scalar ? "Scalar" : isa == Isa::Avx2 ? "Avx2" : "Avx512";
 }
 
 class QuantActs : public ::testing::TestWithParam<Isa> {
@@ -384,7 +383,7 @@ TEST_P(QuantActs, MatchScalarAndBound) {
   EXPECT_EQ(f.count(), 0);
 }
 
-INSTANTIATE_TEST_SUITE_P(Isas, QuantActs, ::testing::Values(Isa::Scalar, Isa::Avx2),
+INSTANTIATE_TEST_SUITE_P(Isas, QuantActs, ::testing::Values(Isa::Scalar, Isa::Avx2, Isa::Avx512),
                          [](const auto& info) { return param_name(info.param); });
 
 // A quantized matrix of ROWS rows of LDW blocks, of which the first NB hold values, in a buffer
@@ -613,7 +612,7 @@ TEST_P(QuantKernelSet, MatmulGroupIsEachProductAlone) {
 }
 
 INSTANTIATE_TEST_SUITE_P(IsasAndTypes, QuantKernelSet,
-                         ::testing::Combine(::testing::Values(Isa::Scalar, Isa::Avx2),
+                         ::testing::Combine(::testing::Values(Isa::Scalar, Isa::Avx2, Isa::Avx512),
                                             ::testing::Values(DType::Q8_0, DType::Q4_0)),
                          [](const auto& info) {
                            return param_name(std::get<0>(info.param)) + "_" +

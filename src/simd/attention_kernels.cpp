@@ -4,6 +4,7 @@ namespace loom::simd {
 
 const AttentionKernels& attention_kernels(Isa isa) {
   switch (isa) {
+    case Isa::Avx512:  // no AVX-512 set of its own yet: the AVX2 set runs
     case Isa::Avx2:
       return avx2_attention_kernels();
     case Isa::Scalar:

@@ -23,12 +23,27 @@ const CpuFeatures& cpu_features() {
   return f;
 }
 
+bool isa_supported(Isa isa) {
+  const CpuFeatures& f = cpu_features();
+  switch (isa) {
+    case Isa::Scalar:
+      return true;
+    case Isa::Avx2:
+      return f.avx2 && f.fma && f.f16c;
+    case Isa::Avx512:
+      return f.avx512f && f.avx2 && f.fma && f.f16c;
+  }
+  return false;
+}
+
 Isa best_isa() {
   static const Isa isa = [] {
-    const CpuFeatures& f = cpu_features();
-    Isa best = (f.avx2 && f.fma && f.f16c) ? Isa::Avx2 : Isa::Scalar;
+    Isa best = isa_supported(Isa::Avx512) ? Isa::Avx512
+               : isa_supported(Isa::Avx2) ? Isa::Avx2
+                                          : Isa::Scalar;
     if (const char* env = std::getenv("LOOM_ISA")) {
       if (std::strcmp(env, "scalar") == 0) best = Isa::Scalar;
+      if (std::strcmp(env, "avx2") == 0 && best == Isa::Avx512) best = Isa::Avx2;
     }
     return best;
   }();
@@ -41,6 +56,8 @@ const char* isa_name(Isa isa) {
       return "scalar";
     case Isa::Avx2:
       return "AVX2+FMA+F16C";
+    case Isa::Avx512:
+      return "AVX-512F (prompt products), AVX2+FMA+F16C";
   }
   return "?";
 }

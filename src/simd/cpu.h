@@ -12,10 +12,11 @@ struct CpuFeatures {
 const CpuFeatures& cpu_features();
 
 // Kernel sets, each a translation unit compiled for its instruction set.
-enum class Isa { Scalar, Avx2 };
+enum class Isa { Scalar, Avx2, Avx512 };
 
 // The best set this CPU runs; LOOM_ISA=scalar|avx2 in the environment caps it (for tests and
 // comparisons).
+bool isa_supported(Isa isa);
 Isa best_isa();
 const char* isa_name(Isa isa);
 // A line naming the SIMD features found and the kernel set in use.

@@ -4,6 +4,8 @@ namespace loom::simd {
 
 const Kernels& kernels(Isa isa) {
   switch (isa) {
+    case Isa::Avx512:
+      return avx512_kernels();
     case Isa::Avx2:
       return avx2_kernels();
     case Isa::Scalar:

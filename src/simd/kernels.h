@@ -41,5 +41,6 @@ inline const Kernels& kernels() {
 // Defined in one translation unit per instruction set.
 const Kernels& scalar_kernels();
 const Kernels& avx2_kernels();
+const Kernels& avx512_kernels();
 
 }  // namespace loom::simd
