@@ -12,7 +12,6 @@
 #include <ctime>
 #include <filesystem>
 #include <fstream>
-#include <optional>
 #include <random>
 #include <sstream>
 #include <string>
@@ -108,11 +107,7 @@ std::vector<loom::DType> dtype_list(const std::vector<std::string>& lists) {
 std::vector<loom::DType> kv_type_list(const std::vector<std::string>& lists) {
   std::vector<loom::DType> out;
   for (const std::string& v : split_lists(lists)) {
-    const std::optional<loom::DType> t = loom::dtype_from_name(v);
-    if (!t || loom::is_quantized(*t)) {
-      throw loom::Error("--kv-type: '" + v + "' is not a KV cache type (want f32, f16 or bf16)");
-    }
-    out.push_back(*t);
+    out.push_back(loom::SessionOptions::kv_type_from_flag(v));
   }
   if (out.empty()) throw loom::Error("--kv-type: empty list");
   return out;

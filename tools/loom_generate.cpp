@@ -6,7 +6,6 @@
 #include <fstream>
 #include <limits>
 #include <nlohmann/json.hpp>
-#include <optional>
 #include <random>
 #include <string>
 #include <vector>
@@ -120,17 +119,8 @@ nlohmann::json logprobs_json(const loom::Tokenizer& tok, const loom::GenerateRes
   return out;
 }
 
-// "--kv-type f16": checked before the model is read, like --quantize.
-loom::DType kv_type(const std::string& name) {
-  const std::optional<loom::DType> t = loom::dtype_from_name(name);
-  if (!t || loom::is_quantized(*t)) {
-    throw loom::Error("--kv-type: '" + name + "' is not a KV cache type (want f32, f16 or bf16)");
-  }
-  return *t;
-}
-
 int run(const Args& a, const CLI::App& app) {
-  const loom::DType kv = kv_type(a.kv_type);
+  const loom::DType kv = loom::SessionOptions::kv_type_from_flag(a.kv_type);
   const loom::Model model =
       loom::Model::load(a.model, loom::LoadOptions::from_quantize_flag(a.quantize));
   const loom::Tokenizer& tok = model.tokenizer();

@@ -5,6 +5,7 @@
 #include "loom/error.h"
 #include "loom/generate.h"
 #include "loom/model.h"
+#include "loom/perplexity.h"
 #include "loom/sampler.h"
 #include "loom/session.h"
 #include "loom/tokenizer.h"

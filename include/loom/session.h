@@ -5,6 +5,7 @@
 #include <cstdint>
 #include <memory>
 #include <span>
+#include <string_view>
 #include <vector>
 
 #include "loom/model.h"
@@ -22,6 +23,10 @@ struct SessionOptions {
   DType kv_type = DType::F32;
 
   static constexpr int kDefaultMaxContext = 4096;
+
+  // From a --kv-type value: "f32", "f16" or "bf16"; throws loom::Error naming the flag and the
+  // value otherwise. Checked before any model is read, like LoadOptions::from_quantize_flag.
+  static DType kv_type_from_flag(std::string_view value);
 };
 
 class Session {

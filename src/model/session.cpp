@@ -4,6 +4,7 @@
 #include <unistd.h>
 
 #include <algorithm>
+#include <optional>
 #include <string>
 
 #include "loom/error.h"
@@ -63,6 +64,15 @@ struct Session::State {
     if (all) std::copy_n(all + (ids.size() - 1) * vocab, vocab, logits.begin());
   }
 };
+
+DType SessionOptions::kv_type_from_flag(std::string_view value) {
+  const std::optional<DType> t = dtype_from_name(value);
+  if (!t || is_quantized(*t)) {
+    throw Error("--kv-type: '" + std::string(value) +
+                "' is not a KV cache type (want f32, f16 or bf16)");
+  }
+  return *t;
+}
 
 Session::Session(const Model& model, const SessionOptions& o) {
   const ModelConfig& c = model.config();
