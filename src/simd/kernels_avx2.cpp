@@ -9,7 +9,6 @@
 #include <array>
 #include <cmath>
 #include <cstdint>
-#include <type_traits>
 #include <utility>
 
 #include "simd/avx2_loaders.h"
@@ -18,8 +17,6 @@
 namespace loom::simd {
 namespace {
 
-constexpr size_t kLine = 64;
-
 inline float hsum8(__m256 v) {
   __m128 s = _mm_add_ps(_mm256_castps256_ps128(v), _mm256_extractf128_ps(v, 1));
   __m128 t = _mm_add_ps(s, _mm_movehl_ps(s, s));
@@ -27,24 +24,16 @@ inline float hsum8(__m256 v) {
 }
 
 // R rows of W times T rows of X: R*T accumulators live in registers (R*T + R + 1 <= 16).
-// Meanwhile PF_BYTES from PF (the rows that come next) are prefetched, spread evenly over the
-// loop: one cache line each time K more lines' worth of steps have passed (no division).
 template <class L, int R, int T>
-void tile(const void* w, size_t ldw, const float* x, size_t ldx, int k, float* out, size_t ldo,
-          const char* pf = nullptr, size_t pf_bytes = 0) {
+void tile(const void* w, size_t ldw, const float* x, size_t ldx, int k, float* out, size_t ldo) {
   __m256 acc[R][T];
   const void* row[R];
   for (int r = 0; r < R; ++r) {
     row[r] = L::row(w, ldw, r);
     for (int t = 0; t < T; ++t) acc[r][t] = _mm256_setzero_ps();
   }
-  const size_t pf_lines = pf_bytes / kLine;
-  size_t pf_debt = 0;  // lines owed, times k
   int i = 0;
   for (; i + 8 <= k; i += 8) {
-    for (pf_debt += pf_lines * 8; pf_debt >= static_cast<size_t>(k); pf_debt -= k, pf += kLine) {
-      _mm_prefetch(pf, _MM_HINT_T0);
-    }
     __m256 wv[R];
     for (int r = 0; r < R; ++r) wv[r] = L::load8(row[r], ldw, i);
     for (int t = 0; t < T; ++t) {
@@ -160,22 +149,10 @@ void gemm(const void* w, size_t ldw, const float* x, size_t ldx, int m, int k, f
   }
 }
 
-// Decode streams through the matrix a few KiB a row; the hardware prefetcher, restarting on every
-// row, leaves a core short of the memory's bandwidth (as in quant_avx2.cpp). So while a tile of 4
-// rows is computed, the next tile's rows are prefetched. Measured on Zen 3, one core, 65536 x
-// 2048, with and without, interleaved: bf16 +10-25% (e.g. 6.3-7.4 -> 7.9-9.3 GB/s), f16 +7-10%;
-// f32 lost 10% (its next tile, 32 KiB, is all of L1), so f32 rows are left to the hardware.
 template <class L>
 void gemv(const void* w, size_t ldw, const float* x, int k, float* out, int rows) {
-  const auto* base = static_cast<const char*>(L::row(w, ldw, 0));
-  const size_t row_bytes = static_cast<const char*>(L::row(w, ldw, 1)) - base;
-  constexpr bool kPrefetch = !std::is_same_v<L, F32>;
   int r = 0;
-  for (; r + 4 <= rows; r += 4) {
-    const int next = kPrefetch ? std::clamp(rows - r - 4, 0, 4) : 0;  // rows in the next tile
-    tile<L, 4, 1>(L::row(w, ldw, r), ldw, x, 0, k, out + r, 0, base + (r + 4) * row_bytes,
-                  next * row_bytes);
-  }
+  for (; r + 4 <= rows; r += 4) tile<L, 4, 1>(L::row(w, ldw, r), ldw, x, 0, k, out + r, 0);
   for (; r < rows; ++r) tile<L, 1, 1>(L::row(w, ldw, r), ldw, x, 0, k, out + r, 0);
 }
 
