@@ -10,6 +10,7 @@
 
 #include "loom/loom.h"
 #include "support/checkpoint_writer.h"
+#include "support/error_of.h"
 
 namespace {
 
@@ -24,21 +25,7 @@ const fs::path kShared = LOOM_SHARED_DIR;
 const fs::path kStories = kShared / "models/stories260K";
 const fs::path kSharded = kShared / "fixtures/llama2-gqa-bf16";
 
-// The message of the loom::Error that F throws. Anything else (no error, another exception type)
-// fails the test: a std::out_of_range from deep inside says nothing useful to the user.
-template <class F>
-std::string error_of(F&& f) {
-  try {
-    f();
-  } catch (const loom::Error& e) {
-    return e.what();
-  } catch (const std::exception& e) {
-    ADD_FAILURE() << "threw a non-loom exception: " << e.what();
-    return {};
-  }
-  ADD_FAILURE() << "no error was thrown";
-  return {};
-}
+using loom::test::error_of;
 
 std::string load_error(const fs::path& dir) {
   return error_of([&] { loom::Model::load(dir); });

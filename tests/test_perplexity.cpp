@@ -13,6 +13,7 @@
 #include <vector>
 
 #include "loom/loom.h"
+#include "support/error_of.h"
 #include "support/run_binary.h"
 
 namespace {
@@ -63,19 +64,7 @@ loom::PerplexityResult measure(const loom::Model& m, int ctx, loom::DType kv = l
   return loom::perplexity(s, ids, ctx);
 }
 
-template <class F>
-std::string error_of(F&& f) {
-  try {
-    f();
-  } catch (const loom::Error& e) {
-    return e.what();
-  } catch (const std::exception& e) {
-    ADD_FAILURE() << "threw a non-loom exception: " << e.what();
-    return {};
-  }
-  ADD_FAILURE() << "no error was thrown";
-  return {};
-}
+using loom::test::error_of;
 
 TEST(Perplexity, TokenizerGivesTheReferenceIds) {
   const std::vector<int> ids = model().tokenizer().encode(slurp(kText), /*add_bos=*/false);

@@ -1,5 +1,6 @@
 // What the AVX2 and AVX-512 kernel sets share: loaders that read a weight row of any stored dtype
-// as fp32 vectors of 8, and the packing of rows into fp32 panels for the prompt gemm.
+// as fp32 vectors of 8, the packing of rows into fp32 panels, and the prompt gemm's blocking
+// around each set's own micro-kernel.
 //
 // Everything here has internal linkage (an unnamed namespace), on purpose: each kernel
 // translation unit is compiled for its own instruction set, and a shared inline function with
@@ -144,6 +145,43 @@ void pack(const void* w, size_t ldw, int r0, int nr, int k0, int kc, float* pane
     for (; kk < kc; ++kk) {
       for (int j = 0; j < 8; ++j) {
         panel[kk * kPanel + j0 + j] = j < n ? L::load1(row[j], ldw, k0 + kk) : 0.0f;
+      }
+    }
+  }
+}
+
+// The prompt product, BLIS-style, for a set's Tile: kPanel rows a panel, kMr tokens a micro-tile,
+// kKc k a packed block, kNc rows packed at once (a multiple of kPanel), and micro[i] the micro-
+// kernel for i + 1 tokens. W is packed once per block and reused by every token; each output is
+// carried across k-blocks through OUT itself, so its sum is one chain in k order whatever the
+// blocking.
+using MicroFn = void (*)(const float* panel, const float* x, size_t ldx, int kc, float* out,
+                         size_t ldo, int nr, bool accumulate);
+
+template <class L, class Tile>
+void packed_gemm(const void* w, size_t ldw, const float* x, size_t ldx, int m, int k, float* out,
+                 size_t ldo, int rows) {
+  constexpr int kPanel = Tile::kPanel, kMr = Tile::kMr, kKc = Tile::kKc, kNc = Tile::kNc;
+  if (k == 0) {
+    for (int t = 0; t < m; ++t) std::fill_n(out + t * ldo, rows, 0.0f);
+    return;
+  }
+  alignas(64) float packed[kNc / kPanel][kKc * kPanel];
+  for (int r0 = 0; r0 < rows; r0 += kNc) {
+    const int np = (std::min(kNc, rows - r0) + kPanel - 1) / kPanel;
+    for (int k0 = 0; k0 < k; k0 += kKc) {
+      const int kc = std::min(kKc, k - k0);
+      for (int p = 0; p < np; ++p) {
+        const int r = r0 + p * kPanel;
+        pack<L, kPanel>(w, ldw, r, std::min(kPanel, rows - r), k0, kc, packed[p]);
+      }
+      for (int t0 = 0; t0 < m; t0 += kMr) {
+        const MicroFn micro_tile = Tile::micro[std::min(kMr, m - t0) - 1];
+        for (int p = 0; p < np; ++p) {
+          const int r = r0 + p * kPanel;
+          micro_tile(packed[p], x + t0 * ldx + k0, ldx, kc, out + t0 * ldo + r, ldo,
+                     std::min(kPanel, rows - r), k0 > 0);
+        }
       }
     }
   }

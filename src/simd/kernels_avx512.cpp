@@ -72,36 +72,18 @@ void micro(const float* panel, const float* x, size_t ldx, int kc, float* out, s
 #undef LOOM_STORE
 }
 
-using MicroFn = void (*)(const float*, const float*, size_t, int, float*, size_t, int, bool);
-constexpr MicroFn kMicro[kMr] = {micro<1>, micro<2>, micro<3>, micro<4>,  micro<5>,  micro<6>,
-                                 micro<7>, micro<8>, micro<9>, micro<10>, micro<11>, micro<12>};
+struct Tile {
+  static constexpr int kPanel = loom::simd::kPanel, kMr = loom::simd::kMr;
+  static constexpr int kKc = loom::simd::kKc, kNc = loom::simd::kNc;
+  static constexpr MicroFn micro[kMr] = {micro<1>, micro<2>,  micro<3>,  micro<4>,
+                                         micro<5>, micro<6>,  micro<7>,  micro<8>,
+                                         micro<9>, micro<10>, micro<11>, micro<12>};
+};
 
 template <class L>
 void gemm(const void* w, size_t ldw, const float* x, size_t ldx, int m, int k, float* out,
           size_t ldo, int rows) {
-  if (k == 0) {
-    for (int t = 0; t < m; ++t) std::fill_n(out + t * ldo, rows, 0.0f);
-    return;
-  }
-  alignas(64) float packed[kNc / kPanel][kKc * kPanel];
-  for (int r0 = 0; r0 < rows; r0 += kNc) {
-    const int np = (std::min(kNc, rows - r0) + kPanel - 1) / kPanel;
-    for (int k0 = 0; k0 < k; k0 += kKc) {
-      const int kc = std::min(kKc, k - k0);
-      for (int p = 0; p < np; ++p) {
-        const int r = r0 + p * kPanel;
-        pack<L, kPanel>(w, ldw, r, std::min(kPanel, rows - r), k0, kc, packed[p]);
-      }
-      for (int t0 = 0; t0 < m; t0 += kMr) {
-        const MicroFn micro_tile = kMicro[std::min(kMr, m - t0) - 1];
-        for (int p = 0; p < np; ++p) {
-          const int r = r0 + p * kPanel;
-          micro_tile(packed[p], x + t0 * ldx + k0, ldx, kc, out + t0 * ldo + r, ldo,
-                     std::min(kPanel, rows - r), k0 > 0);
-        }
-      }
-    }
-  }
+  packed_gemm<L, Tile>(w, ldw, x, ldx, m, k, out, ldo, rows);
 }
 
 }  // namespace
