@@ -43,48 +43,54 @@ void forward(const detail::LoadedModel& m, Workspace& ws, KvCache& cache, const 
   const int nt = ws.threads;
   const ops::AttentionShape shape{c.n_heads, c.n_kv_heads, hd, cache.ctx, cache.type};
 
-  ops::gather_rows(w.embed, ids, n, ws.x.data());
+  // One parallel region for the whole pass: every op below is collective (ops/team.h), run by
+  // the whole team and ending on a barrier, so the threads stay the same team from the first op
+  // to the last, with no fork or join between them.
+#pragma omp parallel num_threads(nt)
+  {
+    ops::gather_rows(w.embed, ids, n, ws.x.data(), nt);
+    for (int l = 0; l < c.n_layers; ++l) {
+      const LayerWeights& lw = w.layers[l];
 
-  for (int l = 0; l < c.n_layers; ++l) {
-    const LayerWeights& lw = w.layers[l];
-
-    // Attention block: x += wo * attention(rope(wq * norm(x)), rope(wk * norm(x)), wv * norm(x))
-    ops::rmsnorm(ws.x.data(), lw.attn_norm.data(), ws.xn.data(), n, hidden, c.rms_norm_eps, nt);
-    const ops::Product qkv[] = {{lw.wq, ws.q.data()}, {lw.wk, ws.k.data()}, {lw.wv, ws.v.data()}};
-    ops::matmul_group(ws.xn.data(), n, qkv, nt, pass, ws.xq);
-    for (int i = 0; i < n; ++i) {
-      const float* cs = ws.rope_cos.data() + static_cast<size_t>(pos0 + i) * half;
-      const float* sn = ws.rope_sin.data() + static_cast<size_t>(pos0 + i) * half;
-      ops::rope_rotate(ws.q.data() + static_cast<size_t>(i) * c.q_dim(), c.n_heads, hd, cs, sn);
-      float* ki = ws.k.data() + static_cast<size_t>(i) * c.kv_dim();
-      const float* vi = ws.v.data() + static_cast<size_t>(i) * c.kv_dim();
-      ops::rope_rotate(ki, c.n_kv_heads, hd, cs, sn);
-      for (int h = 0; h < c.n_kv_heads; ++h) {
-        ops::kv_store(cache.type, ki + h * hd, cache.k_at(l, h, pos0 + i), hd);
-        ops::kv_store(cache.type, vi + h * hd, cache.v_at(l, h, pos0 + i), hd);
+      // Attention block: x += wo * attention(rope(wq * norm(x)), rope(wk * norm(x)), wv * norm(x))
+      ops::rmsnorm(ws.x.data(), lw.attn_norm.data(), ws.xn.data(), n, hidden, c.rms_norm_eps, nt);
+      const ops::Product qkv[] = {{lw.wq, ws.q.data()}, {lw.wk, ws.k.data()}, {lw.wv, ws.v.data()}};
+      ops::matmul_group(ws.xn.data(), n, qkv, nt, pass, ws.xq);
+#pragma omp for schedule(static)
+      for (int i = 0; i < n; ++i) {
+        const float* cs = ws.rope_cos.data() + static_cast<size_t>(pos0 + i) * half;
+        const float* sn = ws.rope_sin.data() + static_cast<size_t>(pos0 + i) * half;
+        ops::rope_rotate(ws.q.data() + static_cast<size_t>(i) * c.q_dim(), c.n_heads, hd, cs, sn);
+        float* ki = ws.k.data() + static_cast<size_t>(i) * c.kv_dim();
+        const float* vi = ws.v.data() + static_cast<size_t>(i) * c.kv_dim();
+        ops::rope_rotate(ki, c.n_kv_heads, hd, cs, sn);
+        for (int h = 0; h < c.n_kv_heads; ++h) {
+          ops::kv_store(cache.type, ki + h * hd, cache.k_at(l, h, pos0 + i), hd);
+          ops::kv_store(cache.type, vi + h * hd, cache.v_at(l, h, pos0 + i), hd);
+        }
       }
+      ops::attention(ws.q.data(), n, pos0, cache.k_at(l, 0, 0), cache.v_at(l, 0, 0), shape,
+                     ws.att.data(), ws.scores.data(), nt);
+      ops::matmul(ws.att.data(), n, lw.wo, ws.xn.data(), nt, pass, ws.xq);
+      ops::add_to(ws.x.data(), ws.xn.data(), static_cast<long>(n) * hidden, nt);
+
+      // MLP block: x += w_down * (silu(w_gate * norm(x)) * (w_up * norm(x)))
+      ops::rmsnorm(ws.x.data(), lw.mlp_norm.data(), ws.xn.data(), n, hidden, c.rms_norm_eps, nt);
+      const ops::Product gate_up[] = {{lw.w_gate, ws.gate.data()}, {lw.w_up, ws.up.data()}};
+      ops::matmul_group(ws.xn.data(), n, gate_up, nt, pass, ws.xq);
+      ops::swiglu(ws.gate.data(), ws.up.data(), ws.gate.data(),
+                  static_cast<long>(n) * c.intermediate_size, nt);
+      ops::matmul(ws.gate.data(), n, lw.w_down, ws.xn.data(), nt, pass, ws.xq);
+      ops::add_to(ws.x.data(), ws.xn.data(), static_cast<long>(n) * hidden, nt);
     }
-    ops::attention(ws.q.data(), n, pos0, cache.k_at(l, 0, 0), cache.v_at(l, 0, 0), shape,
-                   ws.att.data(), ws.scores.data(), nt);
-    ops::matmul(ws.att.data(), n, lw.wo, ws.xn.data(), nt, pass, ws.xq);
-    ops::add_to(ws.x.data(), ws.xn.data(), static_cast<long>(n) * hidden, nt);
 
-    // MLP block: x += w_down * (silu(w_gate * norm(x)) * (w_up * norm(x)))
-    ops::rmsnorm(ws.x.data(), lw.mlp_norm.data(), ws.xn.data(), n, hidden, c.rms_norm_eps, nt);
-    const ops::Product gate_up[] = {{lw.w_gate, ws.gate.data()}, {lw.w_up, ws.up.data()}};
-    ops::matmul_group(ws.xn.data(), n, gate_up, nt, pass, ws.xq);
-    ops::swiglu(ws.gate.data(), ws.up.data(), ws.gate.data(),
-                static_cast<long>(n) * c.intermediate_size, nt);
-    ops::matmul(ws.gate.data(), n, lw.w_down, ws.xn.data(), nt, pass, ws.xq);
-    ops::add_to(ws.x.data(), ws.xn.data(), static_cast<long>(n) * hidden, nt);
+    // Output head: on every row, or on the last only.
+    const int first = all_rows ? 0 : n - 1;
+    const int rows = n - first;
+    const float* xr = ws.x.data() + static_cast<size_t>(first) * hidden;
+    ops::rmsnorm(xr, w.final_norm.data(), ws.xn.data(), rows, hidden, c.rms_norm_eps, nt);
+    ops::matmul(ws.xn.data(), rows, w.lm_head, logits, nt, pass, ws.xq);
   }
-
-  // Output head: on every row, or on the last only.
-  const int first = all_rows ? 0 : n - 1;
-  const int rows = n - first;
-  const float* xr = ws.x.data() + static_cast<size_t>(first) * hidden;
-  ops::rmsnorm(xr, w.final_norm.data(), ws.xn.data(), rows, hidden, c.rms_norm_eps, nt);
-  ops::matmul(ws.xn.data(), rows, w.lm_head, logits, nt, pass, ws.xq);
 }
 
 }  // namespace loom::model

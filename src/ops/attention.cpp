@@ -5,6 +5,7 @@
 #include <algorithm>
 #include <cmath>
 
+#include "ops/team.h"
 #include "simd/attention_kernels.h"
 
 namespace loom::ops {
@@ -99,8 +100,7 @@ void attention(const float* q, int m, int pos0, const void* k, const void* v,
   const int max_spans = spans(pos0 + m);
   if (work < threads && max_spans > 1) {
     float* parts = scratch + static_cast<size_t>(threads) * per_thread;
-#pragma omp parallel num_threads(threads)
-    {
+    collective(threads, [&] {
       float* ts = scratch + static_cast<size_t>(omp_get_thread_num()) * per_thread;
 #pragma omp for schedule(dynamic)
       for (int t = 0; t < work * max_spans; ++t) {
@@ -117,24 +117,25 @@ void attention(const float* q, int m, int pos0, const void* k, const void* v,
         }
         finish(state, group, hd, j.out);
       }
-    }
+    });
     return;
   }
 
-  threads = std::max(1, std::min(threads, work));
-#pragma omp parallel for num_threads(threads) schedule(dynamic)
-  for (int job = 0; job < work; ++job) {
-    const Job j = job_at(job);
-    float* ts = scratch + static_cast<size_t>(omp_get_thread_num()) * per_thread;
-    float* scores = ts + 2 * pf;
-    const Partial state(ts, group, hd), next(ts + pf, group, hd);
-    run_span(j, 0, scores, state);
-    for (int span = 1; span < spans(j.n_keys); ++span) {
-      run_span(j, span, scores, next);
-      merge(state, next, group, hd);
+  collective(std::min(threads, work), [&] {
+#pragma omp for schedule(dynamic)
+    for (int job = 0; job < work; ++job) {
+      const Job j = job_at(job);
+      float* ts = scratch + static_cast<size_t>(omp_get_thread_num()) * per_thread;
+      float* scores = ts + 2 * pf;
+      const Partial state(ts, group, hd), next(ts + pf, group, hd);
+      run_span(j, 0, scores, state);
+      for (int span = 1; span < spans(j.n_keys); ++span) {
+        run_span(j, span, scores, next);
+        merge(state, next, group, hd);
+      }
+      finish(state, group, hd, j.out);
     }
-    finish(state, group, hd, j.out);
-  }
+  });
 }
 
 void kv_store(DType t, const float* src, void* dst, size_t n) {

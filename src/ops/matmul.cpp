@@ -6,7 +6,7 @@
 #include <string>
 
 #include "loom/error.h"
-#include "ops/matmul_quant.h"
+#include "ops/team.h"
 #include "simd/kernels.h"
 #include "simd/quant_kernels.h"
 
@@ -61,19 +61,18 @@ void matmul_group(const float* x, int m, std::span<const Product> products, int 
     throw Error("matmul: " + std::to_string(scratch.size()) + " blocks of scratch for " +
                 std::to_string(m) + " rows of " + std::to_string(cols) + " activations");
   }
-  threads = std::max(1, static_cast<int>(std::min<long>(threads, units)));
-  const long want = static_cast<long>(threads) * chunks_per_thread(pass);
-  const int per_chunk = static_cast<int>(std::max<long>(1, (units + want - 1) / want));
-  int n_chunks = 0;
-  for (const Product& p : products) {
-    n_chunks += ((p.w.rows + align - 1) / align + per_chunk - 1) / per_chunk;
-  }
   const simd::Kernels& k = simd::kernels();
   const simd::QuantKernels& qk = simd::quant_kernels();
   const quant::ActBlocks xq = quant::act_blocks(scratch.data(), nb);
 
-#pragma omp parallel num_threads(threads)
-  {
+  collective(static_cast<int>(std::clamp<long>(units, 1, threads)), [&] {
+    // The chunks follow the team's size; a row's sum never depends on them.
+    const long want = static_cast<long>(omp_get_num_threads()) * chunks_per_thread(pass);
+    const int per_chunk = static_cast<int>(std::max<long>(1, (units + want - 1) / want));
+    int n_chunks = 0;
+    for (const Product& p : products) {
+      n_chunks += ((p.w.rows + align - 1) / align + per_chunk - 1) / per_chunk;
+    }
     if (quantize_x) {
 #pragma omp for schedule(static)
       for (int t = 0; t < m; ++t) {
@@ -104,7 +103,7 @@ void matmul_group(const float* x, int m, std::span<const Product> products, int 
                                           r1 - r0);
       }
     }
-  }
+  });
 }
 
 void matmul(const float* x, int m, const MatRef& w, float* y, int threads, Pass pass,
@@ -113,13 +112,16 @@ void matmul(const float* x, int m, const MatRef& w, float* y, int threads, Pass 
   matmul_group(x, m, std::span(&p, 1), threads, pass, scratch);
 }
 
-void gather_rows(const MatRef& table, const int* ids, int m, float* out) {
-  if (is_quantized(table.dtype)) return gather_rows_quantized(table, ids, m, out);
-  const simd::Kernels& k = simd::kernels();
-  for (int i = 0; i < m; ++i) {
-    k.to_f32[static_cast<int>(table.dtype)](table.row(ids[i]),
-                                            out + static_cast<size_t>(i) * table.cols, table.cols);
-  }
+void gather_rows(const MatRef& table, const int* ids, int m, float* out, int threads) {
+  const simd::Kernels::ToF32 convert =
+      is_quantized(table.dtype) ? simd::quant_kernels().to_f32[simd::quant_slot(table.dtype)]
+                                : simd::kernels().to_f32[static_cast<int>(table.dtype)];
+  collective(std::clamp(m, 1, threads), [&] {
+#pragma omp for schedule(static)
+    for (int i = 0; i < m; ++i) {
+      convert(table.row(ids[i]), out + static_cast<size_t>(i) * table.cols, table.cols);
+    }
+  });
 }
 
 }  // namespace loom::ops

@@ -51,6 +51,6 @@ void matmul_group(const float* x, int m, std::span<const Product> products, int 
                   std::span<quant::ActSpace> scratch = {});
 
 // out[i, :] = row ids[i] of TABLE, converted to fp32 (the embedding lookup).
-void gather_rows(const MatRef& table, const int* ids, int m, float* out);
+void gather_rows(const MatRef& table, const int* ids, int m, float* out, int threads = 1);
 
 }  // namespace loom::ops
