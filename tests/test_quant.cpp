@@ -531,8 +531,63 @@ TEST_P(QuantKernelSet, ToF32IsTheReferenceDequantization) {
   }
 }
 
+// The int8 prompt gemm, in the sets that have one: every output against the double-precision sum
+// over its blocks of d_w * d_x * (exact integer product), within the rounding of an fp32 sum of
+// NB terms (each scale product rounded once, each term added by an FMA); rows and tokens across
+// the panels' (16 rows), the packed blocks' (64 rows, 16 blocks) and the micro-tile's (6
+// tokens) edges; and nothing written between ROWS and the output stride.
+TEST_P(QuantKernelSet, GemmMatchesBlockSums) {
+  const QuantKernels& k = kern();
+  if (k.gemm[slot()] == nullptr) GTEST_SKIP() << "no int8 gemm in this set (prompts: float gemm)";
+  std::mt19937 rng(7 + slot());
+  constexpr float kSentinel = 12345.0f;
+  Failures f;
+  for (const int nb : {1, 2, 3, 15, 16, 17, 33}) {
+    for (const int rows : {1, 15, 16, 17, 33, 64, 65, 100}) {
+      for (const int m : {1, 5, 6, 7, 13}) {
+        SCOPED_TRACE(testing::Message() << "nb=" << nb << " rows=" << rows << " m=" << m);
+        const int K = nb * kBlock;
+        const size_t ldw = nb + (nb + rows) % 3;
+        const QMatrix w = make_qmatrix(type(), rows, nb, ldw, rng);
+        std::vector<ActSpace> acts(static_cast<size_t>(m) * nb);
+        for (int t = 0; t < m; ++t) {
+          const std::vector<float> v = random_blocks(nb, rng);
+          k.quantize_acts(v.data(), loom::quant::act_blocks(acts.data() + t * nb, nb), K);
+        }
+        const size_t ldo = rows + 3;
+        // Exactly up to the last output: ASan sees a write past it.
+        std::vector<float> out((m - 1) * ldo + rows, kSentinel);
+        k.gemm[slot()](w.bytes.data(), ldw, acts.data(), nb, m, out.data(), ldo, rows);
+        for (int t = 0; t < m; ++t) {
+          const ActBlocks a = loom::quant::act_blocks(acts.data() + t * nb, nb);
+          for (int r = 0; r < rows; ++r) {
+            double want = 0, mag = 0;
+            for (int i = 0; i < K; ++i) {
+              const double term = static_cast<double>(w.values[static_cast<size_t>(r) * K + i]) *
+                                  (static_cast<double>(a.d[i / kBlock]) * a.q[i]);
+              want += term;
+              mag += std::fabs(term);
+            }
+            const float got = out[t * ldo + r];
+            if (!(std::fabs(got - want) <= (nb + 2) * 6e-8 * mag + 1e-30) && f.add()) {
+              ADD_FAILURE() << "token " << t << " row " << r << ": " << got << " vs " << want;
+            }
+          }
+          for (size_t r = rows; t + 1 < m && r < ldo; ++r) {
+            if (out[t * ldo + r] != kSentinel && f.add()) {
+              ADD_FAILURE() << "token " << t << ": wrote column " << r << " past the rows";
+            }
+          }
+        }
+      }
+    }
+  }
+  EXPECT_EQ(f.count(), 0);
+}
+
 // ops::matmul with a quantized matrix: for decode steps the kernel's gemv, whatever the thread
-// count; for prompts the float gemm of the dequantized matrix, whatever the thread count; and a
+// count; for prompts the set's int8 gemm (AVX-512 VNNI) or else the float gemm of the
+// dequantized matrix, whatever the thread count; and a
 // clear error for scratch too small.
 TEST_P(QuantKernelSet, MatmulAnyThreadsAndBatchIsGemv) {
   if (isa() != loom::simd::best_isa()) GTEST_SKIP() << "ops use the best set";
@@ -552,10 +607,19 @@ TEST_P(QuantKernelSet, MatmulAnyThreadsAndBatchIsGemv) {
   }
   std::vector<ActSpace> scratch(loom::ops::matmul_scratch_blocks(ref, m));
   ASSERT_EQ(scratch.size(), static_cast<size_t>(m * nb));
-  // The prompt path: the float kernels' gemm over the dequantized values.
+  // The prompt path: the set's int8 gemm over the quantized activations where it has one, else
+  // the float kernels' gemm over the dequantized values.
   std::vector<float> want_prompt(static_cast<size_t>(m) * rows);
-  loom::simd::kernels().gemm[static_cast<int>(DType::F32)](w.values.data(), K, x.data(), K, m, K,
-                                                           want_prompt.data(), rows, rows);
+  if (kern().gemm[slot()] != nullptr) {
+    std::vector<ActSpace> acts(static_cast<size_t>(m) * nb);
+    for (int t = 0; t < m; ++t) {
+      kern().quantize_acts(x.data() + t * K, loom::quant::act_blocks(acts.data() + t * nb, nb), K);
+    }
+    kern().gemm[slot()](w.bytes.data(), nb, acts.data(), nb, m, want_prompt.data(), rows, rows);
+  } else {
+    loom::simd::kernels().gemm[static_cast<int>(DType::F32)](w.values.data(), K, x.data(), K, m, K,
+                                                             want_prompt.data(), rows, rows);
+  }
   for (int threads : {1, 2, 3, 5}) {
     std::vector<float> y(rows, NAN);
     loom::ops::matmul(x.data(), 1, ref, y.data(), threads, loom::ops::Pass::Decode, scratch);

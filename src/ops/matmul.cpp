@@ -23,8 +23,11 @@ int chunks_per_thread(Pass pass) {
   return pass == Pass::Decode ? 4 : 16;
 }
 
-bool decodes_quantized(const Product& p, Pass pass) {
-  return pass == Pass::Decode && is_quantized(p.w.dtype);
+// Quantized weights meet quantized activations in decode steps, and in prompts where the kernel
+// set has an int8 gemm (AVX-512 VNNI); elsewhere prompts dequantize W into the float gemm.
+bool int8_product(const Product& p, Pass pass, const simd::QuantKernels& qk) {
+  return is_quantized(p.w.dtype) &&
+         (pass == Pass::Decode || qk.gemm[simd::quant_slot(p.w.dtype)] != nullptr);
 }
 
 // Rows per unit of work: whole tiles of the kernels (gemv's 4 rows; for prompts gemm's packed
@@ -43,6 +46,7 @@ size_t matmul_scratch_blocks(const MatRef& w, int m) {
 void matmul_group(const float* x, int m, std::span<const Product> products, int threads, Pass pass,
                   std::span<quant::ActSpace> scratch) {
   if (products.empty()) return;
+  const simd::QuantKernels& qk = simd::quant_kernels();
   const int cols = products[0].w.cols;
   bool quantize_x = false;
   long units = 0;
@@ -52,7 +56,7 @@ void matmul_group(const float* x, int m, std::span<const Product> products, int 
       throw Error("matmul: products of one group read " + std::to_string(cols) + " and " +
                   std::to_string(p.w.cols) + " activations");
     }
-    quantize_x |= decodes_quantized(p, pass);
+    quantize_x |= int8_product(p, pass, qk);
     units += (p.w.rows + align - 1) / align;
   }
   const int nb = cols / quant::kBlock;
@@ -62,7 +66,6 @@ void matmul_group(const float* x, int m, std::span<const Product> products, int 
                 std::to_string(m) + " rows of " + std::to_string(cols) + " activations");
   }
   const simd::Kernels& k = simd::kernels();
-  const simd::QuantKernels& qk = simd::quant_kernels();
   const quant::ActBlocks xq = quant::act_blocks(scratch.data(), nb);
 
   collective(static_cast<int>(std::clamp<long>(units, 1, threads)), [&] {
@@ -94,8 +97,11 @@ void matmul_group(const float* x, int m, std::span<const Product> products, int 
       const MatRef& w = p.w;
       const int r0 = first * per_chunk * align;
       const int r1 = std::min(w.rows, r0 + per_chunk * align);
-      if (decodes_quantized(p, pass)) {
+      if (int8_product(p, pass, qk) && pass == Pass::Decode) {
         qk.gemv[simd::quant_slot(w.dtype)](w.row(r0), nb, xq, nb, p.y + r0, r1 - r0);
+      } else if (int8_product(p, pass, qk)) {
+        qk.gemm[simd::quant_slot(w.dtype)](w.row(r0), nb, scratch.data(), nb, m, p.y + r0, w.rows,
+                                           r1 - r0);
       } else if (pass == Pass::Decode) {
         k.gemv[static_cast<int>(w.dtype)](w.row(r0), w.cols, x, w.cols, p.y + r0, r1 - r0);
       } else {

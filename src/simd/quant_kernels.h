@@ -30,9 +30,16 @@ struct QuantKernels {
                         int rows);
   // A row of N weights (a multiple of kBlock) to fp32: d * q, exactly.
   using ToF32 = void (*)(const void* src, float* dst, size_t n);
+  // The prompt product on quantized activations: out[t * ldo + r] = row r of W . token t of X,
+  // for t < m and r < rows; token t's NB blocks are act_blocks(x + t * nb, nb). Its contract
+  // is its own (see quant_gemm_avx512.cpp); a set without one leaves it null, and prompts then
+  // run through the float gemm on fp32 activations.
+  using Gemm = void (*)(const void* w, size_t ldw, const quant::ActSpace* x, int nb, int m,
+                        float* out, size_t ldo, int rows);
 
   Gemv gemv[2];  // indexed by quant_slot(dtype)
   ToF32 to_f32[2];
+  Gemm gemm[2] = {nullptr, nullptr};
 };
 
 inline int quant_slot(DType t) {
@@ -47,5 +54,6 @@ inline const QuantKernels& quant_kernels() {
 // Defined in one translation unit per instruction set.
 const QuantKernels& quant_scalar_kernels();
 const QuantKernels& quant_avx2_kernels();
+QuantKernels::Gemm quant_avx512_gemm(DType t);  // needs AVX-512 F, BW, VL and VNNI
 
 }  // namespace loom::simd
