@@ -4,7 +4,9 @@ namespace loom::simd {
 
 const QuantKernels& quant_kernels(Isa isa) {
   switch (isa) {
-    case Isa::Avx512:  // no AVX-512 set of its own yet: the AVX2 set runs
+    case Isa::Avx512:  // the VNNI set where the CPU has it (not Skylake-SP), else the AVX2 set
+      if (avx512_vnni_supported()) return quant_avx512_kernels();
+      return quant_avx2_kernels();
     case Isa::Avx2:
       return quant_avx2_kernels();
     case Isa::Scalar:

@@ -47,5 +47,8 @@ inline const QuantKernels& quant_kernels() {
 // Defined in one translation unit per instruction set.
 const QuantKernels& quant_scalar_kernels();
 const QuantKernels& quant_avx2_kernels();
+// gemv with AVX-512 VNNI (quantize_acts and to_f32 are the AVX2 set's): only where
+// avx512_vnni_supported().
+const QuantKernels& quant_avx512_kernels();
 
 }  // namespace loom::simd
