@@ -7,6 +7,7 @@
 #include <algorithm>
 #include <cmath>
 #include <cstdint>
+#include <cstdio>
 #include <cstring>
 #include <random>
 #include <string>
@@ -430,10 +431,11 @@ class QuantKernelSet : public ::testing::TestWithParam<std::tuple<Isa, DType>> {
   const QuantKernels& kern() const { return loom::simd::quant_kernels(isa()); }
 };
 
-// k = 32 .. 736: around gemv's groups of 8 blocks, Q4_0's pairs of blocks.
-constexpr int kNbs[] = {1, 2, 3, 7, 8, 9, 11, 16, 23};
-// Around matmul's blocks of 4 rows; 37 rows of 23 blocks take gemv's prefetch (8 KiB ahead) to
-// the end of the matrix.
+// k = 32 .. 1504: around gemv's groups of 8 blocks (AVX2) and 16 (AVX-512 VNNI, whose tail of at
+// most 8 blocks adds only its lower half), Q4_0's pairs of blocks.
+constexpr int kNbs[] = {1, 2, 3, 7, 8, 9, 11, 15, 16, 17, 23, 24, 25, 31, 32, 33, 47};
+// Around matmul's blocks of 4 rows; 37 rows of 23 blocks or more take gemv's prefetch (8 KiB
+// ahead) to the end of the matrix.
 constexpr int kRowCounts[] = {1, 2, 3, 4, 5, 11, 12, 13, 37};
 constexpr int kMaxTokens = 9;
 
@@ -673,6 +675,25 @@ TEST_P(QuantKernelSet, MatmulGroupIsEachProductAlone) {
       }
     }
   }
+}
+
+// Which quantized set the Avx512 cases above test: the VNNI set's gemv where the CPU has AVX-512
+// BW, VL and VNNI besides F, else (Skylake-SP, say) the AVX2 set, whose cases then check the
+// fallback (and the AVX-512 float gemm's reading of quantized rows). quantize_acts and to_f32 are
+// the AVX2 set's either way.
+TEST(QuantDispatch, Avx512RunsTheVnniSetWhereTheCpuHasIt) {
+  if (!isa_runs_here(Isa::Avx512))
+    GTEST_SKIP() << "CPU lacks " << loom::simd::isa_name(Isa::Avx512);
+  const loom::simd::CpuFeatures& f = loom::simd::cpu_features();
+  const bool vnni = f.avx512bw && f.avx512vl && f.avx512vnni;
+  EXPECT_EQ(loom::simd::avx512_vnni_supported(), vnni);
+  const QuantKernels& k = loom::simd::quant_kernels(Isa::Avx512);
+  const QuantKernels& avx2 = loom::simd::quant_avx2_kernels();
+  EXPECT_EQ(&k, vnni ? &loom::simd::quant_avx512_kernels() : &avx2);
+  for (int slot : {0, 1}) EXPECT_EQ(k.gemv[slot] != avx2.gemv[slot], vnni) << slot;
+  EXPECT_EQ(k.quantize_acts, avx2.quantize_acts);
+  for (int slot : {0, 1}) EXPECT_EQ(k.to_f32[slot], avx2.to_f32[slot]) << slot;
+  std::printf("Avx512 quantized cases run the %s set\n", vnni ? "AVX-512 VNNI" : "AVX2");
 }
 
 INSTANTIATE_TEST_SUITE_P(IsasAndTypes, QuantKernelSet,

@@ -36,6 +36,11 @@ bool isa_supported(Isa isa) {
   return false;
 }
 
+bool avx512_vnni_supported() {
+  const CpuFeatures& f = cpu_features();
+  return isa_supported(Isa::Avx512) && f.avx512bw && f.avx512vl && f.avx512vnni;
+}
+
 Isa best_isa() {
   static const Isa isa = [] {
     Isa best = isa_supported(Isa::Avx512) ? Isa::Avx512
@@ -70,9 +75,14 @@ const char* cpu_summary() {
     if (f.fma) out += " FMA";
     if (f.f16c) out += " F16C";
     if (f.avx512f) out += " AVX512F";
+    if (f.avx512bw) out += " AVX512BW";
+    if (f.avx512vl) out += " AVX512VL";
     if (f.avx512bf16) out += " AVX512_BF16";
     if (f.avx512vnni) out += " AVX512_VNNI";
     out += std::string("; kernels: ") + isa_name(best_isa());
+    if (best_isa() == Isa::Avx512 && avx512_vnni_supported()) {
+      out += "; quantized decode: AVX-512 VNNI";
+    }
     return out;
   }();
   return s.c_str();

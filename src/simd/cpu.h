@@ -14,6 +14,9 @@ const CpuFeatures& cpu_features();
 // Kernel sets, each a translation unit compiled for its instruction set.
 enum class Isa { Scalar, Avx2, Avx512 };
 
+// AVX-512 F, BW, VL and VNNI, besides Isa::Avx2's features: what the quantized decode products'
+// AVX-512 set (simd/quant_avx512.cpp) needs; without them Isa::Avx512 runs the AVX2 set there.
+bool avx512_vnni_supported();
 // The best set this CPU runs; LOOM_ISA=scalar|avx2 in the environment caps it (for tests and
 // comparisons).
 bool isa_supported(Isa isa);

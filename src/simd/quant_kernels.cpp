@@ -2,28 +2,10 @@
 
 namespace loom::simd {
 
-namespace {
-
-bool has_vnni() {
-  const CpuFeatures& f = cpu_features();
-  return f.avx512f && f.avx512bw && f.avx512vl && f.avx512vnni;
-}
-
-}  // namespace
-
 const QuantKernels& quant_kernels(Isa isa) {
   switch (isa) {
-    case Isa::Avx512:
-      if (has_vnni()) {
-        // Decode keeps the AVX2 set's gemv; prompts take the VNNI gemm.
-        static const QuantKernels k = [] {
-          QuantKernels s = quant_avx2_kernels();
-          s.gemm[quant_slot(DType::Q8_0)] = quant_avx512_gemm(DType::Q8_0);
-          s.gemm[quant_slot(DType::Q4_0)] = quant_avx512_gemm(DType::Q4_0);
-          return s;
-        }();
-        return k;
-      }
+    case Isa::Avx512:  // the VNNI set where the CPU has it (not Skylake-SP), else the AVX2 set
+      if (avx512_vnni_supported()) return quant_avx512_kernels();
       return quant_avx2_kernels();
     case Isa::Avx2:
       return quant_avx2_kernels();

@@ -54,6 +54,9 @@ inline const QuantKernels& quant_kernels() {
 // Defined in one translation unit per instruction set.
 const QuantKernels& quant_scalar_kernels();
 const QuantKernels& quant_avx2_kernels();
-QuantKernels::Gemm quant_avx512_gemm(DType t);  // needs AVX-512 F, BW, VL and VNNI
+// The VNNI set: gemv and the prompt gemm with AVX-512 VNNI (quantize_acts and to_f32 are the
+// AVX2 set's): only where avx512_vnni_supported().
+const QuantKernels& quant_avx512_kernels();
+QuantKernels::Gemm quant_avx512_gemm(DType t);  // (quant_gemm_avx512.cpp)
 
 }  // namespace loom::simd

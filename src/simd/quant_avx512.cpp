@@ -1,0 +1,224 @@
+// AVX-512 VNNI products with quantized weights. Compiled with -mavx512f -mavx512bw -mavx512vl
+// -mavx512vnni -mavx2 -mfma -mf16c -ffp-contract=off (no FMA: the contract of quant_kernels.h
+// rounds products and sums apart); called only when cpuid reports all of them.
+//
+// What VNNI saves is the AVX2 set's maddubs + madd pair: _mm512_dpbusd_epi32 multiplies unsigned
+// by signed bytes and sums four products into each int32 lane in one instruction, with no int16
+// step in between, and 512-bit registers take two blocks each. So gemv takes a row's blocks
+// sixteen at a time, eight registers of two blocks. Q8_0 keeps the sign trick (|w| times x
+// carrying w's sign), by a mask of w's sign bits: AVX-512 has no 512-bit sign_epi8. Q4_0 spends
+// no shift on the nibbles: a pair of blocks (the low and high nibbles of the same 32 bytes) is
+// broadcast to both halves of a register and masked with 0x0f in the low half and 0xf0 in the
+// high one, so the odd block's product comes out times 16, shifted back once for all sixteen
+// blocks. One transposition (21 simple operations, what AVX2 spends on eight blocks) makes the
+// eight registers one vector of the sixteen products in block order; their scales are converted
+// and multiplied in 16 lanes, and its two halves are added to the contract's 8-lane accumulator
+// one after the other (blocks j, then j + 8): each lane takes its blocks in the contract's order,
+// so the bits are the scalar and AVX2 sets'.
+//
+// GCC 12's AVX-512 intrinsics pass _mm512_undefined_epi32() (a self-initialized variable) as the
+// unused merge source of their builtins, which its -Wmaybe-uninitialized then reports, falsely.
+#pragma GCC diagnostic push
+#pragma GCC diagnostic ignored "-Wmaybe-uninitialized"
+#include <immintrin.h>
+#pragma GCC diagnostic pop
+
+#include <algorithm>
+#include <cstdint>
+
+#include "simd/quant_kernels.h"
+
+namespace loom::simd {
+namespace {
+
+using quant::ActBlocks;
+using quant::kBlock;
+
+#define LOOM_INLINE inline __attribute__((always_inline))
+
+LOOM_INLINE __m512i load512(const void* p) {
+  return _mm512_loadu_si512(p);
+}
+// 32 bytes into the low half, zeros above (nothing read past them).
+LOOM_INLINE __m512i load256_zext(const void* p) {
+  return _mm512_zextsi256_si512(_mm256_loadu_si256(static_cast<const __m256i*>(p)));
+}
+
+LOOM_INLINE __m512i dpbusd(__m512i u, __m512i s) {
+  return _mm512_dpbusd_epi32(_mm512_setzero_si512(), u, s);
+}
+
+// P[k] holds blocks 2k (lanes 0..7) and 2k + 1 (lanes 8..15) as eight int32 partial sums each;
+// lane j of the result = block j's sum. Pairs of registers interleaved and added (lanes of 32,
+// then 64 bits, within each 128-bit quarter), then one two-source permute per half gathers
+// each block's two quarters into its lane, and one sum adds them.
+LOOM_INLINE __m512i transpose_add(const __m512i p[8]) {
+  __m512i t[4];
+  for (int i = 0; i < 4; ++i) {
+    t[i] = _mm512_add_epi32(_mm512_unpacklo_epi32(p[2 * i], p[2 * i + 1]),
+                            _mm512_unpackhi_epi32(p[2 * i], p[2 * i + 1]));
+  }
+  // Quarter q of u0, position m: the sum of quarter q of P[m] (blocks 2m, 2m + 1 over quarters 0,
+  // 1 and 2, 3); u1 the same for P[4 + m] (blocks 8 + 2m, 9 + 2m).
+  const __m512i u0 =
+      _mm512_add_epi32(_mm512_unpacklo_epi64(t[0], t[1]), _mm512_unpackhi_epi64(t[0], t[1]));
+  const __m512i u1 =
+      _mm512_add_epi32(_mm512_unpacklo_epi64(t[2], t[3]), _mm512_unpackhi_epi64(t[2], t[3]));
+  // Block j's first half: u0 (index < 16) or u1 (16 + ...), quarter 0 (even j) or 2 (odd j),
+  // position j / 2 % 4; its second half one quarter on.
+  const __m512i first = _mm512_setr_epi32(0, 8, 1, 9, 2, 10, 3, 11, 16, 24, 17, 25, 18, 26, 19, 27);
+  const __m512i second = _mm512_add_epi32(first, _mm512_set1_epi32(4));
+  return _mm512_add_epi32(_mm512_permutex2var_epi32(u0, first, u1),
+                          _mm512_permutex2var_epi32(u0, second, u1));
+}
+
+// N (<= 16) blocks of a row against X: quants(row, b0) is where block B0's quants start (B0 a
+// multiple of 16), group() sets P[k] to the partial sums of blocks 2k and 2k + 1 from there (zero
+// for blocks past N, whose weights and activations are not read), products() makes lane j block
+// j's product (for Q4_0, sum n x).
+struct Q8 {
+  static constexpr DType kType = DType::Q8_0;
+  // |w| unsigned times x carrying w's sign (x is never -128, so its negation is exact).
+  static LOOM_INLINE __m512i pair(__m512i w, __m512i x) {
+    const __mmask64 negative = _mm512_movepi8_mask(w);
+    return dpbusd(_mm512_abs_epi8(w), _mm512_mask_sub_epi8(x, negative, _mm512_setzero_si512(), x));
+  }
+  static const uint8_t* quants(const uint8_t* row, int b0) {
+    return row + static_cast<size_t>(b0) * kBlock;
+  }
+  static LOOM_INLINE void group(const uint8_t* w, const int8_t* x, int n, __m512i p[8]) {
+    for (int k = 0; k < 8; ++k) {
+      if (2 * k + 1 < n) {
+        p[k] = pair(load512(w + 2 * k * kBlock), load512(x + 2 * k * kBlock));
+      } else if (2 * k < n) {
+        p[k] = pair(load256_zext(w + 2 * k * kBlock), load256_zext(x + 2 * k * kBlock));
+      } else {
+        p[k] = _mm512_setzero_si512();
+      }
+    }
+  }
+  static LOOM_INLINE __m512i products(const __m512i p[8]) { return transpose_add(p); }
+};
+struct Q4 {
+  static constexpr DType kType = DType::Q4_0;
+  static const uint8_t* quants(const uint8_t* row, int b0) {
+    return row + static_cast<size_t>(b0 / 2) * kBlock;
+  }
+  // The pair at W in both halves, the low nibbles kept in the low half and the high ones, in
+  // place (16 n), in the high half: unsigned already, no sign trick.
+  static LOOM_INLINE __m512i nibbles(const uint8_t* w) {
+    const __m512i mask = _mm512_inserti64x4(_mm512_set1_epi8(0x0f), _mm256_set1_epi8(-16), 1);
+    const __m256i pair = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(w));
+    return _mm512_and_si512(_mm512_broadcast_i64x4(pair), mask);
+  }
+  // A pair of blocks exists in the row whenever its first block does; the second block's
+  // activations are read only when it is one of the N (its weights may be the padding's).
+  static LOOM_INLINE void group(const uint8_t* w, const int8_t* x, int n, __m512i p[8]) {
+    for (int k = 0; k < 8; ++k) {
+      if (2 * k + 1 < n) {
+        p[k] = dpbusd(nibbles(w + k * kBlock), load512(x + 2 * k * kBlock));
+      } else if (2 * k < n) {
+        p[k] = dpbusd(nibbles(w + k * kBlock), load256_zext(x + 2 * k * kBlock));
+      } else {
+        p[k] = _mm512_setzero_si512();
+      }
+    }
+  }
+  // The odd blocks' sums are 16 sum n x, exactly (|sum| < 2^20): an arithmetic shift divides them.
+  static LOOM_INLINE __m512i products(const __m512i p[8]) {
+    const __m512i s = transpose_add(p);
+    return _mm512_mask_srai_epi32(s, 0xaaaa, s, 4);
+  }
+};
+
+// Lanes (i, i+4), then (i, i+2), then (0, 1): the scalar set's reduce8.
+inline float hsum8(__m256 v) {
+  __m128 s = _mm_add_ps(_mm256_castps256_ps128(v), _mm256_extractf128_ps(v, 1));
+  __m128 t = _mm_add_ps(s, _mm_movehl_ps(s, s));
+  return _mm_cvtss_f32(_mm_add_ss(t, _mm_movehdup_ps(t)));
+}
+
+// acc + (d_w * d_x) * float(p) for the sixteen blocks of P, lane by lane, rounded apart (no FMA:
+// the contract): the products in 16 lanes, then blocks 0..7 added to ACC's lanes and, if UPPER,
+// blocks 8..15 (each lane takes its blocks in order, as in the contract). For Q4_0, P is sum n x
+// and S8 = 8 sum x.
+template <class L>
+LOOM_INLINE __m256 accumulate(__m256 acc, __m512i p, __m512i s8, __m256i dw, __m512 dx,
+                              bool upper = true) {
+  if constexpr (L::kType == DType::Q4_0) p = _mm512_sub_epi32(p, s8);
+  const __m512 s = _mm512_mul_ps(_mm512_cvtph_ps(dw), dx);
+  const __m512 t = _mm512_mul_ps(s, _mm512_cvtepi32_ps(p));
+  acc = _mm256_add_ps(acc, _mm512_castps512_ps256(t));
+  if (!upper) return acc;
+  return _mm256_add_ps(acc, _mm256_castpd_ps(_mm512_extractf64x4_pd(_mm512_castps_pd(t), 1)));
+}
+
+// Software prefetch as in the AVX2 set (see there for the measurements): the stream is asked for
+// kAhead bytes ahead, one cache line per 64 bytes consumed.
+constexpr size_t kAhead = 8192;
+constexpr size_t kLine = 64;
+
+template <class L>
+void gemv(const void* w, size_t ldw, const ActBlocks& x, int nb, float* out, int rows) {
+  const auto* base = static_cast<const uint8_t*>(w);
+  const size_t row_bytes = quant::quant_row_bytes(L::kType, ldw);
+  const size_t total = static_cast<size_t>(rows) * row_bytes;
+  const int groups = nb / 16, rem = nb % 16, tail = groups * 16;
+  // Each step (a group, or the tail) prefetches its share of a row.
+  const size_t steps = std::max(1, groups + (rem > 0 ? 1 : 0));
+  const size_t share = (row_bytes + steps - 1) / steps;
+  size_t pf = kAhead;  // the next byte to prefetch, from BASE
+  auto prefetch_to = [&](size_t until) {
+    for (until = std::min(until, total); pf < until; pf += kLine) {
+      _mm_prefetch(reinterpret_cast<const char*>(base + pf), _MM_HINT_T0);
+    }
+  };
+  // The activations' tail, zero past NB: those lanes add s * 0 = +0, as in the AVX2 set.
+  alignas(64) float dx_tail[16] = {};
+  alignas(64) int32_t s8_tail[16] = {};
+  std::copy_n(x.d + tail, rem, dx_tail);
+  std::copy_n(x.s8 + tail, rem, s8_tail);
+
+  for (int r = 0; r < rows; ++r) {
+    const uint8_t* row = base + r * row_bytes;
+    const uint16_t* dw = quant::row_scales(L::kType, row, ldw);
+    const size_t ahead = r * row_bytes + kAhead;
+    __m256 acc = _mm256_setzero_ps();
+    for (int g = 0; g < groups; ++g) {
+      prefetch_to(ahead + std::min(row_bytes, (g + 1) * share));
+      __m512i p[8];
+      L::group(L::quants(row, 16 * g), x.q + static_cast<size_t>(16 * g) * kBlock, 16, p);
+      acc = accumulate<L>(acc, L::products(p), load512(x.s8 + 16 * g),
+                          _mm256_loadu_si256(reinterpret_cast<const __m256i*>(dw + 16 * g)),
+                          _mm512_loadu_ps(x.d + 16 * g));
+    }
+    if (rem > 0) {
+      prefetch_to(ahead + row_bytes);
+      __m512i p[8];
+      L::group(L::quants(row, tail), x.q + static_cast<size_t>(tail) * kBlock, rem, p);
+      alignas(32) uint16_t dw_tail[16] = {};
+      std::copy_n(dw + tail, rem, dw_tail);
+      // A tail of at most 8 blocks is the AVX2 set's last group: its upper half is not added.
+      acc = accumulate<L>(acc, L::products(p), _mm512_load_si512(s8_tail),
+                          _mm256_load_si256(reinterpret_cast<const __m256i*>(dw_tail)),
+                          _mm512_load_ps(dx_tail), rem > 8);
+    }
+    out[r] = hsum8(acc);
+  }
+}
+
+}  // namespace
+
+const QuantKernels& quant_avx512_kernels() {
+  static const QuantKernels k = [] {
+    QuantKernels s = quant_avx2_kernels();  // quantize_acts and to_f32: the AVX2 set's own
+    s.gemv[quant_slot(DType::Q8_0)] = gemv<Q8>;
+    s.gemv[quant_slot(DType::Q4_0)] = gemv<Q4>;
+    s.gemm[quant_slot(DType::Q8_0)] = quant_avx512_gemm(DType::Q8_0);
+    s.gemm[quant_slot(DType::Q4_0)] = quant_avx512_gemm(DType::Q4_0);
+    return s;
+  }();
+  return k;
+}
+
+}  // namespace loom::simd
