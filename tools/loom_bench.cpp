@@ -31,6 +31,9 @@ namespace fs = std::filesystem;
 // Positions beyond depth + test size that the KV cache holds; none are used.
 constexpr int kCtxSlack = 16;
 constexpr uint64_t kSeed = 1234;  // the token ids, so every run evaluates the same ones
+constexpr const char* kBf16ActsNote =
+    "; --bf16-activations: bf16-weight prompt products round activations to bf16 (AVX-512 BF16 "
+    "only)";
 
 struct Args {
   std::vector<std::string> models, synthetic;
@@ -43,6 +46,7 @@ struct Args {
   std::string output = "md";
   int bw_mib = 1024;
   bool no_bw = false;
+  bool bf16_activations = false;
 };
 
 // What to load: a folder, or a synthetic model of a shape and dtype.
@@ -212,7 +216,8 @@ TestResult run_test(const loom::Model& model, ModelInfo& info, const Test& t, in
     loom::Session s(model, {.ctx_size = t.n_depth + n + kCtxSlack,
                             .threads = threads,
                             .batch_size = r.n_batch,
-                            .kv_type = kv_type});
+                            .kv_type = kv_type,
+                            .bf16_activations = a.bf16_activations});
     std::mt19937_64 rng(kSeed);
     std::uniform_int_distribution<int> token(0, model.config().vocab_size - 1);
     auto draw = [&](int count) {
@@ -330,11 +335,12 @@ int run(const Args& a) {
   }
   if (specs.empty()) specs.push_back({.dir = LOOM_DEFAULT_MODEL, .options = options});
 
-  loom::bench::RunInfo info{.version = LOOM_VERSION,
-                            .commit = LOOM_COMMIT,
-                            .cpu_info = cpu_model_name(),
-                            .simd = loom::simd::cpu_summary(),
-                            .threads = threads};
+  loom::bench::RunInfo info{
+      .version = LOOM_VERSION,
+      .commit = LOOM_COMMIT,
+      .cpu_info = cpu_model_name(),
+      .simd = std::string(loom::simd::cpu_summary()) + (a.bf16_activations ? kBf16ActsNote : ""),
+      .threads = threads};
   for (loom::DType t : kv_types) info.kv_types.push_back(loom::dtype_name(t));
   if (!a.no_bw) {
     info.bw_threads = *std::max_element(threads.begin(), threads.end());
@@ -384,6 +390,9 @@ int main(int argc, char** argv) {
                  "quantize every model's weights at load: q8_0 (8.5 bits a weight) or q4_0 (4.5)")
       ->type_name("TYPE")
       ->group("Models");
+  app.add_flag("--bf16-activations", a.bf16_activations,
+               "prompts' products with bf16 weights round the activations to bf16 (AVX-512 BF16: "
+               "about twice the rate; no effect elsewhere)");
   app.add_option("--kv-type", a.kv_types,
                  "KV cache element types (list): f32, f16 or bf16 (type_k and type_v)")
       ->type_name("TYPE,...")

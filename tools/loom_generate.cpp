@@ -24,6 +24,7 @@ struct Args {
   int batch_size = 512;
   std::string quantize;
   std::string kv_type = "f32";
+  bool bf16_activations = false;
   std::string dump_logits;
   bool json = false;
   int logprobs = -1;
@@ -143,6 +144,7 @@ int run(const Args& a, const CLI::App& app) {
   so.threads = a.threads;
   so.batch_size = a.batch_size;
   so.kv_type = kv;
+  so.bf16_activations = a.bf16_activations;
   loom::Session session(model, so);
   if (session.ctx_size() > model.config().max_position_embeddings) {
     std::fprintf(stderr,
@@ -252,6 +254,9 @@ int main(int argc, char** argv) {
                  "values)")
       ->type_name("TYPE")
       ->capture_default_str();
+  app.add_flag("--bf16-activations", a.bf16_activations,
+               "prompts' products with bf16 weights round the activations to bf16 (AVX-512 BF16: "
+               "about twice the rate; no effect elsewhere; logits move, see docs/performance.md)");
 
   const char* from_model = " [default: generation_config.json as transformers reads it, else ";
   auto sampling = [&](const char* names, auto& var, const std::string& what, const char* dflt) {

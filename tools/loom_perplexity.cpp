@@ -20,6 +20,7 @@ struct Args {
   int threads = 0;
   std::string quantize;
   std::string kv_type = "f32";
+  bool bf16_activations = false;
 };
 
 std::string read_text(const std::string& path) {
@@ -47,7 +48,10 @@ int run(const Args& a) {
   const std::vector<int> ids = model.tokenizer().encode(text, /*add_bos=*/false);
   if (ids.empty()) throw loom::Error("--file: " + a.file + " has no text to measure");
 
-  loom::Session session(model, {.ctx_size = a.ctx_size, .threads = a.threads, .kv_type = kv});
+  loom::Session session(model, {.ctx_size = a.ctx_size,
+                                .threads = a.threads,
+                                .kv_type = kv,
+                                .bf16_activations = a.bf16_activations});
   const int ctx = session.ctx_size();
   if (ctx > model.config().max_position_embeddings) {
     std::fprintf(stderr,
@@ -108,6 +112,9 @@ int main(int argc, char** argv) {
   app.add_option("--kv-type", a.kv_type, "KV cache element type: f32, f16 or bf16")
       ->type_name("TYPE")
       ->capture_default_str();
+  app.add_flag("--bf16-activations", a.bf16_activations,
+               "prompts' products with bf16 weights round the activations to bf16 (AVX-512 BF16 "
+               "only)");
   try {
     app.parse(argc, argv);
   } catch (const CLI::Success& e) {

@@ -24,6 +24,7 @@ struct Session::State {
   model::KvCache cache;
   model::Workspace ws;
   std::vector<float> logits;  // [vocab], the last evaluated row
+  ops::Pass prompt_pass = ops::Pass::Prompt;
 
   State(const Model& mdl, int ctx_size, int batch, int threads, DType kv_type)
       : model(mdl),
@@ -51,7 +52,8 @@ struct Session::State {
   }
 
   // Runs IDS in batches; ALL (if given) receives every row's logits.
-  void eval(std::span<const int> ids, float* all, ops::Pass pass = ops::Pass::Prompt) {
+  void eval(std::span<const int> ids, float* all) { eval(ids, all, prompt_pass); }
+  void eval(std::span<const int> ids, float* all, ops::Pass pass) {
     check(ids);
     const int vocab = m.config.vocab_size;
     for (size_t done = 0; done < ids.size();) {
@@ -112,6 +114,7 @@ Session::Session(const Model& model, const SessionOptions& o) {
   }
   try {
     s_ = std::make_unique<State>(model, ctx, std::min(o.batch_size, ctx), threads, o.kv_type);
+    if (o.bf16_activations) s_->prompt_pass = ops::Pass::PromptBf16Acts;
   } catch (const std::bad_alloc&) {
     throw Error("cannot allocate a session with ctx_size " + std::to_string(ctx) + " (its " +
                 dtype_name(o.kv_type) + " KV cache alone needs " + gib(kv_bytes) +

@@ -104,6 +104,8 @@ void matmul_group(const float* x, int m, std::span<const Product> products, int 
                                            r1 - r0);
       } else if (pass == Pass::Decode) {
         k.gemv[static_cast<int>(w.dtype)](w.row(r0), w.cols, x, w.cols, p.y + r0, r1 - r0);
+      } else if (pass == Pass::PromptBf16Acts && w.dtype == DType::BF16 && k.gemm_bf16_acts) {
+        k.gemm_bf16_acts(w.row(r0), w.cols, x, w.cols, m, w.cols, p.y + r0, w.rows, r1 - r0);
       } else {
         k.gemm[static_cast<int>(w.dtype)](w.row(r0), w.cols, x, w.cols, m, w.cols, p.y + r0, w.rows,
                                           r1 - r0);

@@ -24,8 +24,10 @@ struct MatRef {
 };
 
 // Which kernel computes a product: prompts and decode steps sum in different orders (see
-// simd/kernels.h), each fixed whatever the batch size and thread count.
-enum class Pass : uint8_t { Prompt, Decode };
+// simd/kernels.h), each fixed whatever the batch size and thread count. PromptBf16Acts is a
+// prompt whose BF16-weight products round the activations to bf16 where the kernel set can
+// (Kernels::gemm_bf16_acts); every other product of it is Prompt's.
+enum class Pass : uint8_t { Prompt, Decode, PromptBf16Acts };
 
 // Scratch for M rows of activations against W: for a quantized W, room for them quantized to
 // 8-bit blocks (m * w.cols / 32 blocks); none otherwise.
