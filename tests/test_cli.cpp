@@ -107,7 +107,7 @@ TEST(Cli, HelpListsFlagsWithDefaults) {
   EXPECT_EQ(r.exit_code, 0);
   for (const char* flag :
        {"--model", "--prompt", "--prompt-ids", "--max-tokens", "--n-predict", "--threads",
-        "--ctx-size", "--dump-logits", "--json", "--quantize", "--kv-type"}) {
+        "--ctx-size", "--dump-logits", "--json", "--quantize", "--kv-type", "--bf16-activations"}) {
     EXPECT_THAT(r.out, HasSubstr(flag));
   }
 }
@@ -171,6 +171,15 @@ TEST(Cli, KvType) {
                                  "' is not a KV cache type (want f32, f16 or bf16)"));
     EXPECT_TRUE(e.out.empty()) << bad;
   }
+}
+
+// The default model's weights are f32: rounding activations applies to bf16 weights only, so
+// the flag is accepted and the logits, hence the greedy ids, are the exact path's on any CPU.
+TEST(Cli, Bf16ActivationsLeaveF32WeightsExact) {
+  const Result exact = run("-p 'Once upon a time' -n 16 --json");
+  const Result r = run("--bf16-activations -p 'Once upon a time' -n 16 --json");
+  ASSERT_EQ(r.exit_code, 0) << r.err;
+  EXPECT_EQ(json::parse(r.out)["ids"], json::parse(exact.out)["ids"]);
 }
 
 TEST(Cli, SeededSamplingIsReproducibleAcrossThreadCounts) {
