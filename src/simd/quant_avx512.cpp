@@ -5,11 +5,11 @@
 // What VNNI saves is the AVX2 set's maddubs + madd pair: _mm512_dpbusd_epi32 multiplies unsigned
 // by signed bytes and sums four products into each int32 lane in one instruction, with no int16
 // step in between, and 512-bit registers take two blocks each. So gemv takes a row's blocks
-// sixteen at a time, eight registers of two blocks. Q8_0 keeps the sign trick (|w| times x
-// carrying w's sign), by a mask of w's sign bits: AVX-512 has no 512-bit sign_epi8. Q4_0 spends
-// no shift on the nibbles: a pair of blocks (the low and high nibbles of the same 32 bytes) is
-// broadcast to both halves of a register and masked with 0x0f in the low half and 0xf0 in the
-// high one, so the odd block's product comes out times 16, shifted back once for all sixteen
+// sixteen at a time, eight registers of two blocks. Q8_0 takes its weights as
+// unsigned bytes w + 128 (one xor) and subtracts 128 sum x after, instead of AVX2's sign trick.
+// Q4_0 spends no shift on the nibbles: a pair of blocks (the low and high nibbles of the same 32
+// bytes) is broadcast to both halves of a register and masked with 0x0f in the low half and 0xf0 in
+// the high one, so the odd block's product comes out times 16, shifted back once for all sixteen
 // blocks. One transposition (21 simple operations, what AVX2 spends on eight blocks) makes the
 // eight registers one vector of the sixteen products in block order; their scales are converted
 // and multiplied in 16 lanes, and its two halves are added to the contract's 8-lane accumulator
@@ -78,10 +78,10 @@ LOOM_INLINE __m512i transpose_add(const __m512i p[8]) {
 // j's product (for Q4_0, sum n x).
 struct Q8 {
   static constexpr DType kType = DType::Q8_0;
-  // |w| unsigned times x carrying w's sign (x is never -128, so its negation is exact).
+  // w + 128 as an unsigned byte (w ^ 0x80) times x: sum (w + 128) x = p + 16 s8, taken out in
+  // accumulate(). One operation before vpdpbusd where the sign trick takes three.
   static LOOM_INLINE __m512i pair(__m512i w, __m512i x) {
-    const __mmask64 negative = _mm512_movepi8_mask(w);
-    return dpbusd(_mm512_abs_epi8(w), _mm512_mask_sub_epi8(x, negative, _mm512_setzero_si512(), x));
+    return dpbusd(_mm512_xor_si512(w, _mm512_set1_epi8(static_cast<char>(0x80))), x);
   }
   static const uint8_t* quants(const uint8_t* row, int b0) {
     return row + static_cast<size_t>(b0) * kBlock;
@@ -140,12 +140,13 @@ inline float hsum8(__m256 v) {
 
 // acc + (d_w * d_x) * float(p) for the sixteen blocks of P, lane by lane, rounded apart (no FMA:
 // the contract): the products in 16 lanes, then blocks 0..7 added to ACC's lanes and, if UPPER,
-// blocks 8..15 (each lane takes its blocks in order, as in the contract). For Q4_0, P is sum n x
-// and S8 = 8 sum x.
+// blocks 8..15 (each lane takes its blocks in order, as in the contract). S8 = 8 sum x; P is sum
+// n x for Q4_0 and sum (w + 128) x for Q8_0.
 template <class L>
 LOOM_INLINE __m256 accumulate(__m256 acc, __m512i p, __m512i s8, __m256i dw, __m512 dx,
                               bool upper = true) {
   if constexpr (L::kType == DType::Q4_0) p = _mm512_sub_epi32(p, s8);
+  if constexpr (L::kType == DType::Q8_0) p = _mm512_sub_epi32(p, _mm512_slli_epi32(s8, 4));
   const __m512 s = _mm512_mul_ps(_mm512_cvtph_ps(dw), dx);
   const __m512 t = _mm512_mul_ps(s, _mm512_cvtepi32_ps(p));
   acc = _mm256_add_ps(acc, _mm512_castps512_ps256(t));
