@@ -28,14 +28,14 @@ struct Kernels {
   // dequantized into the packed fp32 panels: prompts are compute-bound, and fp32 activations
   // keep the prompt's products as exact as the unquantized path's.
   Gemm gemm[5];
+  ToF32 to_f32[3];
+  float (*dot)(const float* a, const float* b, int n);     // the sum gemv computes for F32
+  void (*axpy)(float a, const float* x, float* y, int n);  // y += a * x
   // The prompt product of BF16 weights with the activations rounded to bf16 (to nearest even)
   // and multiplied in pairs (AVX-512 BF16, vdpbf16ps), accumulated in fp32: twice the products
   // an instruction of gemm[BF16], at the cost of the activations' 8-bit mantissas. Used only
   // when asked for (SessionOptions::bf16_activations); null in sets without AVX-512 BF16.
-  Gemm gemm_bf16_acts = nullptr;
-  ToF32 to_f32[3];
-  float (*dot)(const float* a, const float* b, int n);     // the sum gemv computes for F32
-  void (*axpy)(float a, const float* x, float* y, int n);  // y += a * x
+  Gemm gemm_bf16_acts = nullptr;  // (last: the sets' tables leave it out)
 };
 
 const Kernels& kernels(Isa isa);
@@ -47,5 +47,9 @@ inline const Kernels& kernels() {
 const Kernels& scalar_kernels();
 const Kernels& avx2_kernels();
 const Kernels& avx512_kernels();
+// The AVX-512 BF16 prompt gemm of BF16 weights and bf16-rounded activations (gemm_bf16_acts),
+// defined in its own translation unit; avx512_kernels() takes it only where cpuid reports
+// AVX-512 BF16, BW and VL.
+Kernels::Gemm avx512_bf16_gemm();
 
 }  // namespace loom::simd
