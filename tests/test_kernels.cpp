@@ -598,6 +598,90 @@ TEST_P(KernelSet, DotAndAxpyMatchReference) {
   EXPECT_EQ(f.count(), 0);
 }
 
+// gemm_bf16_acts (AVX-512 BF16) against a double-precision sum over the bf16 weights and the
+// activations rounded to bf16 as half.h rounds them (to nearest even), for shapes across its
+// panels of 32 rows, tiles of 12 tokens, blocks of 512 k and odd k (a half pair). The products of
+// two bf16 are exact in fp32 (8-bit by 8-bit significands), so only the k additions into the fp32
+// sum round, each by at most 2^-24 of a partial sum no larger than sum|terms|: |err| <= k 2^-24
+// sum|terms|, held here with a factor 2 to spare (whatever order the hardware adds a pair's two
+// products in). The hardware treats bf16 subnormals as zero and flushes subnormal results: under
+// 2^-126 a term, far below the 2^-100 allowed for them.
+TEST(Avx512Bf16, GemmBf16ActsMatchesRoundedActivationReference) {
+  if (!isa_runs_here(Isa::Avx512)) {
+    GTEST_SKIP() << "CPU lacks " << loom::simd::isa_name(Isa::Avx512);
+  }
+  const Kernels& k = loom::simd::kernels(Isa::Avx512);
+  if (k.gemm_bf16_acts == nullptr) {
+    GTEST_SKIP() << "CPU lacks AVX-512 BF16 (or BW, VL): the AVX-512 set has no gemm_bf16_acts";
+  }
+  constexpr int kRows[] = {1, 15, 16, 17, 31, 32, 33, 64, 65, 100};
+  constexpr int kMs[] = {1, 5, 11, 12, 13, 25};
+  constexpr int kK[] = {1, 2, 3, 31, 32, 33, 511, 512, 513, 1030};
+  constexpr int kMaxM = 25;
+  std::mt19937 rng(2024);
+  Failures f;
+  for (const int K : kK) {
+    for (const int rows : kRows) {
+      SCOPED_TRACE(testing::Message() << "k=" << K << " rows=" << rows);
+      const size_t ldw = K + 1 + (K + rows) % 5, ldx = K + 3, ldo = rows + 2;
+      const Matrix w = make_matrix(DType::BF16, rows, K, ldw, rng);
+      const std::vector<float> x = make_activations(kMaxM, K, ldx, rng);
+
+      // The references of every (token, row): rounded activations, and exact fp32 ones.
+      std::vector<double> want(static_cast<size_t>(kMaxM) * rows), mag(want.size()),
+          unrounded(want.size());
+      for (int t = 0; t < kMaxM; ++t) {
+        for (int r = 0; r < rows; ++r) {
+          double s = 0, a = 0, u = 0;
+          for (int i = 0; i < K; ++i) {
+            const float xi = x[t * ldx + i];
+            const double wi = w.exact[static_cast<size_t>(r) * K + i];
+            const double p = wi * bf16_reference(loom::simd::f32_to_bf16(xi));
+            s += p;
+            a += std::fabs(p);
+            u += wi * xi;
+          }
+          want[t * rows + r] = s;
+          mag[t * rows + r] = a;
+          unrounded[t * rows + r] = u;
+        }
+      }
+
+      for (const int m : kMs) {
+        const float sentinel = -1234.5f;
+        std::vector<float> out((m - 1) * ldo + rows, sentinel);  // exact size, for ASan
+        k.gemm_bf16_acts(w.h16.data(), ldw, x.data(), ldx, m, K, out.data(), ldo, rows);
+        for (int t = 0; t < m; ++t) {
+          for (size_t r = 0; r < ldo && t * ldo + r < out.size(); ++r) {
+            const float got = out[t * ldo + r];
+            if (r >= static_cast<size_t>(rows)) {
+              if (bits_of(got) != bits_of(sentinel) && f.add()) {
+                ADD_FAILURE() << "m=" << m << " t=" << t << " wrote padding at r=" << r;
+              }
+              continue;
+            }
+            const size_t at = t * rows + r;
+            const double tol = K * std::ldexp(mag[at], -23) + std::ldexp(1.0, -100);
+            if (!(std::fabs(got - want[at]) <= tol) && f.add()) {
+              ADD_FAILURE() << "m=" << m << " t=" << t << " r=" << r << ": " << got
+                            << " vs rounded-activation reference " << want[at] << " (tolerance "
+                            << tol << ")";
+            }
+            // And from the fp32 activations' product by the rounding only: each activation
+            // moves by at most 2^-8 of its rounded value.
+            const double moved = std::ldexp(mag[at], -8) + tol;
+            if (!(std::fabs(got - unrounded[at]) <= moved) && f.add()) {
+              ADD_FAILURE() << "m=" << m << " t=" << t << " r=" << r << ": " << got
+                            << " vs fp32-activation reference " << unrounded[at];
+            }
+          }
+        }
+      }
+    }
+  }
+  EXPECT_EQ(f.count(), 0);
+}
+
 INSTANTIATE_TEST_SUITE_P(Isas, KernelSet, ::testing::Values(Isa::Scalar, Isa::Avx2, Isa::Avx512),
                          [](const auto& info) { return param_name(info.param); });
 

@@ -47,5 +47,9 @@ inline const Kernels& kernels() {
 const Kernels& scalar_kernels();
 const Kernels& avx2_kernels();
 const Kernels& avx512_kernels();
+// The AVX-512 BF16 prompt gemm of BF16 weights and bf16-rounded activations (gemm_bf16_acts),
+// defined in its own translation unit; avx512_kernels() takes it only where cpuid reports
+// AVX-512 BF16, BW and VL.
+Kernels::Gemm avx512_bf16_gemm();
 
 }  // namespace loom::simd

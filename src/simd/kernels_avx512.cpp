@@ -7,6 +7,10 @@
 // results are the same bits on both sets. gemm keeps the AVX2 set's contract too (every output
 // one FMA chain in k order), so prompts give the same bits as well: the two sets differ in speed
 // only, and every golden result holds for both.
+//
+// The table also carries gemm_bf16_acts (gemm_bf16_avx512.cpp, a separate unit compiled for
+// AVX-512 BF16) where the CPU has it; that product rounds the activations and is used only when
+// a session asks for it.
 #include <immintrin.h>
 
 #include <algorithm>
@@ -96,6 +100,8 @@ const Kernels& avx512_kernels() {
     s.gemm[static_cast<int>(DType::BF16)] = gemm<BF16>;
     s.gemm[static_cast<int>(DType::Q8_0)] = gemm<Q8>;
     s.gemm[static_cast<int>(DType::Q4_0)] = gemm<Q4>;
+    const CpuFeatures& f = cpu_features();
+    if (f.avx512bf16 && f.avx512bw && f.avx512vl) s.gemm_bf16_acts = avx512_bf16_gemm();
     return s;
   }();
   return k;

@@ -1,0 +1,193 @@
+// The prompt product of BF16 weights on AVX-512 BF16 (Cooper Lake, Sapphire Rapids, Zen 4 and
+// later), with the activations rounded to bf16. Compiled with -mavx512f -mavx512bw -mavx512vl
+// -mavx512bf16; the table takes it only where cpuid reports all of them.
+//
+// Why: gemm[BF16] widens W to fp32 panels and multiplies at the FMA rate, 16 products an
+// instruction. vdpbf16ps takes its operands as pairs of bf16 and adds both products of each pair
+// into one fp32 lane, 32 products an instruction, and the panels it reads are half the bytes. The
+// cost is the activations' precision: rounded to bf16 (to nearest even), they keep 8 bits of
+// mantissa instead of 24, a relative error of up to 2^-8 in every product. W loses nothing (it
+// is bf16 already), and the products are exact in fp32; the sums are fp32 as in gemm[BF16]. So
+// this set is used only when a session asks for it (SessionOptions::bf16_activations).
+//
+// Numerical contract: each output is one fp32 chain over k's pairs in k order (each vdpbf16ps
+// adds a pair's two products to it, in the hardware's order), whatever the batch size, the
+// token's place in it or the rows around it, as for every gemm.
+//
+// Layout: W is packed into panels of 32 rows in pair order, [k / 2][32 rows][2 bf16] (one 64-byte
+// load is 16 rows' pair), and a micro-tile's activations into bf16 pairs once per packed block,
+// shared by every panel of the block. Per pair of k the micro-kernel loads two panel vectors and,
+// per token, broadcasts the token's pair: 2 vdpbf16ps a token.
+//
+// GCC 12's AVX-512 intrinsics pass _mm512_undefined_epi32() (a self-initialized variable) as the
+// unused merge source of their builtins, which its -Wmaybe-uninitialized then reports, falsely.
+#pragma GCC diagnostic push
+#pragma GCC diagnostic ignored "-Wmaybe-uninitialized"
+#include <immintrin.h>
+#pragma GCC diagnostic pop
+
+#include <algorithm>
+#include <bit>
+#include <cstdint>
+
+#include "simd/avx2_loaders.h"
+#include "simd/kernels.h"
+
+namespace loom::simd {
+namespace {
+
+constexpr int kPanel = 32;  // W rows per panel: two 16-lane vectors
+constexpr int kMr = 12;     // tokens per micro-tile: 24 accumulators + 2 panel vectors of 32
+// A packed block of 512 k x 128 rows is 128 KiB of bf16 (in L2), as the fp32 gemm's 512 x 64:
+// half the bytes a weight buys twice the rows, and each tile's conversion serves 4 panels. A
+// micro-tile's activations, 12 x 512 bf16, are 12 KiB (in L1).
+constexpr int kKc = 512;  // k per packed block; even, so that only the last block has a half pair
+constexpr int kPairs = kKc / 2;
+constexpr int kNc = 128;  // W rows packed at once, reused by every token
+
+// A pair of bf16, the lower k in the low half: one 32-bit lane of vdpbf16ps's operands.
+using Pair = uint32_t;
+
+__m512bh as_bf16(__m512i v) {
+  return std::bit_cast<__m512bh>(v);
+}
+
+// The lanes of a 16-lane vector below N (clamped to 0..16).
+__mmask16 first_lanes(int n) {
+  return n >= 16 ? 0xffff : n <= 0 ? 0 : static_cast<__mmask16>((1u << n) - 1);
+}
+
+// panel[p * kPanel + j] = the pair at k0 + 2p of W's row r0 + j, for p < ceil(kc / 2) and j < nr;
+// the half pair past kc and the rows from nr on are zero. The panel is 64-byte aligned.
+void pack(const uint16_t* w, size_t ldw, int r0, int nr, int k0, int kc, Pair* panel) {
+  const int pairs = (kc + 1) / 2, whole = kc / 2;
+  for (int j0 = 0; j0 < kPanel; j0 += 8) {
+    const int n = std::clamp(nr - j0, 0, 8);
+    int p = 0;
+    if (n == 8) {
+      // 8 rows x 8 pairs: a transpose of 32-bit elements.
+      for (; p + 8 <= whole; p += 8) {
+        __m256 v[8];
+        for (int j = 0; j < 8; ++j) {
+          const uint16_t* at = w + static_cast<size_t>(r0 + j0 + j) * ldw + k0 + 2 * p;
+          v[j] = _mm256_castsi256_ps(_mm256_loadu_si256(reinterpret_cast<const __m256i*>(at)));
+        }
+        transpose8(v);
+        for (int i = 0; i < 8; ++i) {
+          _mm256_store_ps(reinterpret_cast<float*>(panel + (p + i) * kPanel + j0), v[i]);
+        }
+      }
+    }
+    for (; p < pairs; ++p) {
+      for (int j = 0; j < 8; ++j) {
+        Pair v = 0;
+        if (j < n) {
+          const uint16_t* row = w + static_cast<size_t>(r0 + j0 + j) * ldw + k0;
+          v = row[2 * p];
+          if (2 * p + 1 < kc) v |= static_cast<Pair>(row[2 * p + 1]) << 16;
+        }
+        panel[p * kPanel + j0 + j] = v;
+      }
+    }
+  }
+}
+
+// xb[i * kPairs + p] = tokens i's activations k0 + 2p, k0 + 2p + 1 (x points at k0) rounded to
+// bf16, for i < mr; zero past kc.
+void convert(const float* x, size_t ldx, int mr, int kc, Pair* xb) {
+  for (int i = 0; i < mr; ++i) {
+    const float* xi = x + i * ldx;
+    Pair* d = xb + i * kPairs;
+    for (int c = 0; c < kc; c += 32) {
+      const __m512 lo = _mm512_maskz_loadu_ps(first_lanes(kc - c), xi + c);
+      const __m512 hi = _mm512_maskz_loadu_ps(first_lanes(kc - c - 16), xi + c + 16);
+      _mm512_store_si512(d + c / 2, std::bit_cast<__m512i>(_mm512_cvtne2ps_pbh(hi, lo)));
+    }
+  }
+}
+
+// out[t][0..nr) (+)= sum over p < pairs of xb[t][p] . panel[p][0..nr), for t < MR. Named
+// accumulators: GCC spills an array of them.
+template <int MR>
+void micro(const Pair* panel, const Pair* xb, int pairs, float* out, size_t ldo, int nr,
+           bool accumulate) {
+  const __mmask16 m0 = first_lanes(nr), m1 = first_lanes(nr - 16);
+#define LOOM_ROWS(X) X(0) X(1) X(2) X(3) X(4) X(5) X(6) X(7) X(8) X(9) X(10) X(11)
+#define LOOM_DECL(i) [[maybe_unused]] __m512 c##i##a = _mm512_setzero_ps(), c##i##b = c##i##a;
+#define LOOM_LOAD(i)                                         \
+  if constexpr (MR > i) {                                    \
+    c##i##a = _mm512_maskz_loadu_ps(m0, out + i * ldo);      \
+    c##i##b = _mm512_maskz_loadu_ps(m1, out + i * ldo + 16); \
+  }
+#define LOOM_STEP(i)                                                                     \
+  if constexpr (MR > i) {                                                                \
+    const __m512bh a = as_bf16(_mm512_set1_epi32(static_cast<int>(xb[i * kPairs + p]))); \
+    c##i##a = _mm512_dpbf16_ps(c##i##a, b0, a);                                          \
+    c##i##b = _mm512_dpbf16_ps(c##i##b, b1, a);                                          \
+  }
+#define LOOM_STORE(i)                                       \
+  if constexpr (MR > i) {                                   \
+    _mm512_mask_storeu_ps(out + i * ldo, m0, c##i##a);      \
+    _mm512_mask_storeu_ps(out + i * ldo + 16, m1, c##i##b); \
+  }
+  LOOM_ROWS(LOOM_DECL)
+  if (accumulate) {
+    LOOM_ROWS(LOOM_LOAD)
+  }
+  for (int p = 0; p < pairs; ++p) {
+    const __m512bh b0 = as_bf16(_mm512_load_si512(panel + p * kPanel));
+    const __m512bh b1 = as_bf16(_mm512_load_si512(panel + p * kPanel + 16));
+    LOOM_ROWS(LOOM_STEP)
+  }
+  LOOM_ROWS(LOOM_STORE)
+#undef LOOM_ROWS
+#undef LOOM_DECL
+#undef LOOM_LOAD
+#undef LOOM_STEP
+#undef LOOM_STORE
+}
+
+using Bf16Micro = void (*)(const Pair* panel, const Pair* xb, int pairs, float* out, size_t ldo,
+                           int nr, bool accumulate);
+constexpr Bf16Micro kMicro[kMr] = {micro<1>, micro<2>, micro<3>, micro<4>,  micro<5>,  micro<6>,
+                                   micro<7>, micro<8>, micro<9>, micro<10>, micro<11>, micro<12>};
+
+// BLIS-style, as packed_gemm: W packed kNc rows x kKc k at a time and reused by every token, each
+// output carried across the k blocks through OUT itself (one chain in k order).
+void gemm(const void* w, size_t ldw, const float* x, size_t ldx, int m, int k, float* out,
+          size_t ldo, int rows) {
+  if (k == 0) {
+    for (int t = 0; t < m; ++t) std::fill_n(out + t * ldo, rows, 0.0f);
+    return;
+  }
+  const auto* wb = static_cast<const uint16_t*>(w);
+  alignas(64) Pair packed[kNc / kPanel][kPairs * kPanel];
+  alignas(64) Pair xb[kMr * kPairs];
+  for (int r0 = 0; r0 < rows; r0 += kNc) {
+    const int np = (std::min(kNc, rows - r0) + kPanel - 1) / kPanel;
+    for (int k0 = 0; k0 < k; k0 += kKc) {
+      const int kc = std::min(kKc, k - k0), pairs = (kc + 1) / 2;
+      for (int p = 0; p < np; ++p) {
+        const int r = r0 + p * kPanel;
+        pack(wb, ldw, r, std::min(kPanel, rows - r), k0, kc, packed[p]);
+      }
+      for (int t0 = 0; t0 < m; t0 += kMr) {
+        const int mr = std::min(kMr, m - t0);
+        convert(x + t0 * ldx + k0, ldx, mr, kc, xb);
+        for (int p = 0; p < np; ++p) {
+          const int r = r0 + p * kPanel;
+          kMicro[mr - 1](packed[p], xb, pairs, out + t0 * ldo + r, ldo, std::min(kPanel, rows - r),
+                         k0 > 0);
+        }
+      }
+    }
+  }
+}
+
+}  // namespace
+
+Kernels::Gemm avx512_bf16_gemm() {
+  return gemm;
+}
+
+}  // namespace loom::simd
