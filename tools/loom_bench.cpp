@@ -391,8 +391,8 @@ int main(int argc, char** argv) {
       ->type_name("TYPE")
       ->group("Models");
   app.add_flag("--bf16-activations", a.bf16_activations,
-               "prompts' products with bf16 weights round the activations to bf16 (AVX-512 BF16: "
-               "about twice the rate; no effect elsewhere)");
+               "prompts' products with bf16 weights round the activations to bf16 (AVX-512 BF16 "
+               "only; faster only where vdpbf16ps outruns fp32 FMAs, e.g. Zen 4)");
   app.add_option("--kv-type", a.kv_types,
                  "KV cache element types (list): f32, f16 or bf16 (type_k and type_v)")
       ->type_name("TYPE,...")

@@ -255,8 +255,9 @@ int main(int argc, char** argv) {
       ->type_name("TYPE")
       ->capture_default_str();
   app.add_flag("--bf16-activations", a.bf16_activations,
-               "prompts' products with bf16 weights round the activations to bf16 (AVX-512 BF16: "
-               "about twice the rate; no effect elsewhere; logits move, see docs/performance.md)");
+               "prompts' products with bf16 weights round the activations to bf16 (AVX-512 BF16 "
+               "only; faster only where vdpbf16ps outruns fp32 FMAs, e.g. Zen 4; logits move, see "
+               "docs/performance.md)");
 
   const char* from_model = " [default: generation_config.json as transformers reads it, else ";
   auto sampling = [&](const char* names, auto& var, const std::string& what, const char* dflt) {
