@@ -17,6 +17,7 @@
 
 #include "simd/half.h"
 #include "simd/quant_kernels.h"
+#include "simd/stream_prefetch.h"
 
 namespace loom::simd {
 namespace {
@@ -140,29 +141,12 @@ LOOM_INLINE __m256 accumulate(__m256 acc, __m256i p, __m256i s8, __m128i dw, __m
   return _mm256_add_ps(acc, _mm256_mul_ps(s, _mm256_cvtepi32_ps(p)));
 }
 
-// Decode streams through the whole matrix, each row a few KiB: the hardware prefetcher, restarting
-// on every row, leaves a core well short of the memory's bandwidth. So the stream is asked for
-// kAhead bytes ahead, one cache line per 64 bytes consumed (one call's rows are contiguous).
-// Measured on Zen 3, one core, 16384 x 2048: Q8_0 7.5 GB/s without, 8.5 at 1 KiB, 11-12 at 4-16
-// KiB; Q4_0 5-6.5, 6-8, 8-9.5 (best 4-8 KiB).
-constexpr size_t kAhead = 8192;
-constexpr size_t kLine = 64;
-
 template <class L>
 void gemv(const void* w, size_t ldw, const ActBlocks& x, int nb, float* out, int rows) {
   const auto* base = static_cast<const uint8_t*>(w);
   const size_t row_bytes = quant::quant_row_bytes(L::kType, ldw);
-  const size_t total = static_cast<size_t>(rows) * row_bytes;
   const int groups = nb / 8, rem = nb % 8, tail = groups * 8;
-  // Each step (a group, or the tail) prefetches its share of a row.
-  const size_t steps = std::max(1, groups + (rem > 0 ? 1 : 0));
-  const size_t share = (row_bytes + steps - 1) / steps;
-  size_t pf = kAhead;  // the next byte to prefetch, from BASE
-  auto prefetch_to = [&](size_t until) {
-    for (until = std::min(until, total); pf < until; pf += kLine) {
-      _mm_prefetch(reinterpret_cast<const char*>(base + pf), _MM_HINT_T0);
-    }
-  };
+  StreamPrefetch prefetch(base, row_bytes, rows, groups + (rem > 0 ? 1 : 0));
   // The activations' tail, zero past NB: those lanes add s * 0 = +0.
   alignas(32) float dx_tail[8] = {};
   alignas(32) int32_t s8_tail[8] = {};
@@ -172,10 +156,9 @@ void gemv(const void* w, size_t ldw, const ActBlocks& x, int nb, float* out, int
   for (int r = 0; r < rows; ++r) {
     const uint8_t* row = base + r * row_bytes;
     const uint16_t* dw = quant::row_scales(L::kType, row, ldw);
-    const size_t ahead = r * row_bytes + kAhead;
     __m256 acc = _mm256_setzero_ps();
     for (int g = 0; g < groups; ++g) {
-      prefetch_to(ahead + std::min(row_bytes, (g + 1) * share));
+      prefetch.before(r, g);
       __m256i p[8];
       L::group(row, 8 * g, x.q, 8, p);
       acc = accumulate<L>(acc, L::products(p), load256(x.s8 + 8 * g),
@@ -183,7 +166,7 @@ void gemv(const void* w, size_t ldw, const ActBlocks& x, int nb, float* out, int
                           _mm256_loadu_ps(x.d + 8 * g));
     }
     if (rem > 0) {
-      prefetch_to(ahead + row_bytes);
+      prefetch.before(r, groups);
       __m256i p[8];
       L::group(row, tail, x.q, rem, p);
       alignas(16) uint16_t dw_tail[8] = {};

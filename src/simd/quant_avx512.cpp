@@ -27,6 +27,7 @@
 #include <cstdint>
 
 #include "simd/quant_kernels.h"
+#include "simd/stream_prefetch.h"
 
 namespace loom::simd {
 namespace {
@@ -154,26 +155,12 @@ LOOM_INLINE __m256 accumulate(__m256 acc, __m512i p, __m512i s8, __m256i dw, __m
   return _mm256_add_ps(acc, _mm256_castpd_ps(_mm512_extractf64x4_pd(_mm512_castps_pd(t), 1)));
 }
 
-// Software prefetch as in the AVX2 set (see there for the measurements): the stream is asked for
-// kAhead bytes ahead, one cache line per 64 bytes consumed.
-constexpr size_t kAhead = 8192;
-constexpr size_t kLine = 64;
-
 template <class L>
 void gemv(const void* w, size_t ldw, const ActBlocks& x, int nb, float* out, int rows) {
   const auto* base = static_cast<const uint8_t*>(w);
   const size_t row_bytes = quant::quant_row_bytes(L::kType, ldw);
-  const size_t total = static_cast<size_t>(rows) * row_bytes;
   const int groups = nb / 16, rem = nb % 16, tail = groups * 16;
-  // Each step (a group, or the tail) prefetches its share of a row.
-  const size_t steps = std::max(1, groups + (rem > 0 ? 1 : 0));
-  const size_t share = (row_bytes + steps - 1) / steps;
-  size_t pf = kAhead;  // the next byte to prefetch, from BASE
-  auto prefetch_to = [&](size_t until) {
-    for (until = std::min(until, total); pf < until; pf += kLine) {
-      _mm_prefetch(reinterpret_cast<const char*>(base + pf), _MM_HINT_T0);
-    }
-  };
+  StreamPrefetch prefetch(base, row_bytes, rows, groups + (rem > 0 ? 1 : 0));
   // The activations' tail, zero past NB: those lanes add s * 0 = +0, as in the AVX2 set.
   alignas(64) float dx_tail[16] = {};
   alignas(64) int32_t s8_tail[16] = {};
@@ -183,10 +170,9 @@ void gemv(const void* w, size_t ldw, const ActBlocks& x, int nb, float* out, int
   for (int r = 0; r < rows; ++r) {
     const uint8_t* row = base + r * row_bytes;
     const uint16_t* dw = quant::row_scales(L::kType, row, ldw);
-    const size_t ahead = r * row_bytes + kAhead;
     __m256 acc = _mm256_setzero_ps();
     for (int g = 0; g < groups; ++g) {
-      prefetch_to(ahead + std::min(row_bytes, (g + 1) * share));
+      prefetch.before(r, g);
       __m512i p[8];
       L::group(L::quants(row, 16 * g), x.q + static_cast<size_t>(16 * g) * kBlock, 16, p);
       acc = accumulate<L>(acc, L::products(p), load512(x.s8 + 16 * g),
@@ -194,7 +180,7 @@ void gemv(const void* w, size_t ldw, const ActBlocks& x, int nb, float* out, int
                           _mm512_loadu_ps(x.d + 16 * g));
     }
     if (rem > 0) {
-      prefetch_to(ahead + row_bytes);
+      prefetch.before(r, groups);
       __m512i p[8];
       L::group(L::quants(row, tail), x.q + static_cast<size_t>(tail) * kBlock, rem, p);
       alignas(32) uint16_t dw_tail[16] = {};
