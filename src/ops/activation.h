@@ -1,5 +1,6 @@
 // The SwiGLU gate of Llama's MLP, and the residual add. Elementwise, so THREADS never change a
-// result; below kParallelMin elements (a decode step) one thread does it all.
+// result; called outside a parallel region, below kParallelMin elements (a decode step) one
+// thread does it all; inside one, the team shares it (ops/team.h).
 #pragma once
 
 namespace loom::ops {

@@ -33,9 +33,12 @@ enum class Pass : uint8_t { Prompt, Decode, PromptBf16Acts };
 // 8-bit blocks (m * w.cols / 32 blocks); none otherwise.
 size_t matmul_scratch_blocks(const MatRef& w, int m);
 
-// y[m, w.rows] = x[m, w.cols] * w^T. The rows of W are split across THREADS; each output is
-// computed by one thread in a fixed order, so results do not depend on the thread count.
-// Pass::Decode takes m == 1. SCRATCH holds matmul_scratch_blocks(w, m) blocks or more.
+// y[m, w.rows] = x[m, w.cols] * w^T. The rows of W are split across THREADS (or, inside a
+// parallel region, the calling team: every op here is collective, see ops/team.h); each output
+// is computed by one thread in a fixed order, so results do not depend on the thread count.
+// Pass::Decode takes m == 1. SCRATCH holds matmul_scratch_blocks(w, m) blocks or more; with less
+// it throws loom::Error, which inside a region ends the process (a caller's bug: the model's
+// workspace is sized from its matrices).
 void matmul(const float* x, int m, const MatRef& w, float* y, int threads, Pass pass = Pass::Prompt,
             std::span<quant::ActSpace> scratch = {});
 
@@ -46,7 +49,7 @@ struct Product {
 };
 
 // The products of one input with several matrices (q, k and v; gate and up) as one parallel
-// job: one fork and join instead of several, the small matrices' rows shared out with the large
+// loop: one barrier instead of several, the small matrices' rows shared out with the large
 // one's, and X quantized once for quantized weights. Each output is what matmul computes. All
 // matrices have X's width.
 void matmul_group(const float* x, int m, std::span<const Product> products, int threads, Pass pass,
