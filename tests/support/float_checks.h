@@ -2,8 +2,10 @@
 #pragma once
 
 #include <bit>
+#include <cstddef>
 #include <cstdint>
 #include <limits>
+#include <vector>
 
 namespace loom::test {
 
@@ -23,5 +25,17 @@ class Failures {
  private:
   int count_ = 0;
 };
+
+// OUT holds M rows of ROWS outputs, LDO apart (the last row ends the vector), filled with
+// SENTINEL before the kernel ran: the number of padding places (columns ROWS .. LDO) that no
+// longer hold it, i.e. writes past a kernel's rows.
+inline int padding_writes(const std::vector<float>& out, int m, int rows, size_t ldo,
+                          float sentinel) {
+  int written = 0;
+  for (size_t t = 0; t + 1 < static_cast<size_t>(m); ++t) {
+    for (size_t r = rows; r < ldo; ++r) written += bits_of(out[t * ldo + r]) != bits_of(sentinel);
+  }
+  return written;
+}
 
 }  // namespace loom::test
