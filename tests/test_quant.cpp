@@ -533,11 +533,13 @@ TEST_P(QuantKernelSet, ToF32IsTheReferenceDequantization) {
   }
 }
 
-// The int8 prompt gemm, in the sets that have one: every output against the double-precision sum
-// over its blocks of d_w * d_x * (exact integer product), within the rounding of an fp32 sum of
-// NB terms (each scale product rounded once, each term added by an FMA); rows and tokens across
-// the panels' (16 rows), the packed blocks' (64 rows, 16 blocks) and the micro-tile's (6
-// tokens) edges; and nothing written between ROWS and the output stride.
+// The int8 prompt gemm, in the sets that have one (AVX2, AVX-512 VNNI): every output against the
+// double-precision sum over its blocks of d_w * d_x * (exact integer product), within the
+// rounding of an fp32 sum of NB terms; bit for bit against the contract both sets share (the
+// blocks' float(p) * (d_w * d_x) added in order with FMAs), so prompts do not depend on the set;
+// rows and tokens across the panels' (8 or 16 rows), the packed blocks' (64 rows, 16 blocks) and
+// the micro-tiles' (4 or 6 tokens) edges; and nothing written between ROWS and the output
+// stride.
 TEST_P(QuantKernelSet, GemmMatchesBlockSums) {
   const QuantKernels& k = kern();
   if (k.gemm[slot()] == nullptr) GTEST_SKIP() << "no int8 gemm in this set (prompts: float gemm)";
@@ -574,6 +576,20 @@ TEST_P(QuantKernelSet, GemmMatchesBlockSums) {
             const float got = out[t * ldo + r];
             if (!(std::fabs(got - want) <= (nb + 2) * 6e-8 * mag + 1e-30) && f.add()) {
               ADD_FAILURE() << "token " << t << " row " << r << ": " << got << " vs " << want;
+            }
+            const uint16_t* dw = loom::quant::row_scales(type(), w.row(r), ldw);
+            float contract = 0.0f;
+            for (int b = 0; b < nb; ++b) {
+              const float d = loom::simd::f16_to_f32(dw[b]);
+              int32_t p = 0;  // exact: the values are d * q, q an integer of at most 8 bits
+              for (int i = b * kBlock; i < (b + 1) * kBlock; ++i) {
+                p += static_cast<int32_t>(w.values[static_cast<size_t>(r) * K + i] / d) * a.q[i];
+              }
+              contract = std::fma(static_cast<float>(p), d * a.d[b], contract);
+            }
+            if (bits_of(got) != bits_of(contract) && f.add()) {
+              ADD_FAILURE() << "token " << t << " row " << r << ": " << got << " vs contract "
+                            << contract;
             }
           }
         }

@@ -269,8 +269,8 @@ TEST_P(QuantModel, AgainstDequantizedAndUnquantized) {
       c.fixture.name.c_str(), loom::dtype_name(c.type), prompt_vs_dq.max_abs,
       prompt_vs_base.mean_kl(), 100 * prompt_vs_base.top1());
   if (loom::simd::quant_kernels().gemm[loom::simd::quant_slot(c.type)] != nullptr) {
-    // Prompts through the int8 gemm (AVX-512 VNNI) quantize the activations as decode steps do,
-    // and stay as close to the dequantized forward.
+    // Prompts through the int8 gemm (AVX2, AVX-512 VNNI) quantize the activations as decode steps
+    // do, and stay as close to the dequantized forward.
     EXPECT_LE(prompt_vs_dq.max_rel, c.bounds.dq_rel);
     EXPECT_LE(prompt_vs_dq.mean_kl(), c.bounds.dq_kl);
   } else {

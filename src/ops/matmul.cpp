@@ -24,7 +24,7 @@ int chunks_per_thread(Pass pass) {
 }
 
 // Quantized weights meet quantized activations in decode steps, and in prompts where the kernel
-// set has an int8 gemm (AVX-512 VNNI); elsewhere prompts dequantize W into the float gemm.
+// set has an int8 gemm (AVX2, AVX-512 VNNI); elsewhere prompts dequantize W into the float gemm.
 bool int8_product(const Product& p, Pass pass, const simd::QuantKernels& qk) {
   return is_quantized(p.w.dtype) &&
          (pass == Pass::Decode || qk.gemm[simd::quant_slot(p.w.dtype)] != nullptr);

@@ -240,6 +240,7 @@ const QuantKernels& quant_avx2_kernels() {
       quantize_acts,
       {gemv<Q8>, gemv<Q4>},
       {to_f32<Q8>, to_f32<Q4>},
+      {quant_avx2_gemm(DType::Q8_0), quant_avx2_gemm(DType::Q4_0)},
   };
   return k;
 }

@@ -1,6 +1,7 @@
-// The inner loops of decode steps with Q8_0 and Q4_0 weights: one table per instruction set,
-// chosen at run time as simd::kernels() is. (Prompts read quantized weights through the float
-// kernels' gemm, which dequantizes them into its packed panels.)
+// The inner loops of products with Q8_0 and Q4_0 weights: one table per instruction set, chosen
+// at run time as simd::kernels() is. Decode steps use gemv; prompts the set's int8 gemm (AVX2,
+// AVX-512 VNNI), or, in the scalar set, the float kernels' gemm, which dequantizes the weights
+// into its packed panels.
 //
 // The activations are quantized per block to 8 bits (quant::ActBlocks) first; each block product
 // is then an exact integer sum, and only the scaling and accumulation are in fp32. Numerical
@@ -32,8 +33,8 @@ struct QuantKernels {
   using ToF32 = void (*)(const void* src, float* dst, size_t n);
   // The prompt product on quantized activations: out[t * ldo + r] = row r of W . token t of X,
   // for t < m and r < rows; token t's NB blocks are act_blocks(x + t * nb, nb). Its contract
-  // is its own (see quant_gemm_avx512.cpp); a set without one leaves it null, and prompts then
-  // run through the float gemm on fp32 activations.
+  // is its own, the same in the AVX2 and VNNI sets (see quant_gemm_avx2.cpp); a set without one
+  // (scalar) leaves it null, and prompts then run through the float gemm on fp32 activations.
   using Gemm = void (*)(const void* w, size_t ldw, const quant::ActSpace* x, int nb, int m,
                         float* out, size_t ldo, int rows);
 
@@ -58,5 +59,6 @@ const QuantKernels& quant_avx2_kernels();
 // AVX2 set's): only where avx512_vnni_supported().
 const QuantKernels& quant_avx512_kernels();
 QuantKernels::Gemm quant_avx512_gemm(DType t);  // (quant_gemm_avx512.cpp)
+QuantKernels::Gemm quant_avx2_gemm(DType t);    // (quant_gemm_avx2.cpp)
 
 }  // namespace loom::simd
