@@ -317,7 +317,7 @@ TEST(QuantFormat, Q4_KKnownBlocks) {
   for (int b = 0; b < 3; ++b) {
     for (int i = 0; i < kBlock; ++i) x[b * kBlock + i] = step[b] * (i % 16) - offset[b];
   }
-  uint8_t q[2 * 32 + 16];
+  alignas(16) uint8_t q[2 * 32 + 16];  // the header holds fp16 fields
   ASSERT_EQ(loom::row_bytes(DType::Q4_K, 3 * kBlock), sizeof q);
   std::memset(q, 0xab, sizeof q);
   loom::quant::quantize_row_q4_k(x, q, 3 * kBlock);
