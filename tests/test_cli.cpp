@@ -152,7 +152,7 @@ TEST(Cli, QuantizeAtLoad) {
     const Result e = run(std::string("--quantize ") + bad + " -p hi");
     EXPECT_EQ(e.exit_code, 1) << bad;
     EXPECT_THAT(e.err, HasSubstr(std::string("--quantize: '") + bad +
-                                 "' is not a quantized type (want q8_0 or q4_0)"));
+                                 "' is not a quantized type (want q8_0, q4_0 or q4_k)"));
     EXPECT_TRUE(e.out.empty()) << bad;
   }
 }

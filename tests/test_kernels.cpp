@@ -364,6 +364,7 @@ Matrix make_matrix(DType dtype, int rows, int k, size_t ld, std::mt19937& rng) {
           break;
         case DType::Q8_0:
         case DType::Q4_0:
+        case DType::Q4_K:
           ADD_FAILURE() << "block types are tested in test_quant";
           break;
       }

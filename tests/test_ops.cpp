@@ -84,6 +84,7 @@ Weights make_weights(DType dtype, int rows, int cols, std::mt19937& rng) {
         break;
       case DType::Q8_0:
       case DType::Q4_0:
+      case DType::Q4_K:
         ADD_FAILURE() << "block types are tested in test_quant";
         break;
     }

@@ -185,7 +185,8 @@ TEST(Perplexity, CallbackSeesRunningTotalsAndSessionIsReset) {
 // - Quantized weights: test_quant_model measures a mean KL divergence from the unquantized model
 //   of 1.2e-3 (q8_0) and 0.12 nats (q4_0) per token on stories260K's golden prompts; the mean NLL
 //   of a text moves by about that much on average, i.e. perplexity by ~+0.1% and ~+13%. Measured
-//   here: q8_0 +0.044%, q4_0 +5.4%. Upper bounds +1% and +15%.
+//   here: q8_0 +0.044%, q4_0 +5.4%. Upper bounds +1% and +15%. q4_k: KL 0.075 (~+8%), measured
+//   +4.5%, upper bound +10%.
 // - KV caches: each key and value rounded once, to 2^-11 of itself (f16) or 2^-8 (bf16); logits
 //   move by at most 0.02 and 0.22 on stories260K (test_golden), with no preferred direction.
 //   Measured (AVX2 / portable kernels): f16 -0.004% / -0.006%, bf16 +0.029% / +0.038%. Bounds
@@ -204,6 +205,7 @@ TEST(Perplexity, QuantizedAndHalfKvWithinBoundsOfTransformers) {
   const Variant variants[] = {
       {"q8_0", "q8_0", loom::DType::F32, -0.005, 0.01},
       {"q4_0", "q4_0", loom::DType::F32, -0.005, 0.15},
+      {"q4_k", "q4_k", loom::DType::F32, -0.005, 0.10},
       {"kv f16", "", loom::DType::F16, -0.001, 0.001},
       {"kv bf16", "", loom::DType::BF16, -0.01, 0.01},
   };

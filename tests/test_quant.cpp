@@ -54,7 +54,31 @@ size_t q4_quant_bytes(int nb) {
   return 32 * static_cast<size_t>((nb + 1) / 2);
 }
 size_t quant_bytes(DType type, int nb) {
-  return type == DType::Q8_0 ? q8_quant_bytes(nb) : q4_quant_bytes(nb);
+  return type == DType::Q8_0 ? q8_quant_bytes(nb) : q4_quant_bytes(nb);  // Q4_K: Q4_0's pairs
+}
+
+// Q4_K: super-block S's 16-byte header after the quants (6 bytes of scales, 6 of minimums, fp16
+// d and dmin), and its 6-bit field J of the array at OFFSET (0: scales, 6: minimums): bits
+// 6 (j % 4) on of the little-endian 24 bits at byte 3 (j / 4).
+uint8_t* q4k_header(uint8_t* row, int nb, int s) {
+  return row + q4_quant_bytes(nb) + 16 * static_cast<size_t>(s);
+}
+uint32_t q4k_group(const uint8_t* g) {
+  return g[0] | uint32_t{g[1]} << 8 | uint32_t{g[2]} << 16;
+}
+int q4k_field(const uint8_t* header, int offset, int j) {
+  return static_cast<int>(q4k_group(header + offset + 3 * (j / 4)) >> (6 * (j % 4)) & 63);
+}
+void set_q4k_field(uint8_t* header, int offset, int j, int v) {
+  uint8_t* g = header + offset + 3 * (j / 4);
+  uint32_t w = q4k_group(g) & ~(uint32_t{63} << (6 * (j % 4)));
+  w |= static_cast<uint32_t>(v) << (6 * (j % 4));
+  for (int i = 0; i < 3; ++i) g[i] = static_cast<uint8_t>(w >> (8 * i));
+}
+uint16_t q4k_f16(const uint8_t* header, int at) {  // at 12: d, 14: dmin
+  uint16_t v;
+  std::memcpy(&v, header + at, 2);
+  return v;
 }
 
 // Activations of NB blocks in their own arrays (exact sizes: ASan sees reads past them).
@@ -76,6 +100,13 @@ TEST(QuantFormat, SizesAndNames) {
   EXPECT_EQ(loom::row_bytes(DType::Q4_0, 64), 36u);
   EXPECT_EQ(loom::row_bytes(DType::Q4_0, 96), 70u);  // an odd last block takes a whole pair
   EXPECT_EQ(loom::row_bytes(DType::Q4_0, 32), 34u);
+  EXPECT_EQ(loom::row_bytes(DType::Q4_K, 256), 144u);    // 4.5 bits a weight
+  EXPECT_EQ(loom::row_bytes(DType::Q4_K, 4096), 2304u);  // as Q4_0's
+  EXPECT_EQ(loom::row_bytes(DType::Q4_K, 64), 48u);      // a short super-block: a whole header
+  EXPECT_EQ(loom::row_bytes(DType::Q4_K, 288), 192u);    // 9 blocks: 5 pairs, 2 headers
+  EXPECT_EQ(loom::dtype_block(DType::Q4_K), 32);
+  EXPECT_TRUE(loom::is_quantized(DType::Q4_K));
+  EXPECT_EQ(std::string(loom::dtype_name(DType::Q4_K)), "q4_k");
   EXPECT_EQ(sizeof(ActSpace), 40u);  // 32 q, d, s8
   EXPECT_EQ(loom::row_bytes(DType::BF16, 172), 344u);
   EXPECT_EQ(loom::row_bytes(DType::F32, 3), 12u);
@@ -84,7 +115,7 @@ TEST(QuantFormat, SizesAndNames) {
   EXPECT_EQ(loom::dtype_size(DType::Q8_0), 0u);
   EXPECT_TRUE(loom::is_quantized(DType::Q8_0));
   EXPECT_FALSE(loom::is_quantized(DType::BF16));
-  for (DType t : {DType::F32, DType::F16, DType::BF16, DType::Q8_0, DType::Q4_0}) {
+  for (DType t : {DType::F32, DType::F16, DType::BF16, DType::Q8_0, DType::Q4_0, DType::Q4_K}) {
     EXPECT_EQ(loom::dtype_from_name(loom::dtype_name(t)), t);
   }
   EXPECT_EQ(loom::dtype_from_name("Q8_0"), std::nullopt);
@@ -274,6 +305,157 @@ TEST(QuantFormat, Q4_0RoundTripWithinHalfAStepInsideTheRange) {
   EXPECT_GT(clamped, 0);  // the sweep did reach the clamp
 }
 
+TEST(QuantFormat, Q4_KKnownBlocks) {
+  // Three blocks, a short super-block, each an exact grid: x = step * (i % 16) - offset.
+  // Block 0: step 63/128, offset 63/32; block 1: step 1/8, offset 1/2; block 2: step 5/128,
+  // offset 0 (a block of one sign is not offset away from zero). Each block's fit is its grid;
+  // the super-block's d = (63/128) / 63 = 1/128 and dmin = (63/32) / 63 = 1/32, both exact in
+  // fp16, make the 6-bit scales 63, 16, 5 and minimums 63, 16, 0, and the weights come back
+  // exactly.
+  const float step[3] = {63.0f / 128, 1.0f / 8, 5.0f / 128}, offset[3] = {63.0f / 32, 0.5f, 0};
+  float x[3 * kBlock];
+  for (int b = 0; b < 3; ++b) {
+    for (int i = 0; i < kBlock; ++i) x[b * kBlock + i] = step[b] * (i % 16) - offset[b];
+  }
+  alignas(16) uint8_t q[2 * 32 + 16];  // the header holds fp16 fields
+  ASSERT_EQ(loom::row_bytes(DType::Q4_K, 3 * kBlock), sizeof q);
+  std::memset(q, 0xab, sizeof q);
+  loom::quant::quantize_row_q4_k(x, q, 3 * kBlock);
+  // Pair 0: blocks 0 (low nibbles) and 1 (high); pair 1: block 2, zero high nibbles.
+  for (int i = 0; i < kBlock; ++i) {
+    EXPECT_EQ(q[i], (i % 16) * 0x11) << i;
+    EXPECT_EQ(q[kBlock + i], i % 16) << i;
+  }
+  const uint8_t* h = q + 64;
+  const int want_sc[8] = {63, 16, 5}, want_m[8] = {63, 16, 0};
+  for (int j = 0; j < 8; ++j) {
+    EXPECT_EQ(q4k_field(h, 0, j), want_sc[j]) << j;
+    EXPECT_EQ(q4k_field(h, 6, j), want_m[j]) << j;
+  }
+  // The packing written out: scales 63 | 16 << 6 | 5 << 12 little-endian, then zeros.
+  const uint8_t want_scales[6] = {0x3f, 0x54, 0x00, 0, 0, 0};
+  for (int i = 0; i < 6; ++i) EXPECT_EQ(h[i], want_scales[i]) << i;
+  EXPECT_EQ(q4k_f16(h, 12), 0x2000);  // 1/128
+  EXPECT_EQ(q4k_f16(h, 14), 0x2800);  // 1/32
+  float back[3 * kBlock];
+  loom::quant::dequantize_row_q4_k(q, back, 3 * kBlock);
+  for (int i = 0; i < 3 * kBlock; ++i) EXPECT_EQ(back[i], x[i]) << i;
+
+  // All zero: d = dmin = 0, every weight 0.
+  std::memset(x, 0, sizeof x);
+  loom::quant::quantize_row_q4_k(x, q, 3 * kBlock);
+  loom::quant::dequantize_row_q4_k(q, back, 3 * kBlock);
+  for (int i = 0; i < 3 * kBlock; ++i) EXPECT_EQ(back[i], 0.0f) << i;
+}
+
+// Gaussian rows, as trained weights roughly are: the mean squared error of q4_k against q4_0's on
+// the same rows (k-quants' point: a minimum per block uses the 16 levels on the block's actual
+// range, and the least-squares fit beats max-magnitude scaling).
+std::vector<float> gaussian_rows(size_t n, std::mt19937& rng) {
+  std::normal_distribution<float> g(0.0f, 0.02f);
+  std::vector<float> x(n);
+  for (float& v : x) v = g(rng);
+  return x;
+}
+
+double mean_squared_error(DType type, const std::vector<float>& x) {
+  const int n = static_cast<int>(x.size());
+  std::vector<uint8_t> q(loom::row_bytes(type, n));
+  std::vector<float> back(x.size());
+  loom::quant::quantize_row(type, x.data(), q.data(), n);
+  loom::quant::dequantize_row(type, q.data(), back.data(), n);
+  double sse = 0;
+  for (size_t i = 0; i < x.size(); ++i) sse += (double{x[i]} - back[i]) * (double{x[i]} - back[i]);
+  return sse / static_cast<double>(x.size());
+}
+
+TEST(QuantFormat, Q4_KBeatsQ4_0OnGaussianRows) {
+  std::mt19937 rng(12);
+  const std::vector<float> x = gaussian_rows(64 * 256, rng);
+  const double q4_0 = mean_squared_error(DType::Q4_0, x), q4_k = mean_squared_error(DType::Q4_K, x);
+  std::printf("[ quant ] gaussian rows: rms error q4_0 %.4g, q4_k %.4g (sigma 0.02)\n",
+              std::sqrt(q4_0), std::sqrt(q4_k));
+  EXPECT_LT(q4_k, 0.8 * q4_0);
+}
+
+// The bound, per weight: the nibble is the nearest point of the block's grid step * n - offset,
+// n in 0..15, as stored (6-bit sc and m against fp16 d and dmin): within half a step, unless the
+// weight is past an end of the grid, where it is that end. (The search may pick a grid that
+// leaves a block's extremes outside it when that lowers the block's squared error.) And a
+// sanity check that the grid spans about the block's range: step <= range / 12. (The candidate
+// placements use steps of range / 14 to range / 16, but each one's least-squares line may be
+// steeper, most with an outlier: down to range / 13.2 in this sweep, plus half a unit of d from
+// the 6-bit rounding.)
+TEST(QuantFormat, Q4_KRoundTripNearestOnItsGrid) {
+  std::mt19937 rng(9);
+  const int nb = 8 * 500 + 3;  // a short last super-block
+  const std::vector<float> x = random_blocks(nb, rng);
+  std::vector<uint8_t> q(loom::row_bytes(DType::Q4_K, nb * kBlock));
+  std::vector<float> back(x.size());
+  loom::quant::quantize_row_q4_k(x.data(), q.data(), nb * kBlock);
+  loom::quant::dequantize_row_q4_k(q.data(), back.data(), nb * kBlock);
+  Failures f;
+  int past_ends = 0;
+  for (int b = 0; b < nb; ++b) {
+    const uint8_t* h = q4k_header(q.data(), nb, b / 8);
+    const double d = loom::simd::f16_to_f32(q4k_f16(h, 12));
+    const double dmin = loom::simd::f16_to_f32(q4k_f16(h, 14));
+    const double step = d * q4k_field(h, 0, b % 8), offset = dmin * q4k_field(h, 6, b % 8);
+    double lo = 0, hi = 0;
+    for (int i = 0; i < kBlock; ++i) {
+      lo = std::min(lo, double{x[b * kBlock + i]});
+      hi = std::max(hi, double{x[b * kBlock + i]});
+    }
+    if (!(step <= (hi - lo) / 12 + d / 2 + 1e-30) && f.add()) {
+      ADD_FAILURE() << "block " << b << ": step " << step << " for range " << hi - lo;
+    }
+    for (int i = 0; i < kBlock; ++i) {
+      const size_t at = static_cast<size_t>(b) * kBlock + i;
+      const int nib = (q[b / 2 * kBlock + i] >> (b % 2 * 4)) & 0x0f;
+      const double v = x[at], w = back[at];
+      // The value read back is the grid point, rounded once to fp32.
+      if (!(std::fabs(w - (step * nib - offset)) <= std::fabs(w) * 0x1p-24) && f.add()) {
+        ADD_FAILURE() << "block " << b << " i " << i << ": " << w << " off its grid point";
+      }
+      const double slack = 1e-6 * (std::fabs(v) + offset) + 1e-30;
+      if (step == 0) continue;  // a one-point grid (a constant block): nothing to choose
+      if (v < -offset - step / 2 || v > 15 * step - offset + step / 2) {
+        ++past_ends;
+        if (nib != (v < -offset ? 0 : 15) && f.add()) {
+          ADD_FAILURE() << "block " << b << " i " << i << ": " << v << " past the grid, nibble "
+                        << nib;
+        }
+      } else if (!(std::fabs(v - w) <= step / 2 + slack) && f.add()) {
+        ADD_FAILURE() << "block " << b << " i " << i << ": " << v << " -> " << w << ", step "
+                      << step;
+      }
+    }
+  }
+  EXPECT_EQ(f.count(), 0);
+  EXPECT_GT(past_ends, 0);  // the search did clip some extremes
+  // The short super-block's missing blocks: scale and minimum 0; the odd block's high nibbles 0.
+  const uint8_t* last = q4k_header(q.data(), nb, nb / 8);
+  for (int j = 3; j < 8; ++j) EXPECT_EQ(q4k_field(last, 0, j) + q4k_field(last, 6, j), 0) << j;
+  for (int i = 0; i < kBlock; ++i) EXPECT_EQ(q[(nb - 1) / 2 * kBlock + i] >> 4, 0) << i;
+}
+
+// Rows that are not whole blocks are not the quantizers' to take: loading keeps such matrices
+// as stored (test_quant_model); asked directly, quantize_matrix says why.
+TEST(QuantFormat, MatrixOfPartialBlocksIsAnError) {
+  const std::vector<float> x(2 * 48, 1.0f);
+  std::vector<uint8_t> out(256);
+  for (DType type : {DType::Q8_0, DType::Q4_0, DType::Q4_K}) {
+    try {
+      loom::quant::quantize_matrix(x.data(), DType::F32, 2, 48, type, out.data(), 1);
+      ADD_FAILURE() << "no error for " << loom::dtype_name(type);
+    } catch (const std::exception& e) {
+      EXPECT_NE(std::string(e.what()).find("rows of 48 weights are not whole blocks of 32"),
+                std::string::npos)
+          << e.what();
+    }
+  }
+}
+
 TEST(QuantFormat, MatrixFromEveryDtypeAnyThreadCount) {
   std::mt19937 rng(8);
   const int rows = 37, cols = 96;
@@ -286,7 +468,7 @@ TEST(QuantFormat, MatrixFromEveryDtypeAnyThreadCount) {
     b16[i] = loom::simd::f32_to_bf16(x[i]);
     xb16[i] = loom::simd::bf16_to_f32(b16[i]);
   }
-  for (DType type : {DType::Q8_0, DType::Q4_0}) {
+  for (DType type : {DType::Q8_0, DType::Q4_0, DType::Q4_K}) {
     const size_t row = loom::row_bytes(type, cols);
     for (const auto& [src, src_type, values] :
          {std::tuple<const void*, DType, const std::vector<float>*>{x.data(), DType::F32, &x},
@@ -412,7 +594,17 @@ QMatrix make_qmatrix(DType type, int rows, int nb, size_t ldw, std::mt19937& rng
     uint8_t* row = m.bytes.data() + r * m.row_bytes();
     loom::quant::quantize_row(type, x.data(), row, static_cast<int>(kw));
     for (int b = nb; b < static_cast<int>(ldw); ++b) {
-      set_scale(row, quant_bytes(type, static_cast<int>(ldw)), b, kF16NaN);
+      if (type != DType::Q4_K) {
+        set_scale(row, quant_bytes(type, static_cast<int>(ldw)), b, kF16NaN);
+      } else if (b / 8 > (nb - 1) / 8) {  // a super-block past NB: a NaN d
+        const uint16_t nan = kF16NaN;
+        std::memcpy(q4k_header(row, static_cast<int>(ldw), b / 8) + 12, &nan, 2);
+      } else {  // a block past NB in NB's last super-block: the largest scale, minimum, nibbles
+        uint8_t* h = q4k_header(row, static_cast<int>(ldw), b / 8);
+        set_q4k_field(h, 0, b % 8, 63);
+        set_q4k_field(h, 6, b % 8, 63);
+        for (int i = 0; i < kBlock; ++i) row[b / 2 * kBlock + i] |= b % 2 ? 0xf0 : 0x0f;
+      }
     }
     loom::quant::dequantize_row(type, row, back.data(), static_cast<int>(kw));
     std::copy_n(back.begin(), k, m.values.begin() + r * k);
@@ -522,7 +714,7 @@ TEST_P(QuantKernelSet, PromptGemmIsTheFloatGemmOfTheDequantizedMatrix) {
 // A row at a time (its scales follow its quants).
 TEST_P(QuantKernelSet, ToF32IsTheReferenceDequantization) {
   std::mt19937 rng(3);
-  for (const int nb : {1, 5, 8, 11}) {
+  for (const int nb : {1, 5, 8, 11, 17}) {
     const int K = nb * kBlock;
     const QMatrix w = make_qmatrix(type(), 3, nb, nb, rng);
     std::vector<float> got(w.values.size());
@@ -703,14 +895,17 @@ TEST(QuantDispatch, Avx512RunsTheVnniSetWhereTheCpuHasIt) {
   const QuantKernels& avx2 = loom::simd::quant_avx2_kernels();
   EXPECT_EQ(&k, vnni ? &loom::simd::quant_avx512_kernels() : &avx2);
   for (int slot : {0, 1}) EXPECT_EQ(k.gemv[slot] != avx2.gemv[slot], vnni) << slot;
+  EXPECT_EQ(k.gemv[2], avx2.gemv[2]);  // Q4_K: the AVX2 gemv everywhere
+  EXPECT_EQ(k.gemm[2], nullptr);       // and its prompts through the float gemm
   EXPECT_EQ(k.quantize_acts, avx2.quantize_acts);
-  for (int slot : {0, 1}) EXPECT_EQ(k.to_f32[slot], avx2.to_f32[slot]) << slot;
+  for (int slot : {0, 1, 2}) EXPECT_EQ(k.to_f32[slot], avx2.to_f32[slot]) << slot;
   std::printf("Avx512 quantized cases run the %s set\n", vnni ? "AVX-512 VNNI" : "AVX2");
 }
 
 INSTANTIATE_TEST_SUITE_P(IsasAndTypes, QuantKernelSet,
                          ::testing::Combine(::testing::Values(Isa::Scalar, Isa::Avx2, Isa::Avx512),
-                                            ::testing::Values(DType::Q8_0, DType::Q4_0)),
+                                            ::testing::Values(DType::Q8_0, DType::Q4_0,
+                                                              DType::Q4_K)),
                          [](const auto& info) {
                            return param_name(std::get<0>(info.param)) + "_" +
                                   loom::dtype_name(std::get<1>(info.param));

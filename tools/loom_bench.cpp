@@ -387,7 +387,8 @@ int main(int argc, char** argv) {
       ->capture_default_str()
       ->group("Models");
   app.add_option("--quantize", a.quantize,
-                 "quantize every model's weights at load: q8_0 (8.5 bits a weight) or q4_0 (4.5)")
+                 "quantize every model's weights at load: q8_0 (8.5 bits a weight), q4_0 or q4_k "
+                 "(4.5; q4_k: a scale and minimum a block)")
       ->type_name("TYPE")
       ->group("Models");
   app.add_flag("--bf16-activations", a.bf16_activations,

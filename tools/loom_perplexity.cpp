@@ -107,7 +107,8 @@ int main(int argc, char** argv) {
       ->capture_default_str()
       ->check(CLI::Range(0, 4096));
   app.add_option("--quantize", a.quantize,
-                 "quantize the weights at load: q8_0 (8.5 bits a weight) or q4_0 (4.5)")
+                 "quantize the weights at load: q8_0 (8.5 bits a weight), q4_0 or q4_k "
+                 "(4.5; q4_k: a scale and minimum a block)")
       ->type_name("TYPE");
   app.add_option("--kv-type", a.kv_type, "KV cache element type: f32, f16 or bf16")
       ->type_name("TYPE")

@@ -11,11 +11,13 @@ namespace loom {
 
 // Element type of a weight tensor: as the checkpoint stores it (F32, F16, BF16), or as loading
 // quantized it. Q8_0 and Q4_0 hold each row as blocks of 32 weights sharing one fp16 scale: 8.5
-// and 4.5 bits a weight (a row of an odd number of Q4_0 blocks pads the last to a pair), the
-// sizes of llama.cpp's types of the same names, in a byte order of our own (src/quant/blocks.h).
-enum class DType : uint8_t { F32, F16, BF16, Q8_0, Q4_0 };
+// and 4.5 bits a weight (a row of an odd number of Q4_0 blocks pads the last to a pair). Q4_K
+// groups the blocks in super-blocks of 8, each block with a 6-bit scale and minimum: 4.5 bits a
+// weight too (a last super-block of fewer blocks takes a whole 16-byte header). The sizes are
+// llama.cpp's types' of the same names, in a byte order of our own (src/quant/blocks.h).
+enum class DType : uint8_t { F32, F16, BF16, Q8_0, Q4_0, Q4_K };
 
-const char* dtype_name(DType t);  // "f32", "f16", "bf16", "q8_0", "q4_0"
+const char* dtype_name(DType t);  // "f32", "f16", "bf16", "q8_0", "q4_0", "q4_k"
 // The dtype dtype_name calls NAME, if any.
 std::optional<DType> dtype_from_name(std::string_view name);
 bool is_quantized(DType t);

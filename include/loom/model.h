@@ -20,14 +20,14 @@ struct LoadedModel;
 }
 
 struct LoadOptions {
-  // DType::Q8_0 or DType::Q4_0: quantize the matrices of the products (attention, MLP, output
+  // DType::Q8_0, Q4_0 or Q4_K: quantize the matrices of the products (attention, MLP, output
   // head) at load, with all cores, into memory of their own. Left as stored: the token embedding
   // (a lookup of rows, not a product; a tied output head gets its own quantized copy) and any
   // matrix whose rows are not whole blocks of 32 weights. Empty: every weight as stored.
   std::optional<DType> quantize;
 
-  // From a --quantize value: "" (nothing), "q8_0" or "q4_0"; throws loom::Error naming the flag
-  // and the value otherwise. Checked before any model is read, so a typo costs no load.
+  // From a --quantize value: "" (nothing), "q8_0", "q4_0" or "q4_k"; throws loom::Error naming the
+  // flag and the value otherwise. Checked before any model is read, so a typo costs no load.
   static LoadOptions from_quantize_flag(std::string_view value);
 };
 

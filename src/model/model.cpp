@@ -21,12 +21,14 @@ const char* dtype_name(DType t) {
       return "q8_0";
     case DType::Q4_0:
       return "q4_0";
+    case DType::Q4_K:
+      return "q4_k";
   }
   return "?";
 }
 
 std::optional<DType> dtype_from_name(std::string_view name) {
-  for (DType t : {DType::F32, DType::F16, DType::BF16, DType::Q8_0, DType::Q4_0}) {
+  for (DType t : {DType::F32, DType::F16, DType::BF16, DType::Q8_0, DType::Q4_0, DType::Q4_K}) {
     if (name == dtype_name(t)) return t;
   }
   return std::nullopt;
@@ -38,14 +40,14 @@ LoadOptions LoadOptions::from_quantize_flag(std::string_view value) {
   const std::optional<DType> t = dtype_from_name(value);
   if (!t || !is_quantized(*t)) {
     throw Error("--quantize: '" + std::string(value) +
-                "' is not a quantized type (want q8_0 or q4_0)");
+                "' is not a quantized type (want q8_0, q4_0 or q4_k)");
   }
   o.quantize = t;
   return o;
 }
 
 bool is_quantized(DType t) {
-  return t == DType::Q8_0 || t == DType::Q4_0;
+  return t == DType::Q8_0 || t == DType::Q4_0 || t == DType::Q4_K;
 }
 
 int dtype_block(DType t) {
@@ -61,6 +63,7 @@ size_t dtype_size(DType t) {
       return 2;
     case DType::Q8_0:
     case DType::Q4_0:
+    case DType::Q4_K:
       break;
   }
   return 0;
@@ -70,6 +73,7 @@ size_t row_bytes(DType t, size_t cols) {
   switch (t) {
     case DType::Q8_0:
     case DType::Q4_0:
+    case DType::Q4_K:
       return quant::quant_row_bytes(t, cols / quant::kBlock);
     default:
       return cols * dtype_size(t);

@@ -50,7 +50,7 @@ std::string not_whole_blocks(int cols) {
 void check_quantize_type(DType type) {
   if (!is_quantized(type)) {
     throw Error(std::string("cannot quantize weights to ") + dtype_name(type) +
-                " (quantized types: q8_0, q4_0)");
+                " (quantized types: q8_0, q4_0, q4_k)");
   }
 }
 

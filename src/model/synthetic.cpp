@@ -66,6 +66,7 @@ void fill_random(uint8_t* dst, DType dtype, size_t rows, size_t cols, uint64_t s
           break;
         case DType::Q8_0:
         case DType::Q4_0:
+        case DType::Q4_K:
           break;  // made by fill_random_quantized
       }
     }

@@ -1,9 +1,10 @@
 // The row layouts weights are quantized to, and the one activations are quantized to on the fly
-// for the decode products. Blocks of 32 weights along a row (in_features) share one fp16 scale;
-// the bits per weight are llama.cpp's (8.5 for Q8_0, 4.5 for Q4_0 with an even number of
-// blocks), the byte order is ours: a row keeps all its quants first and all its scales after, so
-// that a product loads the quants of a block in one 32-byte load and the scales of eight blocks
-// in one 16-byte load.
+// for the decode products. Blocks of 32 weights along a row (in_features) share one fp16 scale
+// (Q4_K: a 6-bit scale and minimum against its super-block's fp16 pair); the bits per weight are
+// llama.cpp's (8.5 for Q8_0, 4.5 for Q4_0 with an even number of blocks and for Q4_K with whole
+// super-blocks), the byte order is ours: a row keeps all its quants first and all its scales
+// after, so that a product loads the quants of a block in one 32-byte load and the scales of
+// eight blocks in one 16-byte load.
 //
 // Q8_0, a row of nb blocks (nb * 34 bytes):
 //   int8 q[nb][32]   weight i of block b is d[b] * q[b][i]; |q| <= 127
@@ -17,6 +18,19 @@
 //   fp16 d[nb]                 nibble n of block b is weight d[b] * (n - 8); d is the weight of
 //                              largest magnitude, with its sign, over -8, so that weight is
 //                              stored as nibble 0, exactly
+//
+// Q4_K, a row of nb blocks in ceil(nb / 8) super-blocks of 8 (ceil(nb / 2) * 32 + ceil(nb / 8)
+// * 16 bytes; nb * 18, 4.5 bits a weight, when nb is a multiple of 8; a last super-block of
+// fewer blocks still takes a whole header, so that every row of whole blocks can be Q4_K):
+//   uint8 q[ceil(nb / 2)][32]  the nibbles, paired as Q4_0's (one load and a mask or a shift give
+//                              a block), but unsigned: 0..15
+//   Q4KHeader h[ceil(nb / 8)]  block b is in super-block s = b / 8 as its block j = b % 8; its
+//                              nibble n is weight d_s * sc_j * n - dmin_s * m_j, with 6-bit
+//                              unsigned sc_j and m_j and fp16 d_s and dmin_s: per block a scale and
+//                              a minimum (min <= 0), at the bits of Q4_0 (llama.cpp's Q4_K, in an
+//                              order of our own). d * sc and dmin * m are exact in fp32 (11 by 6
+//                              bits), and so is their product with n: a weight is that exact value
+//                              rounded to fp32 once, at the subtraction.
 #pragma once
 
 #include <cstddef>
@@ -27,18 +41,48 @@
 namespace loom::quant {
 
 inline constexpr int kBlock = 32;  // weights per block, along a row (in_features)
+inline constexpr int kSuper = 8;   // Q4_K: blocks per super-block
 
-// Bytes of the quants of a row of NB blocks of TYPE (Q8_0 or Q4_0): where its scales start.
+// A Q4_K super-block's scales and minimums: the 6-bit fields of blocks 0..3 are bits 0-5, 6-11,
+// 12-17, 18-23 of the little-endian 24 bits at byte 0 of their array, those of blocks 4..7 the
+// same at byte 3, so that two 4-byte loads, a variable shift and a mask give all eight (the
+// second load reads one byte past the array, into the next field: the header is 16 bytes).
+struct Q4KHeader {
+  uint8_t scales[6];
+  uint8_t mins[6];
+  uint16_t d, dmin;  // fp16
+};
+static_assert(sizeof(Q4KHeader) == 16);
+
+// Field J (0..7) of the 6-bit array F (Q4KHeader::scales or mins).
+inline constexpr int six_bits(const uint8_t* f, int j) {
+  const uint8_t* g = f + 3 * (j / 4);
+  const uint32_t v = g[0] | uint32_t{g[1]} << 8 | uint32_t{g[2]} << 16;
+  return static_cast<int>(v >> (6 * (j % 4)) & 63);
+}
+
+// Bytes of the quants of a row of NB blocks of TYPE: where its scales (Q4_K: headers) start.
 inline constexpr size_t quants_bytes(DType type, size_t nb) {
   return type == DType::Q8_0 ? nb * kBlock : (nb + 1) / 2 * kBlock;
 }
 
 // Bytes of a row of NB blocks of TYPE.
 inline constexpr size_t quant_row_bytes(DType type, size_t nb) {
-  return quants_bytes(type, nb) + nb * sizeof(uint16_t);
+  return quants_bytes(type, nb) + (type == DType::Q4_K
+                                       ? (nb + kSuper - 1) / kSuper * sizeof(Q4KHeader)
+                                       : nb * sizeof(uint16_t));
 }
 
-// The fp16 scales of a row of NB blocks of TYPE starting at ROW.
+// The super-block headers of a Q4_K row of NB blocks starting at ROW.
+inline const Q4KHeader* row_headers(const void* row, size_t nb) {
+  return reinterpret_cast<const Q4KHeader*>(static_cast<const char*>(row) +
+                                            quants_bytes(DType::Q4_K, nb));
+}
+inline Q4KHeader* row_headers(void* row, size_t nb) {
+  return reinterpret_cast<Q4KHeader*>(static_cast<char*>(row) + quants_bytes(DType::Q4_K, nb));
+}
+
+// The fp16 scales of a row of NB blocks of TYPE (Q8_0 or Q4_0) starting at ROW.
 inline const uint16_t* row_scales(DType type, const void* row, size_t nb) {
   return reinterpret_cast<const uint16_t*>(static_cast<const char*>(row) + quants_bytes(type, nb));
 }

@@ -5,7 +5,10 @@
 #include <algorithm>
 #include <cmath>
 #include <cstdint>
+#include <string>
 #include <vector>
+
+#include "loom/error.h"
 
 #include "simd/half.h"
 #include "simd/kernels.h"
@@ -93,21 +96,30 @@ void dequantize_row_q4_0(const void* row, float* out, int n) {
 void quantize_row(DType type, const float* x, void* row, int n) {
   if (type == DType::Q8_0) {
     quantize_row_q8_0(x, row, n);
-  } else {
+  } else if (type == DType::Q4_0) {
     quantize_row_q4_0(x, row, n);
+  } else {
+    quantize_row_q4_k(x, row, n);
   }
 }
 
 void dequantize_row(DType type, const void* row, float* out, int n) {
   if (type == DType::Q8_0) {
     dequantize_row_q8_0(row, out, n);
-  } else {
+  } else if (type == DType::Q4_0) {
     dequantize_row_q4_0(row, out, n);
+  } else {
+    dequantize_row_q4_k(row, out, n);
   }
 }
 
 void quantize_matrix(const void* src, DType src_type, int rows, int cols, DType type, void* dst,
                      int threads) {
+  if (!fits_blocks(cols)) {  // loading never asks (quantize_weights keeps such matrices)
+    throw Error(std::string("cannot quantize to ") + dtype_name(type) + ": rows of " +
+                std::to_string(cols) + " weights are not whole blocks of " +
+                std::to_string(kBlock));
+  }
   const simd::Kernels& k = simd::kernels();
   const size_t in_row = row_bytes(src_type, cols), out_row = row_bytes(type, cols);
   if (threads <= 0) threads = omp_get_max_threads();

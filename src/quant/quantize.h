@@ -16,8 +16,11 @@ void quantize_row_q8_0(const float* x, void* row, int n);
 void quantize_row_q4_0(const float* x, void* row, int n);
 void dequantize_row_q8_0(const void* row, float* out, int n);
 void dequantize_row_q4_0(const void* row, float* out, int n);
+// (quantize_q4_k.cpp: the search for each block's scale and minimum.)
+void quantize_row_q4_k(const float* x, void* row, int n);
+void dequantize_row_q4_k(const void* row, float* out, int n);
 
-// The same for TYPE, Q8_0 or Q4_0.
+// The same for TYPE, Q8_0, Q4_0 or Q4_K.
 void quantize_row(DType type, const float* x, void* row, int n);
 void dequantize_row(DType type, const void* row, float* out, int n);
 

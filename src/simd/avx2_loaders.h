@@ -105,6 +105,43 @@ struct Quant {
 using Q8 = Quant<DType::Q8_0>;
 using Q4 = Quant<DType::Q4_0>;
 
+// Q4_K rows (quant/blocks.h): weight c is step * n - offset for its block's step d * sc and
+// offset dmin * m, both exact, as is step * n: one rounding, the reference's, fused or not.
+struct Q4K {
+  static const void* row(const void* w, size_t ldw, size_t r) {
+    return static_cast<const char*>(w) +
+           r * quant::quant_row_bytes(DType::Q4_K, ldw / quant::kBlock);
+  }
+  // Block c / 32's step and offset.
+  static void grid(const void* row, size_t ldw, size_t c, float& step, float& offset) {
+    const size_t b = c / quant::kBlock;
+    const quant::Q4KHeader& h = quant::row_headers(row, ldw / quant::kBlock)[b / quant::kSuper];
+    const int j = static_cast<int>(b % quant::kSuper);
+    step = f16_to_f32(h.d) * static_cast<float>(quant::six_bits(h.scales, j));
+    offset = f16_to_f32(h.dmin) * static_cast<float>(quant::six_bits(h.mins, j));
+  }
+  static const uint8_t* at(const void* row, size_t c) {
+    const size_t b = c / quant::kBlock;
+    return static_cast<const uint8_t*>(row) + b / 2 * quant::kBlock + c % quant::kBlock;
+  }
+  static __m256 load8(const void* row, size_t ldw, size_t c) {  // c % 8 == 0
+    float step, offset;
+    grid(row, ldw, c, step, offset);
+    const __m256i n =
+        _mm256_cvtepu8_epi32(_mm_loadl_epi64(reinterpret_cast<const __m128i*>(at(row, c))));
+    const __m256i q = c / quant::kBlock % 2 ? _mm256_srli_epi32(n, 4)
+                                            : _mm256_and_si256(n, _mm256_set1_epi32(0x0f));
+    return _mm256_sub_ps(_mm256_mul_ps(_mm256_set1_ps(step), _mm256_cvtepi32_ps(q)),
+                         _mm256_set1_ps(offset));
+  }
+  static float load1(const void* row, size_t ldw, size_t c) {
+    float step, offset;
+    grid(row, ldw, c, step, offset);
+    const int q = (*at(row, c) >> (c / quant::kBlock % 2 * 4)) & 0x0f;
+    return step * static_cast<float>(q) - offset;
+  }
+};
+
 // 8 vectors of 8 rows' values at 8 consecutive k -> 8 vectors of one k's values for the 8 rows.
 inline void transpose8(__m256 r[8]) {
   const __m256 t0 = _mm256_unpacklo_ps(r[0], r[1]), t1 = _mm256_unpackhi_ps(r[0], r[1]);

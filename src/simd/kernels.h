@@ -23,11 +23,11 @@ struct Kernels {
   using ToF32 = void (*)(const void* src, float* dst, size_t n);
 
   Gemv gemv[3];  // indexed by DType
-  // Indexed by DType. Q8_0 and Q4_0 rows (LDW a multiple of 32: rows of LDW weights in the
+  // Indexed by DType. Q8_0, Q4_0 and Q4_K rows (LDW a multiple of 32: rows of LDW weights in the
   // layout of quant/blocks.h, row_bytes(dtype, ldw) apart, of which the first K are read) are
   // dequantized into the packed fp32 panels: prompts are compute-bound, and fp32 activations
   // keep the prompt's products as exact as the unquantized path's.
-  Gemm gemm[5];
+  Gemm gemm[6];
   ToF32 to_f32[3];
   float (*dot)(const float* a, const float* b, int n);     // the sum gemv computes for F32
   void (*axpy)(float a, const float* x, float* y, int n);  // y += a * x

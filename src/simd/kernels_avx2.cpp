@@ -165,7 +165,7 @@ void axpy(float a, const float* x, float* y, int n) {
 const Kernels& avx2_kernels() {
   static const Kernels k = {
       {gemv<F32>, gemv<F16>, gemv<BF16>},
-      {gemm<F32>, gemm<F16>, gemm<BF16>, gemm<Q8>, gemm<Q4>},
+      {gemm<F32>, gemm<F16>, gemm<BF16>, gemm<Q8>, gemm<Q4>, gemm<Q4K>},
       {to_f32<F32>, to_f32<F16>, to_f32<BF16>},
       dot,
       axpy,

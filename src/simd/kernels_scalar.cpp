@@ -50,6 +50,24 @@ struct LoadQuant {
 using LoadQ8 = LoadQuant<DType::Q8_0>;
 using LoadQ4 = LoadQuant<DType::Q4_0>;
 
+// Q4_K (quant/blocks.h): step * n - offset, one rounding, as the reference dequantization.
+struct LoadQ4K {
+  static const void* row(const void* w, size_t ldw, size_t r) {
+    return static_cast<const char*>(w) +
+           r * quant::quant_row_bytes(DType::Q4_K, ldw / quant::kBlock);
+  }
+  static float at(const void* row, size_t ldw, size_t c) {
+    const size_t b = c / quant::kBlock;
+    const quant::Q4KHeader& h = quant::row_headers(row, ldw / quant::kBlock)[b / quant::kSuper];
+    const int j = static_cast<int>(b % quant::kSuper);
+    const float step = f16_to_f32(h.d) * static_cast<float>(quant::six_bits(h.scales, j));
+    const float offset = f16_to_f32(h.dmin) * static_cast<float>(quant::six_bits(h.mins, j));
+    const uint8_t byte =
+        static_cast<const uint8_t*>(row)[b / 2 * quant::kBlock + c % quant::kBlock];
+    return step * static_cast<float>((byte >> (b % 2 * 4)) & 0x0f) - offset;
+  }
+};
+
 inline float reduce8(const float* a) {
   float s[4], t[2];
   for (int i = 0; i < 4; ++i) s[i] = a[i] + a[i + 4];
@@ -106,7 +124,7 @@ void axpy(float a, const float* x, float* y, int n) {
 const Kernels& scalar_kernels() {
   static const Kernels k = {
       {gemv<LoadF32>, gemv<LoadF16>, gemv<LoadBF16>},
-      {gemm<LoadF32>, gemm<LoadF16>, gemm<LoadBF16>, gemm<LoadQ8>, gemm<LoadQ4>},
+      {gemm<LoadF32>, gemm<LoadF16>, gemm<LoadBF16>, gemm<LoadQ8>, gemm<LoadQ4>, gemm<LoadQ4K>},
       {to_f32<LoadF32>, to_f32<LoadF16>, to_f32<LoadBF16>},
       dot,
       axpy,

@@ -8,6 +8,11 @@
 // vectors are transposed and added into one vector whose lane j is block j's product; Q4_0
 // subtracts 8 * sum x there (its weights are nibble - 8), and one conversion, two products and
 // one sum scale and accumulate all eight blocks, their eight scales read in one load each.
+//
+// Q4_K's groups of eight blocks are its super-blocks: the same nibble products (Q4_0's group, no
+// offset), then the header's eight 6-bit scales and minimums unpacked to int32 lanes by two
+// 4-byte loads, a variable shift and a mask each, two integer products make lane j's A and B
+// (quant_kernels.h), and a handful of fp32 operations scale and accumulate the eight blocks.
 #include <immintrin.h>
 
 #include <algorithm>
@@ -125,6 +130,31 @@ struct Q4 {
   }
 };
 
+// Q4_K: the eight 6-bit fields of F (a header's scales or mins, blocks.h), one a lane. The
+// second load reads the byte after the field's six, still inside the 16-byte header.
+LOOM_INLINE __m256i six_bit_fields(const uint8_t* f) {
+  uint32_t lo, hi;
+  std::memcpy(&lo, f, 4);
+  std::memcpy(&hi, f + 3, 4);
+  const __m256i v =
+      _mm256_inserti128_si256(_mm256_castsi128_si256(_mm_set1_epi32(static_cast<int>(lo))),
+                              _mm_set1_epi32(static_cast<int>(hi)), 1);
+  return _mm256_and_si256(_mm256_srlv_epi32(v, _mm256_setr_epi32(0, 6, 12, 18, 0, 6, 12, 18)),
+                          _mm256_set1_epi32(63));
+}
+
+// Lane j of super-block H: acc + ((d * d_x) * A - (dmin * d_x) * B), A = sc * P (P = sum n x),
+// B = m * S8 / 8, rounded apart as the scalar set does.
+LOOM_INLINE __m256 accumulate_q4_k(__m256 acc, __m256i p, __m256i s8, const quant::Q4KHeader& h,
+                                   __m256 dx) {
+  const __m256i a = _mm256_mullo_epi32(six_bit_fields(h.scales), p);
+  const __m256i b = _mm256_mullo_epi32(six_bit_fields(h.mins), _mm256_srai_epi32(s8, 3));
+  const __m256 s = _mm256_mul_ps(_mm256_set1_ps(_cvtsh_ss(h.d)), dx);
+  const __m256 t = _mm256_mul_ps(_mm256_set1_ps(_cvtsh_ss(h.dmin)), dx);
+  return _mm256_add_ps(acc, _mm256_sub_ps(_mm256_mul_ps(s, _mm256_cvtepi32_ps(a)),
+                                          _mm256_mul_ps(t, _mm256_cvtepi32_ps(b))));
+}
+
 // Lanes (i, i+4), then (i, i+2), then (0, 1): the scalar set's reduce8.
 inline float hsum8(__m256 v) {
   __m128 s = _mm_add_ps(_mm256_castps256_ps128(v), _mm256_extractf128_ps(v, 1));
@@ -176,6 +206,66 @@ void gemv(const void* w, size_t ldw, const ActBlocks& x, int nb, float* out, int
           _mm_load_si128(reinterpret_cast<const __m128i*>(dw_tail)), _mm256_load_ps(dx_tail));
     }
     out[r] = hsum8(acc);
+  }
+}
+
+// Q8_0's and Q4_0's loop, with Q4_K's super-blocks for groups.
+void gemv_q4_k(const void* w, size_t ldw, const ActBlocks& x, int nb, float* out, int rows) {
+  const auto* base = static_cast<const uint8_t*>(w);
+  const size_t row_bytes = quant::quant_row_bytes(DType::Q4_K, ldw);
+  const int groups = nb / 8, rem = nb % 8, tail = groups * 8;
+  StreamPrefetch prefetch(base, row_bytes, rows, groups + (rem > 0 ? 1 : 0));
+  // The activations' tail, zero past NB: those lanes add (d * 0) * 0 - (dmin * 0) * 0 = +0.
+  alignas(32) float dx_tail[8] = {};
+  alignas(32) int32_t s8_tail[8] = {};
+  std::copy_n(x.d + tail, rem, dx_tail);
+  std::copy_n(x.s8 + tail, rem, s8_tail);
+
+  for (int r = 0; r < rows; ++r) {
+    const uint8_t* row = base + r * row_bytes;
+    const quant::Q4KHeader* h = quant::row_headers(row, ldw);
+    __m256 acc = _mm256_setzero_ps();
+    for (int g = 0; g < groups; ++g) {
+      prefetch.before(r, g);
+      __m256i p[8];
+      Q4::group(row, 8 * g, x.q, 8, p);
+      acc = accumulate_q4_k(acc, Q4::products(p), load256(x.s8 + 8 * g), h[g],
+                            _mm256_loadu_ps(x.d + 8 * g));
+    }
+    if (rem > 0) {  // a short last super-block, or the first blocks of one (NB < LDW)
+      prefetch.before(r, groups);
+      __m256i p[8];
+      Q4::group(row, tail, x.q, rem, p);
+      acc = accumulate_q4_k(acc, Q4::products(p),
+                            _mm256_load_si256(reinterpret_cast<__m256i*>(s8_tail)), h[groups],
+                            _mm256_load_ps(dx_tail));
+    }
+    out[r] = hsum8(acc);
+  }
+}
+
+// Q4_K: step * n - offset per block (blocks.h), the product exact, so one rounding as the
+// reference's.
+void to_f32_q4_k(const void* src, float* dst, size_t n) {
+  const auto* row = static_cast<const uint8_t*>(src);
+  const int nb = static_cast<int>(n / kBlock);
+  const quant::Q4KHeader* h = quant::row_headers(src, nb);
+  for (int b = 0; b < nb; ++b) {
+    const quant::Q4KHeader& hs = h[b / quant::kSuper];
+    alignas(32) int32_t sc[8], mn[8];
+    _mm256_store_si256(reinterpret_cast<__m256i*>(sc), six_bit_fields(hs.scales));
+    _mm256_store_si256(reinterpret_cast<__m256i*>(mn), six_bit_fields(hs.mins));
+    const int j = b % quant::kSuper;
+    const __m256 step = _mm256_set1_ps(_cvtsh_ss(hs.d) * static_cast<float>(sc[j]));
+    const __m256 offset = _mm256_set1_ps(_cvtsh_ss(hs.dmin) * static_cast<float>(mn[j]));
+    alignas(32) uint8_t q[kBlock];
+    _mm256_store_si256(reinterpret_cast<__m256i*>(q),
+                       Q4::nibbles(load256(row + b / 2 * kBlock), b % 2 != 0));
+    for (int i = 0; i < kBlock; i += 8) {
+      const __m256i qi = _mm256_cvtepu8_epi32(_mm_loadl_epi64(reinterpret_cast<__m128i*>(q + i)));
+      _mm256_storeu_ps(dst + b * kBlock + i,
+                       _mm256_sub_ps(_mm256_mul_ps(step, _mm256_cvtepi32_ps(qi)), offset));
+    }
   }
 }
 
@@ -238,9 +328,9 @@ void quantize_acts(const float* x, const ActBlocks& out, int k) {
 const QuantKernels& quant_avx2_kernels() {
   static const QuantKernels k = {
       quantize_acts,
-      {gemv<Q8>, gemv<Q4>},
-      {to_f32<Q8>, to_f32<Q4>},
-      {quant_avx2_gemm(DType::Q8_0), quant_avx2_gemm(DType::Q4_0)},
+      {gemv<Q8>, gemv<Q4>, gemv_q4_k},
+      {to_f32<Q8>, to_f32<Q4>, to_f32_q4_k},
+      {quant_avx2_gemm(DType::Q8_0), quant_avx2_gemm(DType::Q4_0), nullptr},
   };
   return k;
 }

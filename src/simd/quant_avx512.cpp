@@ -198,7 +198,8 @@ void gemv(const void* w, size_t ldw, const ActBlocks& x, int nb, float* out, int
 
 const QuantKernels& quant_avx512_kernels() {
   static const QuantKernels k = [] {
-    QuantKernels s = quant_avx2_kernels();  // quantize_acts and to_f32: the AVX2 set's own
+    // quantize_acts, to_f32 and Q4_K's gemv (no VNNI version): the AVX2 set's own.
+    QuantKernels s = quant_avx2_kernels();
     s.gemv[quant_slot(DType::Q8_0)] = gemv<Q8>;
     s.gemv[quant_slot(DType::Q4_0)] = gemv<Q4>;
     s.gemm[quant_slot(DType::Q8_0)] = quant_avx512_gemm(DType::Q8_0);

@@ -1,7 +1,7 @@
-// The inner loops of products with Q8_0 and Q4_0 weights: one table per instruction set, chosen
-// at run time as simd::kernels() is. Decode steps use gemv; prompts the set's int8 gemm (AVX2,
-// AVX-512 VNNI), or, in the scalar set, the float kernels' gemm, which dequantizes the weights
-// into its packed panels.
+// The inner loops of products with Q8_0, Q4_0 and Q4_K weights: one table per instruction set,
+// chosen at run time as simd::kernels() is. Decode steps use gemv; prompts the set's int8 gemm
+// where it has one (Q8_0 and Q4_0 in the AVX2 and AVX-512 VNNI sets), or else the float
+// kernels' gemm, which dequantizes the weights into its packed panels.
 //
 // The activations are quantized per block to 8 bits (quant::ActBlocks) first; each block product
 // is then an exact integer sum, and only the scaling and accumulation are in fp32. Numerical
@@ -9,8 +9,12 @@
 // (w_i = q or n - 8, x_i = q); fp32 lane b mod 8 accumulates s_b * float(p_b), s_b = d_w,b *
 // d_x,b, over the blocks in order, each product and each addition rounded on its own (no FMA);
 // then the eight lanes are reduced in one fixed tree ((l, l+4), then (l, l+2), then (0, 1)).
-// gemv of every instruction set computes exactly that, so results do not depend on the
-// instruction set or the thread count.
+// Q4_K: block b is block j = b mod 8 of super-block s (blocks.h); its two integer sums
+// A_b = sc_j * (sum_i n_i * x_i) and B_b = m_j * (sum_i x_i) (= m_j * s8 / 8) are exact in int32
+// and in fp32 (|A| <= 63 * 15 * 127 * 32 < 2^22); lane j adds (d_s * d_x,b) * A_b -
+// (dmin_s * d_x,b) * B_b, each product, the difference and the sum rounded on its own; then the
+// same tree. gemv of every instruction set computes exactly that, so results do not depend on
+// the instruction set or the thread count.
 #pragma once
 
 #include <cstddef>
@@ -29,22 +33,24 @@ struct QuantKernels {
   // layout of quant/blocks.h (quant_row_bytes(dtype, ldw) apart), of which the first NB are read.
   using Gemv = void (*)(const void* w, size_t ldw, const quant::ActBlocks& x, int nb, float* out,
                         int rows);
-  // A row of N weights (a multiple of kBlock) to fp32: d * q, exactly.
+  // A row of N weights (a multiple of kBlock) to fp32: d * q, exactly (Q4_K: d * sc * n -
+  // dmin * m rounded once, as quant::dequantize_row).
   using ToF32 = void (*)(const void* src, float* dst, size_t n);
   // The prompt product on quantized activations: out[t * ldo + r] = row r of W . token t of X,
   // for t < m and r < rows; token t's NB blocks are act_blocks(x + t * nb, nb). Its contract
-  // is its own, the same in the AVX2 and VNNI sets (see quant_gemm_avx2.cpp); a set without one
-  // (scalar) leaves it null, and prompts then run through the float gemm on fp32 activations.
+  // is its own, the same in the AVX2 and VNNI sets (see quant_gemm_avx2.cpp); a slot without one
+  // (the scalar set's, Q4_K's) is null, and prompts then run through the float gemm on fp32
+  // activations.
   using Gemm = void (*)(const void* w, size_t ldw, const quant::ActSpace* x, int nb, int m,
                         float* out, size_t ldo, int rows);
 
-  Gemv gemv[2];  // indexed by quant_slot(dtype)
-  ToF32 to_f32[2];
-  Gemm gemm[2] = {nullptr, nullptr};
+  Gemv gemv[3];  // indexed by quant_slot(dtype)
+  ToF32 to_f32[3];
+  Gemm gemm[3] = {nullptr, nullptr, nullptr};  // none for Q4_K: prompts take the float gemm
 };
 
 inline int quant_slot(DType t) {
-  return t == DType::Q8_0 ? 0 : 1;
+  return t == DType::Q8_0 ? 0 : t == DType::Q4_0 ? 1 : 2;
 }
 
 const QuantKernels& quant_kernels(Isa isa);
@@ -55,8 +61,8 @@ inline const QuantKernels& quant_kernels() {
 // Defined in one translation unit per instruction set.
 const QuantKernels& quant_scalar_kernels();
 const QuantKernels& quant_avx2_kernels();
-// The VNNI set: gemv and the prompt gemm with AVX-512 VNNI (quantize_acts and to_f32 are the
-// AVX2 set's): only where avx512_vnni_supported().
+// The VNNI set: gemv and the prompt gemm with AVX-512 VNNI (quantize_acts, to_f32 and Q4_K's
+// gemv are the AVX2 set's): only where avx512_vnni_supported().
 const QuantKernels& quant_avx512_kernels();
 QuantKernels::Gemm quant_avx512_gemm(DType t);  // (quant_gemm_avx512.cpp)
 QuantKernels::Gemm quant_avx2_gemm(DType t);    // (quant_gemm_avx2.cpp)

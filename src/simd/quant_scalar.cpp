@@ -3,6 +3,7 @@
 #include <cmath>
 #include <cstdint>
 
+#include "quant/quantize.h"
 #include "simd/half.h"
 #include "simd/quant_kernels.h"
 
@@ -45,11 +46,40 @@ float dot_row(const void* row, size_t ldw, const ActBlocks& x, int nb) {
   return reduce8(acc);
 }
 
+// Q4_K: lane j of super-block s takes block b = 8 s + j's two exact sums, each scaled on its own.
+float dot_row_q4_k(const void* row, size_t ldw, const ActBlocks& x, int nb) {
+  const quant::Q4KHeader* h = quant::row_headers(row, ldw);
+  const auto* pairs = static_cast<const uint8_t*>(row);
+  float acc[8] = {};
+  for (int b = 0; b < nb; ++b) {
+    const quant::Q4KHeader& hs = h[b / quant::kSuper];
+    const int j = b % quant::kSuper;
+    int32_t p = 0;
+    for (int i = 0; i < kBlock; ++i) {
+      p += ((pairs[b / 2 * kBlock + i] >> (b % 2 * 4)) & 0x0f) * x.q[b * kBlock + i];
+    }
+    const int32_t a = quant::six_bits(hs.scales, j) * p;
+    const int32_t m = quant::six_bits(hs.mins, j) * (x.s8[b] / 8);
+    const float s = f16_to_f32(hs.d) * x.d[b], t = f16_to_f32(hs.dmin) * x.d[b];
+    acc[j] += s * static_cast<float>(a) - t * static_cast<float>(m);
+  }
+  return reduce8(acc);
+}
+
+template <DType T>
+float dot_row_of(const void* row, size_t ldw, const ActBlocks& x, int nb) {
+  if constexpr (T == DType::Q4_K) {
+    return dot_row_q4_k(row, ldw, x, nb);
+  } else {
+    return dot_row<T>(row, ldw, x, nb);
+  }
+}
+
 template <DType T>
 void gemv(const void* w, size_t ldw, const ActBlocks& x, int nb, float* out, int rows) {
   const size_t row = quant::quant_row_bytes(T, ldw);
   for (int r = 0; r < rows; ++r) {
-    out[r] = dot_row<T>(static_cast<const char*>(w) + r * row, ldw, x, nb);
+    out[r] = dot_row_of<T>(static_cast<const char*>(w) + r * row, ldw, x, nb);
   }
 }
 
@@ -63,6 +93,11 @@ void to_f32(const void* src, float* dst, size_t n) {
           f16_to_f32(d[b]) * static_cast<float>(weight<T>(src, static_cast<int>(b), i));
     }
   }
+}
+
+// The reference dequantization itself: one formula (blocks.h), one rounding.
+void quant_to_f32_q4_k(const void* src, float* dst, size_t n) {
+  quant::dequantize_row_q4_k(src, dst, static_cast<int>(n));
 }
 
 void quantize_acts(const float* x, const ActBlocks& out, int k) {
@@ -95,8 +130,8 @@ void quantize_acts(const float* x, const ActBlocks& out, int k) {
 const QuantKernels& quant_scalar_kernels() {
   static const QuantKernels k = {
       quantize_acts,
-      {gemv<DType::Q8_0>, gemv<DType::Q4_0>},
-      {to_f32<DType::Q8_0>, to_f32<DType::Q4_0>},
+      {gemv<DType::Q8_0>, gemv<DType::Q4_0>, gemv<DType::Q4_K>},
+      {to_f32<DType::Q8_0>, to_f32<DType::Q4_0>, quant_to_f32_q4_k},
   };
   return k;
 }

@@ -28,7 +28,7 @@ struct ModelInfo {
   std::string name;      // for tables: the folder's name, or synthetic:<shape>
   std::string filename;  // the folder, or synthetic:<shape or config.json path>
   std::string type;      // llama-bench's model_type: architecture, size, weight type
-  std::string dtype;     // weight dtype: f32, f16, bf16, or the type quantized to: q8_0, q4_0
+  std::string dtype;     // weight dtype: f32, f16, bf16, or the type quantized to: q8_0, q4_0, q4_k
   size_t size_bytes = 0, n_params = 0;
   double bits_per_weight = 0;  // size_bytes * 8 / n_params
   double load_s = 0;
