@@ -17,6 +17,9 @@
 //   fp16 d[nb]                 nibble n of block b is weight d[b] * (n - 8); d is the weight of
 //                              largest magnitude, with its sign, over -8, so that weight is
 //                              stored as nibble 0, exactly
+//
+// Quantized-weights cache files (model/quant_cache.h) hold rows in these layouts: any change to
+// them must bump quant::kQuantizerVersion (quantize.h), so that older caches are rebuilt.
 #pragma once
 
 #include <cstddef>
