@@ -178,6 +178,7 @@ const uint8_t* check(const io::MappedFile& file, const QuantCacheKey& key, int t
   expect("data section bytes", uint64_t{layout.bytes}, file_bytes - data_offset);
 
   const uint8_t* data = file.data() + data_offset;
+  io::prefetch_mapped_pages(data, layout.bytes);
   const std::vector<uint64_t> found = io::checksums(matrix_ranges(layout, data), threads);
   for (size_t i = 0; i < found.size(); ++i) {
     expect("matrix '" + layout.slots[i].name + "' checksum (damaged bytes)", hex(sums[i]),
