@@ -10,6 +10,7 @@
 #include <nlohmann/json.hpp>
 #include <sstream>
 
+#include "support/checkpoint_writer.h"
 #include "support/run_binary.h"
 
 namespace {
@@ -105,9 +106,9 @@ TEST(Cli, DumpLogitsMatchesGolden) {
 TEST(Cli, HelpListsFlagsWithDefaults) {
   const Result r = run("--help");
   EXPECT_EQ(r.exit_code, 0);
-  for (const char* flag :
-       {"--model", "--prompt", "--prompt-ids", "--max-tokens", "--n-predict", "--threads",
-        "--ctx-size", "--dump-logits", "--json", "--quantize", "--kv-type", "--bf16-activations"}) {
+  for (const char* flag : {"--model", "--prompt", "--prompt-ids", "--max-tokens", "--n-predict",
+                           "--threads", "--ctx-size", "--dump-logits", "--json", "--quantize",
+                           "--quant-cache", "--kv-type", "--bf16-activations"}) {
     EXPECT_THAT(r.out, HasSubstr(flag));
   }
 }
@@ -143,7 +144,8 @@ TEST(Cli, InvalidFlagValuesAreRejected) {
 }
 
 TEST(Cli, QuantizeAtLoad) {
-  const Result r = run("--quantize q4_0 -p 'Once upon a time' -n 8 --json");
+  // No cache: the default model lives in the source tree.
+  const Result r = run("--quantize q4_0 --quant-cache off -p 'Once upon a time' -n 8 --json");
   ASSERT_EQ(r.exit_code, 0) << r.err;
   EXPECT_EQ(json::parse(r.out)["ids"].size(), 8u);
   EXPECT_THAT(r.err, HasSubstr("quantized 31 matrices to q4_0"));
@@ -155,6 +157,39 @@ TEST(Cli, QuantizeAtLoad) {
                                  "' is not a quantized type (want q8_0, q4_0 or q4_k)"));
     EXPECT_TRUE(e.out.empty()) << bad;
   }
+}
+
+// --quant-cache auto, the default: written beside the weights on the first run, mapped on the
+// next, same text; off: no file; a path: that file.
+TEST(Cli, QuantCache) {
+  const loom::test::ModelFolder m(kShared + "/models/stories260K");
+  const fs::path beside = m / "loom-q4_0.cache";
+  const std::string args =
+      "-m " + m.dir().string() + " --quantize q4_0 -p 'Once upon a time' " + "-n 8 --json --temp 0";
+  const Result first = run(args);
+  ASSERT_EQ(first.exit_code, 0) << first.err;
+  EXPECT_THAT(first.err, HasSubstr("quantized 31 matrices to q4_0"));
+  EXPECT_THAT(first.err,
+              HasSubstr("loom-generate: quant cache: written " + beside.string() + " ("));
+  const Result second = run(args);
+  ASSERT_EQ(second.exit_code, 0) << second.err;
+  EXPECT_THAT(second.err, HasSubstr("quantized 31 matrices to q4_0"));
+  EXPECT_THAT(second.err, HasSubstr("loom-generate: quant cache: used " + beside.string() + " ("));
+  EXPECT_EQ(json::parse(second.out)["ids"], json::parse(first.out)["ids"]);
+
+  fs::remove(beside);
+  const Result off = run(args + " --quant-cache off");
+  ASSERT_EQ(off.exit_code, 0) << off.err;
+  EXPECT_THAT(off.err, ::testing::Not(HasSubstr("quant cache")));
+  EXPECT_FALSE(fs::exists(beside));
+  const fs::path mine = m / "mine.cache";
+  const Result path = run(args + " --quant-cache " + mine.string());
+  EXPECT_THAT(path.err, HasSubstr("quant cache: written " + mine.string()));
+  EXPECT_TRUE(fs::exists(mine));
+  EXPECT_FALSE(fs::exists(beside));
+  const Result empty = run(args + " --quant-cache ''");
+  EXPECT_EQ(empty.exit_code, 1);
+  EXPECT_THAT(empty.err, HasSubstr("--quant-cache: want auto, off or a file path"));
 }
 
 TEST(Cli, KvType) {

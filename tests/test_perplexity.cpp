@@ -13,6 +13,7 @@
 #include <vector>
 
 #include "loom/loom.h"
+#include "support/checkpoint_writer.h"
 #include "support/error_of.h"
 #include "support/run_binary.h"
 
@@ -284,6 +285,22 @@ TEST(PerplexityCli, RunningEstimatePerChunk) {
   EXPECT_THAT(r.err, HasSubstr("predictions: 487 in 8 chunk(s)"));
 }
 
+// --quantize with the default --quant-cache auto: the cache written beside a copy of the model,
+// then used, with the same figures.
+TEST(PerplexityCli, QuantCache) {
+  const loom::test::ModelFolder m(kModel);
+  const std::string args =
+      "-m " + m.dir().string() + " -f " + kText.string() + " -c 64 -t 1 --quantize q8_0";
+  const Result first = run(args);
+  ASSERT_EQ(first.exit_code, 0) << first.err;
+  EXPECT_THAT(first.err, HasSubstr("loom-perplexity: quant cache: written " +
+                                   (m / "loom-q8_0.cache").string()));
+  const Result second = run(args);
+  ASSERT_EQ(second.exit_code, 0) << second.err;
+  EXPECT_THAT(second.err, HasSubstr("loom-perplexity: quant cache: used "));
+  EXPECT_EQ(second.out, first.out);
+}
+
 TEST(PerplexityCli, BadInputExitsWithOneAndAMessage) {
   const fs::path empty = fs::temp_directory_path() / ("loom_ppl_empty_" + std::to_string(getpid()));
   std::ofstream(empty).close();
@@ -298,6 +315,7 @@ TEST(PerplexityCli, BadInputExitsWithOneAndAMessage) {
       {"", "--file is required"},
       {"--kv-type q8_0" + f, "--kv-type: 'q8_0' is not a KV cache type"},
       {"--quantize q5" + f, "--quantize: 'q5' is not a quantized type"},
+      {"--quant-cache ''" + f, "--quant-cache: want auto, off or a file path"},
       {"-m /nonexistent/model" + f, "/nonexistent/model"},
   };
   for (const auto& [args, message] : cases) {

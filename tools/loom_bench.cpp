@@ -43,6 +43,7 @@ struct Args {
   bool no_warmup = false;
   int batch_size = 0;
   std::string quantize;
+  std::string quant_cache = "auto";
   std::string output = "md";
   int bw_mib = 1024;
   bool no_bw = false;
@@ -286,6 +287,9 @@ loom::Model load(const ModelSpec& spec, ModelInfo& info) {
     std::fprintf(stderr, "loom-bench: quantized %d matrices to %s\n", q.quantized,
                  loom::dtype_name(*q.type));
     for (const std::string& k : q.kept) std::fprintf(stderr, "  kept %s\n", k.c_str());
+    for (const std::string& l : q.cache_log) {
+      std::fprintf(stderr, "loom-bench: quant cache: %s\n", l.c_str());
+    }
   }
   info.type = model_type(m.config(), info.n_params, info.dtype.c_str());
   std::fprintf(stderr, "loom-bench: loaded in %.2f s\n", info.load_s);
@@ -319,7 +323,8 @@ int run(const Args& a) {
   }
   if (tests.empty()) throw loom::Error("nothing to run: every -p and -n is 0");
 
-  const loom::LoadOptions options = loom::LoadOptions::from_quantize_flag(a.quantize);
+  loom::LoadOptions options = loom::LoadOptions::from_quantize_flag(a.quantize);
+  options.set_quant_cache_flag(a.quant_cache);  // synthetic models ignore it
   std::vector<ModelSpec> specs;
   for (const std::string& d : a.models) {
     // Checked up front, so a typo fails before minutes of measuring other models.
@@ -390,6 +395,13 @@ int main(int argc, char** argv) {
                  "quantize every model's weights at load: q8_0 (8.5 bits a weight), q4_0 or q4_k "
                  "(4.5; q4_k: a scale and minimum a block)")
       ->type_name("TYPE")
+      ->group("Models");
+  app.add_option("--quant-cache", a.quant_cache,
+                 "with --quantize, for model folders: auto (map the quantized weights from a cache "
+                 "file beside them, written on first use; load_s then times the mapping), off, or "
+                 "the cache file's path")
+      ->type_name("auto|off|PATH")
+      ->capture_default_str()
       ->group("Models");
   app.add_flag("--bf16-activations", a.bf16_activations,
                "prompts' products with bf16 weights round the activations to bf16 (AVX-512 BF16 "

@@ -23,6 +23,7 @@ struct Args {
   int ctx_size = 0;
   int batch_size = 512;
   std::string quantize;
+  std::string quant_cache = "auto";
   std::string kv_type = "f32";
   bool bf16_activations = false;
   std::string dump_logits;
@@ -122,13 +123,17 @@ nlohmann::json logprobs_json(const loom::Tokenizer& tok, const loom::GenerateRes
 
 int run(const Args& a, const CLI::App& app) {
   const loom::DType kv = loom::SessionOptions::kv_type_from_flag(a.kv_type);
-  const loom::Model model =
-      loom::Model::load(a.model, loom::LoadOptions::from_quantize_flag(a.quantize));
+  loom::LoadOptions load = loom::LoadOptions::from_quantize_flag(a.quantize);
+  load.set_quant_cache_flag(a.quant_cache);
+  const loom::Model model = loom::Model::load(a.model, load);
   const loom::Tokenizer& tok = model.tokenizer();
   if (const loom::Quantization& q = model.quantization(); q.type) {
     std::fprintf(stderr, "loom-generate: quantized %d matrices to %s\n", q.quantized,
                  loom::dtype_name(*q.type));
     for (const std::string& k : q.kept) std::fprintf(stderr, "  kept %s\n", k.c_str());
+    for (const std::string& l : q.cache_log) {
+      std::fprintf(stderr, "loom-generate: quant cache: %s\n", l.c_str());
+    }
   }
 
   std::vector<int> prompt;
@@ -250,6 +255,11 @@ int main(int argc, char** argv) {
                  "quantize the weights at load: q8_0 (8.5 bits a weight), q4_0 or q4_k "
                  "(4.5; q4_k: a scale and minimum a block)")
       ->type_name("TYPE");
+  app.add_option("--quant-cache", a.quant_cache,
+                 "with --quantize: auto (map the quantized weights from a cache file beside them, "
+                 "written on first use), off, or the cache file's path")
+      ->type_name("auto|off|PATH")
+      ->capture_default_str();
   app.add_option("--kv-type", a.kv_type,
                  "KV cache element type: f32, or f16 / bf16 (half the memory, rounded keys and "
                  "values)")

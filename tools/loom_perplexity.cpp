@@ -19,6 +19,7 @@ struct Args {
   int ctx_size = 0;
   int threads = 0;
   std::string quantize;
+  std::string quant_cache = "auto";
   std::string kv_type = "f32";
   bool bf16_activations = false;
 };
@@ -38,12 +39,16 @@ std::string read_text(const std::string& path) {
 
 int run(const Args& a) {
   const loom::DType kv = loom::SessionOptions::kv_type_from_flag(a.kv_type);
-  const loom::LoadOptions load = loom::LoadOptions::from_quantize_flag(a.quantize);
+  loom::LoadOptions load = loom::LoadOptions::from_quantize_flag(a.quantize);
+  load.set_quant_cache_flag(a.quant_cache);
   const std::string text = read_text(a.file);
   const loom::Model model = loom::Model::load(a.model, load);
   if (const loom::Quantization& q = model.quantization(); q.type) {
     std::fprintf(stderr, "loom-perplexity: quantized %d matrices to %s\n", q.quantized,
                  loom::dtype_name(*q.type));
+    for (const std::string& l : q.cache_log) {
+      std::fprintf(stderr, "loom-perplexity: quant cache: %s\n", l.c_str());
+    }
   }
   const std::vector<int> ids = model.tokenizer().encode(text, /*add_bos=*/false);
   if (ids.empty()) throw loom::Error("--file: " + a.file + " has no text to measure");
@@ -110,6 +115,11 @@ int main(int argc, char** argv) {
                  "quantize the weights at load: q8_0 (8.5 bits a weight), q4_0 or q4_k "
                  "(4.5; q4_k: a scale and minimum a block)")
       ->type_name("TYPE");
+  app.add_option("--quant-cache", a.quant_cache,
+                 "with --quantize: auto (map the quantized weights from a cache file beside them, "
+                 "written on first use), off, or the cache file's path")
+      ->type_name("auto|off|PATH")
+      ->capture_default_str();
   app.add_option("--kv-type", a.kv_type, "KV cache element type: f32, f16 or bf16")
       ->type_name("TYPE")
       ->capture_default_str();

@@ -19,6 +19,9 @@ namespace detail {
 struct LoadedModel;
 }
 
+// Whether Model::load keeps the matrices it quantizes in a cache file (see LoadOptions).
+enum class QuantCache { Off, Auto };
+
 struct LoadOptions {
   // DType::Q8_0, Q4_0 or Q4_K: quantize the matrices of the products (attention, MLP, output
   // head) at load, with all cores, into memory of their own. Left as stored: the token embedding
@@ -26,9 +29,30 @@ struct LoadOptions {
   // matrix whose rows are not whole blocks of 32 weights. Empty: every weight as stored.
   std::optional<DType> quantize;
 
+  // With `quantize`: Auto maps the quantized matrices from a cache file when a valid one exists
+  // (the checkpoint's matrices are not read and nothing is quantized; the cache is read once, for
+  // its checksums), and otherwise quantizes and writes one for next time. The file is
+  // quant_cache_path if given, else DIR/loom-<type>.cache, or, when the folder is not writable, a
+  // file named for the folder's path under $XDG_CACHE_HOME/loom/ (~/.cache/loom/). A cache is used
+  // only if it matches the checkpoint (file sizes and modification times, config.json), the
+  // quantizer and every checksum; otherwise it is rebuilt. One that cannot be written leaves the
+  // model quantized in memory, as Off does. Off by default: a library writes no files unasked.
+  // Synthetic models never use a cache. Model::quantization() tells what happened.
+  QuantCache quant_cache = QuantCache::Off;
+  std::filesystem::path quant_cache_path;
+
   // From a --quantize value: "" (nothing), "q8_0", "q4_0" or "q4_k"; throws loom::Error naming the
   // flag and the value otherwise. Checked before any model is read, so a typo costs no load.
   static LoadOptions from_quantize_flag(std::string_view value);
+  // Sets quant_cache and quant_cache_path from a --quant-cache value: "auto", "off" or a file
+  // path; throws loom::Error naming the flag for an empty value.
+  void set_quant_cache_flag(std::string_view value);
+};
+
+// Where quantized matrices came from.
+enum class QuantSource {
+  QuantizedAtLoad,  // quantized from the checkpoint's weights as the model loaded
+  CacheFile,        // mapped from a quantized-weights cache file (LoadOptions::quant_cache)
 };
 
 // What loading quantized.
@@ -38,13 +62,23 @@ struct Quantization {
   // The matrices left as stored, one line each ("name (dtype): why"); a layer's matrix stands for
   // that matrix of every layer, as "model.layers.*.mlp.down_proj.weight".
   std::vector<std::string> kept;
+  QuantSource source = QuantSource::QuantizedAtLoad;
+  // The cache file read (source CacheFile) or written (QuantizedAtLoad), and its size; empty
+  // when no cache was used or written.
+  std::filesystem::path cache_file;
+  uint64_t cache_bytes = 0;
+  // What the cache did, one line each, for tools to print: caches found invalid and why, the
+  // cache used or written, or the warning that none could be written.
+  std::vector<std::string> cache_log;
 };
 
 class Model {
  public:
   // Loads a Hugging Face Llama folder: config.json, model.safetensors (or a sharded
   // model.safetensors.index.json), tokenizer.model. Weights are mmap'd, not copied, unless
-  // OPTIONS asks for them quantized. Throws loom::Error naming the file, tensor or key at fault.
+  // OPTIONS asks for them quantized (then mapped from a quantized-weights cache file, if
+  // OPTIONS.quant_cache allows and a valid one exists). Throws loom::Error naming the file, tensor
+  // or key at fault; a cache that cannot be used or written is never an error.
   static Model load(const std::filesystem::path& dir, const LoadOptions& options = {});
 
   // A model of CONFIG's shape with random weights of DTYPE, made in memory (anonymous pages,

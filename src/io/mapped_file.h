@@ -33,4 +33,9 @@ class MappedFile {
 // copied elsewhere (quantized at load), so that resident memory is the copy, not both.
 void release_mapped_pages(const void* p, size_t n);
 
+// Asks the kernel to start reading the pages of [P, P + N) of a file mapping now, ahead of the
+// accesses: for a file about to be read whole (a cache checked by its checksums), so that the
+// reads overlap instead of waiting one page fault at a time.
+void prefetch_mapped_pages(const void* p, size_t n);
+
 }  // namespace loom::io

@@ -208,4 +208,11 @@ std::string TensorStore::describe() const {
   return source_.string();
 }
 
+std::vector<fs::path> TensorStore::source_files() const {
+  std::vector<fs::path> out;
+  if (source_.filename() != "model.safetensors") out.push_back(source_);  // the index
+  for (const auto& f : files_) out.push_back(f->path());
+  return out;
+}
+
 }  // namespace loom::io

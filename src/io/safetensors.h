@@ -36,6 +36,9 @@ class TensorStore {
   const std::unordered_map<std::string, TensorInfo>& tensors() const { return tensors_; }
   // The file(s) the tensors came from, for messages.
   std::string describe() const;
+  // The files the tensors came from: the index of a sharded checkpoint, then each safetensors
+  // file, in the order they were opened.
+  std::vector<std::filesystem::path> source_files() const;
 
  private:
   std::vector<std::unique_ptr<MappedFile>> files_;

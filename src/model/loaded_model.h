@@ -6,6 +6,7 @@
 #include <vector>
 
 #include "io/anonymous_memory.h"
+#include "io/mapped_file.h"
 #include "io/safetensors.h"
 #include "loom/config.h"
 #include "loom/model.h"
@@ -22,8 +23,11 @@ struct LoadedModel {
   io::AnonymousMemory synthetic;       // ...or the memory of synthetic weights
   model::LlamaWeights weights;
   std::vector<float> inv_freq;    // [head_dim / 2], scaling applied
-  io::AnonymousMemory quantized;  // the matrices quantized at load, if any
+  io::AnonymousMemory quantized;  // the matrices quantized at load, if any...
   Quantization quantization;
+  // ...or the cache file they were mapped from (LoadOptions::quant_cache); the views point into
+  // it, so it lives as long as the model.
+  std::optional<io::MappedFile> quant_cache;
 };
 
 }  // namespace loom::detail

@@ -2,6 +2,7 @@
 
 #include "io/hf_config.h"
 #include "loom/error.h"
+#include "model/load_quantized.h"
 #include "model/loaded_model.h"
 #include "model/quantize_weights.h"
 #include "model/rope_freq.h"
@@ -32,6 +33,12 @@ std::optional<DType> dtype_from_name(std::string_view name) {
     if (name == dtype_name(t)) return t;
   }
   return std::nullopt;
+}
+
+void LoadOptions::set_quant_cache_flag(std::string_view value) {
+  if (value.empty()) throw Error("--quant-cache: want auto, off or a file path");
+  quant_cache = value == "off" ? QuantCache::Off : QuantCache::Auto;
+  quant_cache_path = value == "auto" || value == "off" ? "" : std::filesystem::path(value);
 }
 
 LoadOptions LoadOptions::from_quantize_flag(std::string_view value) {
@@ -95,24 +102,24 @@ Model Model::load(const std::filesystem::path& dir, const LoadOptions& options) 
   }
   io::TensorStore store = io::TensorStore::open(dir);
   model::LlamaWeights weights = model::bind_weights(store, config);
-  io::AnonymousMemory quantized;
+  model::QuantizedMemory quantized;
   Quantization quantization;
   if (options.quantize) {
-    quantized = model::quantize_weights(weights, *options.quantize, 0, /*sources_mapped=*/true);
-    quantization = model::describe_quantization(weights, *options.quantize);
+    quantized = model::load_quantized(weights, store, dir, options, quantization);
   }
   std::vector<float> inv_freq = model::rope_inv_freq(config.rope, config.head_dim);
   Model model;
-  model.impl_ =
-      std::make_shared<const detail::LoadedModel>(detail::LoadedModel{dir,
-                                                                      std::move(config),
-                                                                      std::move(tokenizer),
-                                                                      std::move(store),
-                                                                      {},
-                                                                      std::move(weights),
-                                                                      std::move(inv_freq),
-                                                                      std::move(quantized),
-                                                                      std::move(quantization)});
+  model.impl_ = std::make_shared<const detail::LoadedModel>(
+      detail::LoadedModel{dir,
+                          std::move(config),
+                          std::move(tokenizer),
+                          std::move(store),
+                          {},
+                          std::move(weights),
+                          std::move(inv_freq),
+                          std::move(quantized.quantized),
+                          std::move(quantization),
+                          std::move(quantized.cache)});
   return model;
 }
 

@@ -21,13 +21,17 @@ constexpr LayerMatrix kLayerMatrices[] = {
     {"mlp.down_proj.weight", &LayerWeights::w_down},
 };
 
-// The matrices of the products, in the order they are laid out in memory.
-std::vector<ops::MatRef*> product_matrices(LlamaWeights& w) {
-  std::vector<ops::MatRef*> out;
-  for (LayerWeights& l : w.layers) {
-    for (const LayerMatrix& m : kLayerMatrices) out.push_back(&(l.*m.member));
+// The matrices of the products with their checkpoint names, in the order they are laid out in
+// memory.
+std::vector<std::pair<std::string, ops::MatRef*>> product_matrices(LlamaWeights& w) {
+  std::vector<std::pair<std::string, ops::MatRef*>> out;
+  for (size_t i = 0; i < w.layers.size(); ++i) {
+    const std::string prefix = "model.layers." + std::to_string(i) + ".";
+    for (const LayerMatrix& m : kLayerMatrices) {
+      out.emplace_back(prefix + m.name, &(w.layers[i].*m.member));
+    }
   }
-  out.push_back(&w.lm_head);
+  out.emplace_back("lm_head.weight", &w.lm_head);
   return out;
 }
 
@@ -58,25 +62,32 @@ bool quantizes(int cols) {
   return quant::fits_blocks(cols);
 }
 
-io::AnonymousMemory quantize_weights(LlamaWeights& w, DType type, int threads,
-                                     bool sources_mapped) {
+QuantLayout quant_layout(LlamaWeights& w, DType type) {
   check_quantize_type(type);
-  std::vector<ops::MatRef*> todo;
-  size_t bytes = 0;
-  for (ops::MatRef* m : product_matrices(w)) {
+  QuantLayout layout{type, {}, 0};
+  for (auto& [name, m] : product_matrices(w)) {
     if (!quantizes(m->cols)) continue;
-    todo.push_back(m);
-    bytes += padded(row_bytes(type, m->cols) * m->rows);
+    const size_t bytes = row_bytes(type, m->cols) * m->rows;
+    layout.slots.push_back({std::move(name), m, layout.bytes, bytes});
+    layout.bytes += padded(bytes);
   }
-  io::AnonymousMemory mem(bytes);
-  uint8_t* next = mem.data();
-  for (ops::MatRef* m : todo) {
-    quant::quantize_matrix(m->data, m->dtype, m->rows, m->cols, type, next, threads);
-    if (sources_mapped) io::release_mapped_pages(m->data, row_bytes(m->dtype, m->cols) * m->rows);
-    *m = ops::MatRef{type, m->rows, m->cols, next};
-    next += padded(row_bytes(type, m->cols) * m->rows);
+  return layout;
+}
+
+void quantize_into(const QuantLayout& layout, uint8_t* base, int threads, bool sources_mapped) {
+  for (const QuantSlot& s : layout.slots) {
+    ops::MatRef& m = *s.matrix;
+    quant::quantize_matrix(m.data, m.dtype, m.rows, m.cols, layout.type, base + s.offset, threads);
+    if (sources_mapped) io::release_mapped_pages(m.data, row_bytes(m.dtype, m.cols) * m.rows);
+    m = ops::MatRef{layout.type, m.rows, m.cols, base + s.offset};
   }
-  return mem;
+}
+
+void bind_quantized(const QuantLayout& layout, const uint8_t* base) {
+  for (const QuantSlot& s : layout.slots) {
+    ops::MatRef& m = *s.matrix;
+    m = ops::MatRef{layout.type, m.rows, m.cols, base + s.offset};
+  }
 }
 
 Quantization describe_quantization(const LlamaWeights& w, DType type) {

@@ -1,7 +1,9 @@
 // Quantizing a model's matrices at load: which ones, into what memory, and the account of it.
 #pragma once
 
-#include "io/anonymous_memory.h"
+#include <string>
+#include <vector>
+
 #include "loom/config.h"
 #include "loom/model.h"
 #include "model/weights.h"
@@ -14,12 +16,32 @@ void check_quantize_type(DType type);
 // Whether loading quantizes a matrix with rows of COLS weights (the embedding never is).
 bool quantizes(int cols);
 
-// Quantizes every matrix of W that `quantizes` to TYPE, in place: the views move to the memory
-// returned. A tied output head gets a quantized copy; the embedding stays. THREADS: 0 for all.
-// SOURCES_MAPPED: the matrices are views of read-only file mappings, whose pages are released
-// once quantized (see io::release_mapped_pages).
-io::AnonymousMemory quantize_weights(LlamaWeights& w, DType type, int threads,
-                                     bool sources_mapped = false);
+// One matrix that loading quantizes, and its place in the memory of the quantized matrices.
+struct QuantSlot {
+  std::string name;     // the checkpoint's: "model.layers.0.mlp.up_proj.weight", "lm_head.weight"
+  ops::MatRef* matrix;  // in the weights: the source until quantized, then the quantized view
+  size_t offset;        // from the start of that memory; a multiple of 64 (a cache line)
+  size_t bytes;         // of the quantized matrix: rows * row_bytes(type, cols)
+};
+
+// Every matrix of the products of W that `quantizes`, in the order they are laid out (layer by
+// layer q, k, v, o, gate, up, down, then the output head), each on a cache line: the layout of
+// both the memory quantize_into fills and a cache file's data section (model/quant_cache.h). A
+// tied output head is a slot of its own (a quantized copy); the embedding is never one.
+struct QuantLayout {
+  DType type;
+  std::vector<QuantSlot> slots;
+  size_t bytes = 0;  // the whole memory, padding included
+};
+QuantLayout quant_layout(LlamaWeights& w, DType type);
+
+// Quantizes every slot's matrix into BASE (LAYOUT.bytes, zeroed) and points its view there.
+// THREADS: 0 for all. SOURCES_MAPPED: the matrices are views of read-only file mappings, whose
+// pages are released once quantized (see io::release_mapped_pages).
+void quantize_into(const QuantLayout& layout, uint8_t* base, int threads, bool sources_mapped);
+
+// Points every slot's view at its bytes in BASE, quantized already (a cache file's data).
+void bind_quantized(const QuantLayout& layout, const uint8_t* base);
 
 // The account of what W, quantized to TYPE, left as stored and why.
 Quantization describe_quantization(const LlamaWeights& w, DType type);

@@ -31,6 +31,9 @@
 //                              order of our own). d * sc and dmin * m are exact in fp32 (11 by 6
 //                              bits), and so is their product with n: a weight is that exact value
 //                              rounded to fp32 once, at the subtraction.
+//
+// Quantized-weights cache files (model/quant_cache.h) hold rows in these layouts: any change to
+// them must bump quant::kQuantizerVersion (quantize.h), so that older caches are rebuilt.
 #pragma once
 
 #include <cstddef>

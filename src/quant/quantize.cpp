@@ -13,6 +13,8 @@
 #include "simd/half.h"
 #include "simd/kernels.h"
 
+// Any change here that alters a quantized byte must bump kQuantizerVersion (quantize.h), so that
+// quantized-weights cache files made before it are rebuilt rather than used.
 namespace loom::quant {
 namespace {
 

@@ -1,10 +1,18 @@
 // Weights to and from the row layouts of blocks.h: the reference code, scalar, run once at load.
 #pragma once
 
+#include <cstdint>
+
 #include "loom/config.h"
 #include "quant/blocks.h"
 
 namespace loom::quant {
+
+// The version of the quantization arithmetic (quantize.cpp) and the row layouts (blocks.h), as
+// quantized-weights cache files record it (model/quant_cache.h): a cache made by another version
+// is rebuilt, not used. Bump it with any change that alters a quantized byte: rounding, scale
+// choice, block or row layout.
+inline constexpr uint32_t kQuantizerVersion = 1;
 
 // Whether rows of COLS weights can be stored as blocks: only whole blocks can.
 inline bool fits_blocks(long cols) {
