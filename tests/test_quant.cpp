@@ -911,4 +911,98 @@ INSTANTIATE_TEST_SUITE_P(IsasAndTypes, QuantKernelSet,
                                   loom::dtype_name(std::get<1>(info.param));
                          });
 
+// ---------------------------------------------------------------------------------------------
+// Quantizing at load: every set's quantizers against the scalar reference, bit for bit
+
+// Blocks made to reach the corners of the reference's arithmetic: random magnitudes from tiny
+// (fp16-subnormal scales) to near fp16's limit, zeros, one huge weight, fp32 denormals, weights
+// at x / d = k + 1/2 exactly (ties) and a hair either side, constant blocks, and (SPECIALS) NaN
+// and infinities.
+std::vector<float> corner_blocks(int n_blocks, std::mt19937& rng, bool specials) {
+  std::uniform_real_distribution<float> u(-1.0f, 1.0f);
+  std::uniform_int_distribution<int> kind(0, specials ? 9 : 7), e(-30, 22), pos(0, kBlock - 1);
+  std::vector<float> x(static_cast<size_t>(n_blocks) * kBlock);
+  for (int b = 0; b < n_blocks; ++b) {
+    float* v = x.data() + static_cast<size_t>(b) * kBlock;
+    const float scale = std::ldexp(1.0f, e(rng));
+    for (int i = 0; i < kBlock; ++i) v[i] = u(rng) * scale;
+    switch (kind(rng)) {
+      case 1:  // zeros, one negative
+        for (int i = 0; i < kBlock; ++i) v[i] = 0.0f;
+        v[pos(rng)] = -0.0f;
+        break;
+      case 2:  // one huge weight
+        v[pos(rng)] = 1e6f * scale * (u(rng) < 0 ? -1 : 1);
+        break;
+      case 3:  // fp32 denormals
+        for (int i = 0; i < kBlock; ++i) v[i] = u(rng) * 1e-39f;
+        break;
+      case 4:    // ties: d = 2^-4 exactly (max 127 d for Q8_0, -8 d for Q4_0), x = (k + 1/2) d
+      case 5: {  // and a step of d either side (each from the same magnitude as Q4_K's grid)
+        const float d = 0.0625f;
+        v[0] = 127 * d, v[1] = -8 * d;
+        std::uniform_int_distribution<int> k(-8, 7), nudge(-1, 1);
+        for (int i = 2; i < kBlock; ++i) {
+          const float t = (static_cast<float>(k(rng)) + 0.5f) * d;
+          v[i] = nudge(rng) == 0 ? t : std::nextafter(t, nudge(rng) * 1e9f);
+        }
+        break;
+      }
+      case 6:  // near fp16's largest scale (max / 127 around 65504), and past it
+        for (int i = 0; i < kBlock; ++i) v[i] = u(rng) * 65504.0f * 127.0f * (1 + u(rng) / 64);
+        break;
+      case 7:  // constant
+        for (int i = 0; i < kBlock; ++i) v[i] = -0.75f * scale;
+        break;
+      case 8:
+        v[pos(rng)] = std::nanf("");
+        break;
+      case 9:
+        v[pos(rng)] = (u(rng) < 0 ? -1 : 1) * INFINITY;
+        break;
+    }
+  }
+  return x;
+}
+
+TEST(QuantizeSets, EverySetIsTheReferenceBitForBit) {
+  std::mt19937 rng(11);
+  // Rows of 19 blocks: two whole Q4_K super-blocks and a short one of three, an odd last pair.
+  const int rows = 120, cols = 19 * kBlock;
+  for (bool specials : {false, true}) {
+    const std::vector<float> x = corner_blocks(rows * cols / kBlock, rng, specials);
+    std::vector<uint16_t> h16(x.size()), b16(x.size());
+    std::vector<float> x16(x.size()), xb16(x.size());
+    for (size_t i = 0; i < x.size(); ++i) {
+      h16[i] = loom::simd::f32_to_f16(x[i]);
+      x16[i] = loom::simd::f16_to_f32(h16[i]);
+      b16[i] = loom::simd::f32_to_bf16(x[i]);
+      xb16[i] = loom::simd::bf16_to_f32(b16[i]);
+    }
+    for (Isa isa : {Isa::Scalar, Isa::Avx2, Isa::Avx512}) {
+      if (!isa_runs_here(isa)) continue;
+      const QuantKernels& k = loom::simd::quant_kernels(isa);
+      for (DType type : {DType::Q8_0, DType::Q4_0, DType::Q4_K}) {
+        const size_t row = loom::row_bytes(type, cols);
+        for (const auto& [src, src_type, values] :
+             {std::tuple<const void*, DType, const std::vector<float>*>{x.data(), DType::F32, &x},
+              {h16.data(), DType::F16, &x16},
+              {b16.data(), DType::BF16, &xb16}}) {
+          const size_t in_row = loom::row_bytes(src_type, cols);
+          int wrong = 0;
+          for (int r = 0; r < rows; ++r) {
+            std::vector<uint8_t> want(row), got(row, 0xab);
+            loom::quant::quantize_row(type, values->data() + r * cols, want.data(), cols);
+            k.quantize[loom::simd::quant_slot(type)](static_cast<const char*>(src) + r * in_row,
+                                                     src_type, got.data(), cols);
+            wrong += got != want;
+          }
+          EXPECT_EQ(wrong, 0) << param_name(isa) << ": " << loom::dtype_name(type) << " from "
+                              << loom::dtype_name(src_type) << (specials ? " (NaN, inf)" : "");
+        }
+      }
+    }
+  }
+}
+
 }  // namespace

@@ -11,7 +11,7 @@
 #include "loom/error.h"
 
 #include "simd/half.h"
-#include "simd/kernels.h"
+#include "simd/quant_kernels.h"
 
 // Any change here that alters a quantized byte must bump kQuantizerVersion (quantize.h), so that
 // quantized-weights cache files made before it are rebuilt rather than used.
@@ -122,19 +122,16 @@ void quantize_matrix(const void* src, DType src_type, int rows, int cols, DType 
                 std::to_string(cols) + " weights are not whole blocks of " +
                 std::to_string(kBlock));
   }
-  const simd::Kernels& k = simd::kernels();
+  // The set's quantizer reads the source row itself (a few blocks at a time, in L1).
+  const simd::QuantKernels::Quantize quantize =
+      simd::quant_kernels().quantize[simd::quant_slot(type)];
   const size_t in_row = row_bytes(src_type, cols), out_row = row_bytes(type, cols);
   if (threads <= 0) threads = omp_get_max_threads();
   threads = std::max(1, std::min(threads, rows));
-#pragma omp parallel num_threads(threads)
-  {
-    std::vector<float> row(cols);
-#pragma omp for schedule(static)
-    for (int r = 0; r < rows; ++r) {
-      k.to_f32[static_cast<int>(src_type)](static_cast<const char*>(src) + r * in_row, row.data(),
-                                           cols);
-      quantize_row(type, row.data(), static_cast<char*>(dst) + r * out_row, cols);
-    }
+#pragma omp parallel for num_threads(threads) schedule(static)
+  for (int r = 0; r < rows; ++r) {
+    quantize(static_cast<const char*>(src) + r * in_row, src_type,
+             static_cast<char*>(dst) + r * out_row, cols);
   }
 }
 

@@ -44,9 +44,15 @@ struct QuantKernels {
   using Gemm = void (*)(const void* w, size_t ldw, const quant::ActSpace* x, int nb, int m,
                         float* out, size_t ldo, int rows);
 
+  // A row of N weights of SRC_TYPE (F32, F16 or BF16; N a multiple of kBlock) to the slot's
+  // type: in every set, bit for bit the bytes of quant::quantize_row (the scalar reference) on
+  // the weights converted to fp32.
+  using Quantize = void (*)(const void* src, DType src_type, void* row, int n);
+
   Gemv gemv[3];  // indexed by quant_slot(dtype)
   ToF32 to_f32[3];
   Gemm gemm[3] = {nullptr, nullptr, nullptr};  // none for Q4_K: prompts take the float gemm
+  Quantize quantize[3] = {nullptr, nullptr, nullptr};
 };
 
 inline int quant_slot(DType t) {
@@ -64,7 +70,9 @@ const QuantKernels& quant_avx2_kernels();
 // The VNNI set: gemv and the prompt gemm with AVX-512 VNNI (quantize_acts, to_f32 and Q4_K's
 // gemv are the AVX2 set's): only where avx512_vnni_supported().
 const QuantKernels& quant_avx512_kernels();
-QuantKernels::Gemm quant_avx512_gemm(DType t);  // (quant_gemm_avx512.cpp)
-QuantKernels::Gemm quant_avx2_gemm(DType t);    // (quant_gemm_avx2.cpp)
+QuantKernels::Gemm quant_avx512_gemm(DType t);        // (quant_gemm_avx512.cpp)
+QuantKernels::Gemm quant_avx2_gemm(DType t);          // (quant_gemm_avx2.cpp)
+QuantKernels::Quantize quant_avx2_quantize(DType t);  // (quantize_avx2.cpp)
+void quantize_q4_k_avx2(const void* src, DType src_type, void* row, int n);  // (its own file)
 
 }  // namespace loom::simd

@@ -2,9 +2,11 @@
 // lane, so that the AVX2 set, which computes the same lanes in vectors, gives the same bits.
 #include <cmath>
 #include <cstdint>
+#include <vector>
 
 #include "quant/quantize.h"
 #include "simd/half.h"
+#include "simd/kernels.h"
 #include "simd/quant_kernels.h"
 
 namespace loom::simd {
@@ -125,6 +127,14 @@ void quantize_acts(const float* x, const ActBlocks& out, int k) {
   }
 }
 
+// The reference itself, on the row converted to fp32 as the scalar float kernels convert it.
+template <DType T>
+void quantize(const void* src, DType src_type, void* row, int n) {
+  std::vector<float> x(static_cast<size_t>(n));
+  scalar_kernels().to_f32[static_cast<int>(src_type)](src, x.data(), x.size());
+  quant::quantize_row(T, x.data(), row, n);
+}
+
 }  // namespace
 
 const QuantKernels& quant_scalar_kernels() {
@@ -132,6 +142,8 @@ const QuantKernels& quant_scalar_kernels() {
       quantize_acts,
       {gemv<DType::Q8_0>, gemv<DType::Q4_0>, gemv<DType::Q4_K>},
       {to_f32<DType::Q8_0>, to_f32<DType::Q4_0>, quant_to_f32_q4_k},
+      {nullptr, nullptr, nullptr},
+      {quantize<DType::Q8_0>, quantize<DType::Q4_0>, quantize<DType::Q4_K>},
   };
   return k;
 }
