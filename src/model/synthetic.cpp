@@ -97,7 +97,7 @@ void fill_random_quantized(uint8_t* dst, DType dtype, DType type, size_t rows, s
                  : dtype == DType::BF16 ? simd::bf16_to_f32(simd::f32_to_bf16(v))
                                         : v;
       }
-      quant::quantize_row(type, buf.data(), dst + r * row, static_cast<int>(cols));
+      quant::quantize_row_fast(type, buf.data(), dst + r * row, static_cast<int>(cols));
     }
   }
 }

@@ -22,7 +22,8 @@ namespace {
 // dequantization uses (dividing by the unrounded d would add up to 127 * d * 2^-11 of error).
 // A zero d (an all-zero block, or one too small for fp16) gives all-zero weights.
 // Rounds half away from zero, as std::round, without its library call (15 s for a 1.1B model):
-// in double, r +- 0.5 is exact for |r| < 2^52 and truncation finishes the job.
+// the quotient is an fp32 division (both operands are float), widened to double, where r +- 0.5
+// is exact and truncation finishes the job. (The AVX2 quantizers reproduce exactly this.)
 float scaled(float x, float d) {
   if (d == 0.0f) return 0.0f;
   const double r = x / d;
@@ -113,6 +114,10 @@ void dequantize_row(DType type, const void* row, float* out, int n) {
   } else {
     dequantize_row_q4_k(row, out, n);
   }
+}
+
+void quantize_row_fast(DType type, const float* x, void* row, int n) {
+  simd::quant_kernels().quantize[simd::quant_slot(type)](x, DType::F32, row, n);
 }
 
 void quantize_matrix(const void* src, DType src_type, int rows, int cols, DType type, void* dst,

@@ -30,6 +30,8 @@ void dequantize_row_q4_k(const void* row, float* out, int n);
 
 // The same for TYPE, Q8_0, Q4_0 or Q4_K.
 void quantize_row(DType type, const float* x, void* row, int n);
+// quantize_row's bytes, from the CPU's fastest quantizer (simd::QuantKernels::quantize).
+void quantize_row_fast(DType type, const float* x, void* row, int n);
 void dequantize_row(DType type, const void* row, float* out, int n);
 
 // SRC, a [rows, cols] matrix of SRC_TYPE (F32, F16 or BF16), to DST in TYPE (row_bytes(type,
