@@ -727,8 +727,9 @@ TEST_P(QuantKernelSet, ToF32IsTheReferenceDequantization) {
 
 // The int8 prompt gemm, in the sets that have one (AVX2, AVX-512 VNNI): every output against the
 // double-precision sum over its blocks of d_w * d_x * (exact integer product), within the
-// rounding of an fp32 sum of NB terms; bit for bit against the contract both sets share (the
-// blocks' float(p) * (d_w * d_x) added in order with FMAs), so prompts do not depend on the set;
+// rounding of an fp32 sum of NB terms (Q4_K: 2 NB); bit for bit against the contract both sets
+// share (the blocks' float(p) * (d_w * d_x) added in order with FMAs; Q4_K: then float(sum x) *
+// -(dmin m d_x) each block), so prompts do not depend on the set;
 // rows and tokens across the panels' (8 or 16 rows), the packed blocks' (64 rows, 16 blocks) and
 // the micro-tiles' (4 or 6 tokens) edges; and nothing written between ROWS and the output
 // stride.
@@ -766,18 +767,44 @@ TEST_P(QuantKernelSet, GemmMatchesBlockSums) {
               mag += std::fabs(term);
             }
             const float got = out[t * ldo + r];
-            if (!(std::fabs(got - want) <= (nb + 2) * 6e-8 * mag + 1e-30) && f.add()) {
-              ADD_FAILURE() << "token " << t << " row " << r << ": " << got << " vs " << want;
-            }
-            const uint16_t* dw = loom::quant::row_scales(type(), w.row(r), ldw);
             float contract = 0.0f;
             for (int b = 0; b < nb; ++b) {
-              const float d = loom::simd::f16_to_f32(dw[b]);
+              if (type() == DType::Q4_K) {  // d * sc * n - dmin * m: two sums, two FMAs
+                const loom::quant::Q4KHeader& h =
+                    loom::quant::row_headers(w.row(r), ldw)[b / loom::quant::kSuper];
+                const int j = b % loom::quant::kSuper;
+                const float sc = loom::simd::f16_to_f32(h.d) * loom::quant::six_bits(h.scales, j);
+                const float mn = loom::simd::f16_to_f32(h.dmin) * loom::quant::six_bits(h.mins, j);
+                int32_t p = 0, sx = 0;
+                for (int i = 0; i < kBlock; ++i) {
+                  const uint8_t pair = w.row(r)[b / 2 * kBlock + i];
+                  p += (b % 2 ? pair >> 4 : pair & 15) * a.q[b * kBlock + i];
+                  sx += a.q[b * kBlock + i];
+                }
+                contract = std::fma(static_cast<float>(p), sc * a.d[b], contract);
+                contract = std::fma(static_cast<float>(sx), -(mn * a.d[b]), contract);
+                // Its terms are the two sums': they may be larger than the weights' products.
+                int32_t abs_p = 0, abs_x = 0;
+                for (int i = 0; i < kBlock; ++i) {
+                  const uint8_t pair = w.row(r)[b / 2 * kBlock + i];
+                  abs_p += (b % 2 ? pair >> 4 : pair & 15) * std::abs(a.q[b * kBlock + i]);
+                  abs_x += std::abs(a.q[b * kBlock + i]);
+                }
+                mag +=
+                    std::fabs(double{sc} * a.d[b]) * abs_p + std::fabs(double{mn} * a.d[b]) * abs_x;
+                continue;
+              }
+              const float d =
+                  loom::simd::f16_to_f32(loom::quant::row_scales(type(), w.row(r), ldw)[b]);
               int32_t p = 0;  // exact: the values are d * q, q an integer of at most 8 bits
               for (int i = b * kBlock; i < (b + 1) * kBlock; ++i) {
                 p += static_cast<int32_t>(w.values[static_cast<size_t>(r) * K + i] / d) * a.q[i];
               }
               contract = std::fma(static_cast<float>(p), d * a.d[b], contract);
+            }
+            const int terms = type() == DType::Q4_K ? 2 * nb : nb;
+            if (!(std::fabs(got - want) <= (terms + 2) * 6e-8 * mag + 1e-30) && f.add()) {
+              ADD_FAILURE() << "token " << t << " row " << r << ": " << got << " vs " << want;
             }
             if (bits_of(got) != bits_of(contract) && f.add()) {
               ADD_FAILURE() << "token " << t << " row " << r << ": " << got << " vs contract "

@@ -330,7 +330,7 @@ const QuantKernels& quant_avx2_kernels() {
       quantize_acts,
       {gemv<Q8>, gemv<Q4>, gemv_q4_k},
       {to_f32<Q8>, to_f32<Q4>, to_f32_q4_k},
-      {quant_avx2_gemm(DType::Q8_0), quant_avx2_gemm(DType::Q4_0), nullptr},
+      {quant_avx2_gemm(DType::Q8_0), quant_avx2_gemm(DType::Q4_0), quant_avx2_gemm(DType::Q4_K)},
       {quant_avx2_quantize(DType::Q8_0), quant_avx2_quantize(DType::Q4_0),
        quant_avx2_quantize(DType::Q4_K)},
   };

@@ -204,6 +204,7 @@ const QuantKernels& quant_avx512_kernels() {
     s.gemv[quant_slot(DType::Q4_0)] = gemv<Q4>;
     s.gemm[quant_slot(DType::Q8_0)] = quant_avx512_gemm(DType::Q8_0);
     s.gemm[quant_slot(DType::Q4_0)] = quant_avx512_gemm(DType::Q4_0);
+    s.gemm[quant_slot(DType::Q4_K)] = quant_avx512_gemm(DType::Q4_K);
     return s;
   }();
   return k;

@@ -1,10 +1,10 @@
-// The prompt product with Q8_0 and Q4_0 weights on AVX2: int8 x int8 dot products with
+// The prompt product with Q8_0, Q4_0 and Q4_K weights on AVX2: int8 x int8 dot products with
 // vpmaddubsw, the activations quantized per block as a decode step quantizes them. Compiled with
 // -mavx2 -mfma -mf16c -ffp-contract=off (the FMAs below are written out, as the contract says).
 //
 // Why: without it a quantized prompt runs through the float gemm, dequantizing W into fp32
 // panels, at the fp32 FMA rate (8 multiply-adds an instruction). vpmaddubsw does 32 (u8 x s8
-// pairs summed to int16); for Q4_0 eight of them can be added in int16 before one vpmaddwd
+// pairs summed to int16); for 4-bit weights eight of them can be added in int16 before one vpmaddwd
 // widens them (|pair| <= 2 * 15 * 127, eight pairs <= 30480), so a block of 32 k costs a tile
 // of 8 rows x 1 token eight vpmaddubsw and eight int16 adds instead of 32 FMAs.
 //
@@ -12,14 +12,16 @@
 // consecutive weights of each of the 8 rows, and a token's four activations, broadcast, meet all
 // eight rows in one instruction, whose int16 lanes 2r and 2r + 1 belong to row r (vpmaddwd by
 // ones then makes lane r row r's sum). Q4_0 is packed as its nibbles n = w + 8 (unsigned, as
-// vpmaddubsw wants its first operand) and the block's 8 sum x = s8 subtracted once; Q8_0 as its
+// vpmaddubsw wants its first operand) and the block's 8 sum x = s8 subtracted once; Q4_K as its
+// nibbles, with each block's d * sc and dmin * m (exact in fp32) beside the panel; Q8_0 as its
 // signed q, made |q| and x * sign(q) in the kernel (the products' signs move to x), whose pairs
 // (up to 2 * 127 * 127) are widened to int32 at each step. Each block's product is then exact in
 // int32, as in gemv.
 //
 // Numerical contract, the VNNI gemm's (quant_gemm_avx512.cpp): for each output, the blocks'
-// terms float(p_b) * (d_w,b * d_x,b) are added in block order with FMAs into one fp32 sum. The
-// two sets' prompts are therefore bit-identical.
+// terms float(p_b) * (d_w,b * d_x,b) are added in block order with FMAs into one fp32 sum (Q4_K:
+// p_b = sum n x, d_w,b = d * sc, and after each block's FMA a second one adds
+// float(sum x) * -(dmin * m * d_x)). The two sets' prompts are therefore bit-identical.
 #include <immintrin.h>
 
 #include <algorithm>
@@ -44,11 +46,12 @@ constexpr int kStepBytes = 4 * kRows;
 constexpr size_t panel_quant_bytes(int nb) {
   return static_cast<size_t>(nb) * kBlock * kRows;
 }
+// The quants, then each block's 8 scales, then (Q4_K) each block's 8 minimums.
 constexpr size_t panel_bytes(int nb) {
-  return panel_quant_bytes(nb) + static_cast<size_t>(nb) * kRows * sizeof(float);
+  return panel_quant_bytes(nb) + 2 * static_cast<size_t>(nb) * kRows * sizeof(float);
 }
 
-// Block b of a row as the 32 bytes the panel stores: Q4_0's nibbles, Q8_0's q.
+// Block b of a row as the 32 bytes the panel stores: Q4_0's and Q4_K's nibbles, Q8_0's q.
 template <DType T>
 inline __m256i panel_block(const uint8_t* row, int b) {
   if constexpr (T == DType::Q8_0) {
@@ -65,14 +68,27 @@ inline __m256i panel_block(const uint8_t* row, int b) {
 template <DType T>
 void pack(const void* w, size_t ldw, int r, int nr, int b0, int nb, uint8_t* dst) {
   auto* scales = reinterpret_cast<float*>(dst + panel_quant_bytes(nb));
+  float* mins = scales + nb * kRows;
   const size_t row_bytes = quant::quant_row_bytes(T, ldw);
   const auto* base = static_cast<const uint8_t*>(w) + r * row_bytes;
   for (int b = 0; b < nb; ++b) {
     __m256i v[kRows];
     for (int j = 0; j < kRows; ++j) {
       v[j] = j < nr ? panel_block<T>(base + j * row_bytes, b0 + b) : _mm256_setzero_si256();
-      scales[b * kRows + j] =
-          j < nr ? f16_to_f32(quant::row_scales(T, base + j * row_bytes, ldw)[b0 + b]) : 0.0f;
+      float& sc = scales[b * kRows + j];
+      float& mn = mins[b * kRows + j];
+      sc = mn = 0.0f;
+      if (j >= nr) continue;
+      if constexpr (T == DType::Q4_K) {
+        // d * sc and dmin * m: exact in fp32 (11 by 6 bits).
+        const int blk = b0 + b;
+        const quant::Q4KHeader& h =
+            quant::row_headers(base + j * row_bytes, ldw)[blk / quant::kSuper];
+        sc = f16_to_f32(h.d) * static_cast<float>(quant::six_bits(h.scales, blk % quant::kSuper));
+        mn = f16_to_f32(h.dmin) * static_cast<float>(quant::six_bits(h.mins, blk % quant::kSuper));
+      } else {
+        sc = f16_to_f32(quant::row_scales(T, base + j * row_bytes, ldw)[b0 + b]);
+      }
     }
     // 8 x 8 int32 transpose: 32-bit, then 64-bit interleaves, then the 128-bit halves.
     __m256i t[8], u[8];
@@ -169,9 +185,13 @@ void micro(const uint8_t* const* panels, int nb, const Token* tok, int b0, float
         }
       }
     }
-    __m256 dw[P];
+    __m256 dw[P], mw[P];
 #pragma GCC unroll 8
     for (int p = 0; p < P; ++p) {
+      if constexpr (T == DType::Q4_K) {
+        mw[p] = _mm256_load_ps(reinterpret_cast<const float*>(panels[p] + panel_quant_bytes(nb)) +
+                               (nb + b) * kRows);
+      }
       dw[p] = _mm256_load_ps(reinterpret_cast<const float*>(panels[p] + panel_quant_bytes(nb)) +
                              b * kRows);
     }
@@ -184,8 +204,14 @@ void micro(const uint8_t* const* panels, int nb, const Token* tok, int b0, float
         if constexpr (T == DType::Q4_0) {
           sum =
               _mm256_sub_epi32(_mm256_madd_epi16(sum, ones), _mm256_set1_epi32(tok[i].s8[b0 + b]));
+        } else if constexpr (T == DType::Q4_K) {
+          sum = _mm256_madd_epi16(sum, ones);
         }
         f[i][p] = _mm256_fmadd_ps(_mm256_cvtepi32_ps(sum), _mm256_mul_ps(dw[p], dx), f[i][p]);
+        if constexpr (T == DType::Q4_K) {  // - (dmin m d_x) sum x, sum x = s8 / 8 exactly
+          const __m256 sx = _mm256_set1_ps(static_cast<float>(tok[i].s8[b0 + b] / 8));
+          f[i][p] = _mm256_fnmadd_ps(_mm256_mul_ps(mw[p], dx), sx, f[i][p]);
+        }
       }
     }
   }
@@ -264,7 +290,9 @@ void gemm(const void* w, size_t ldw, const ActSpace* x, int nb, int m, float* ou
 }  // namespace
 
 QuantKernels::Gemm quant_avx2_gemm(DType t) {
-  return t == DType::Q8_0 ? gemm<DType::Q8_0> : gemm<DType::Q4_0>;
+  return t == DType::Q8_0   ? gemm<DType::Q8_0>
+         : t == DType::Q4_0 ? gemm<DType::Q4_0>
+                            : gemm<DType::Q4_K>;
 }
 
 }  // namespace loom::simd

@@ -1,5 +1,5 @@
-// The prompt product with Q8_0 and Q4_0 weights on AVX-512 VNNI: int8 x int8 dot products, the
-// activations quantized per block as a decode step quantizes them. Compiled with -mavx512f
+// The prompt product with Q8_0, Q4_0 and Q4_K weights on AVX-512 VNNI: int8 x int8 dot products,
+// the activations quantized per block as a decode step quantizes them. Compiled with -mavx512f
 // -mavx512bw -mavx512vl -mavx512vnni (and -ffp-contract=off, as every quantized set).
 //
 // Why: without it a quantized prompt runs through the float gemm, dequantizing W into fp32
@@ -8,13 +8,16 @@
 // instructions plus a per-block epilogue that scales the block's integer sums.
 //
 // Layout: W is packed into panels of 16 rows in VNNI order, [k / 4][16 rows][4 bytes], as
-// unsigned bytes u = w + o (Q8_0: o = 128, so u = q ^ 0x80; Q4_0: the nibble, o = 8), and each
-// block's 16 fp32 scales after them. sum u x = sum w x + o sum x, and o sum x = (o / 8) s8 with
-// the activations' s8 = 8 sum x: one integer subtraction per token and block takes it out, so a
-// block's product is exact in int32, as in gemv. Numerical contract: for each output, the blocks'
-// terms float(p_b) * (d_w,b * d_x,b) are added in block order with FMAs into one fp32 sum.
-// GCC 12's AVX-512 intrinsics pass _mm512_undefined_epi32() (a self-initialized variable) as the
-// unused merge source of their builtins, which its -Wmaybe-uninitialized then reports, falsely.
+// unsigned bytes u = w + o (Q8_0: o = 128, so u = q ^ 0x80; Q4_0: the nibble, o = 8; Q4_K: the
+// nibble, o = 0), and each block's 16 fp32 scales after them (Q4_K: d * sc, then its 16 dmin * m).
+// sum u x = sum w x + o sum x, and o sum x = (o / 8) s8 with the activations' s8 = 8 sum x: one
+// integer subtraction per token and block takes it out, so a block's product is exact in int32, as
+// in gemv. Numerical contract: for each output, the blocks' terms float(p_b) * (d_w,b * d_x,b) are
+// added in block order with FMAs into one fp32 sum (Q4_K: after each block's FMA a second adds
+// float(sum x) * -(dmin * m * d_x)), as in quant_gemm_avx2.cpp: the two sets' prompts are
+// bit-identical. GCC 12's AVX-512 intrinsics pass _mm512_undefined_epi32() (a self-initialized
+// variable) as the unused merge source of their builtins, which its -Wmaybe-uninitialized then
+// reports, falsely.
 #pragma GCC diagnostic push
 #pragma GCC diagnostic ignored "-Wmaybe-uninitialized"
 #include <immintrin.h>
@@ -44,12 +47,12 @@ constexpr size_t panel_quant_bytes(int nb) {
   return static_cast<size_t>(nb) * kBlock * kRows;
 }
 constexpr size_t panel_bytes(int nb) {
-  return panel_quant_bytes(nb) + static_cast<size_t>(nb) * kRows * sizeof(float);
+  return panel_quant_bytes(nb) + 2 * static_cast<size_t>(nb) * kRows * sizeof(float);
 }
 
 template <DType T>
 struct Weights {
-  static constexpr int kOffsetOver8 = T == DType::Q8_0 ? 16 : 1;  // o / 8
+  static constexpr int kOffsetOver8 = T == DType::Q8_0 ? 16 : T == DType::Q4_0 ? 1 : 0;  // o / 8
   // Block b of a row as 32 unsigned bytes u = w + o.
   static __m256i unsigned_block(const uint8_t* row, int b) {
     if constexpr (T == DType::Q8_0) {
@@ -68,23 +71,31 @@ struct Weights {
 template <DType T>
 void pack(const void* w, size_t ldw, int r, int nr, int b0, int nb, uint8_t* dst) {
   auto* scales = reinterpret_cast<float*>(dst + panel_quant_bytes(nb));
+  float* mins = scales + nb * kRows;
   const size_t row_bytes = quant::quant_row_bytes(T, ldw);
   for (int j = 0; j < kRows; ++j) {
     if (j >= nr) {
       for (int b = 0; b < nb; ++b) {
         for (int g = 0; g < kGroups; ++g) std::memset(dst + (b * kGroups + g) * 64 + j * 4, 0, 4);
-        scales[b * kRows + j] = 0.0f;
+        scales[b * kRows + j] = mins[b * kRows + j] = 0.0f;
       }
       continue;
     }
     const auto* row = static_cast<const uint8_t*>(w) + (r + j) * row_bytes;
-    const uint16_t* d = quant::row_scales(T, row, ldw);
     for (int b = 0; b < nb; ++b) {
       alignas(32) uint8_t u[kBlock];
       _mm256_store_si256(reinterpret_cast<__m256i*>(u), Weights<T>::unsigned_block(row, b0 + b));
       for (int g = 0; g < kGroups; ++g)
         std::memcpy(dst + (b * kGroups + g) * 64 + j * 4, u + 4 * g, 4);
-      scales[b * kRows + j] = f16_to_f32(d[b0 + b]);
+      const int blk = b0 + b;
+      if constexpr (T == DType::Q4_K) {  // d * sc and dmin * m: exact in fp32 (11 by 6 bits)
+        const quant::Q4KHeader& h = quant::row_headers(row, ldw)[blk / quant::kSuper];
+        scales[b * kRows + j] = f16_to_f32(h.d) * quant::six_bits(h.scales, blk % quant::kSuper);
+        mins[b * kRows + j] = f16_to_f32(h.dmin) * quant::six_bits(h.mins, blk % quant::kSuper);
+      } else {
+        scales[b * kRows + j] = f16_to_f32(quant::row_scales(T, row, ldw)[blk]);
+        mins[b * kRows + j] = 0.0f;
+      }
     }
   }
 }
@@ -97,7 +108,7 @@ struct Token {
 };
 
 // out[t][0..nr) (+)= the blocks' terms for the P panels (16 rows each) and MR tokens.
-template <int P, int MR, int kO8>
+template <int P, int MR, int kO8, bool kMin>
 void micro(const uint8_t* const* panels, int nb, const Token* tok, int b0, float* out, size_t ldo,
            int nr, bool accumulate) {
   const __mmask16 m0 = nr >= 16 ? 0xffff : static_cast<__mmask16>((1u << nr) - 1);
@@ -121,16 +132,21 @@ void micro(const uint8_t* const* panels, int nb, const Token* tok, int b0, float
     s##i##a = _mm512_dpbusd_epi32(s##i##a, w0, x);                                         \
     if constexpr (P > 1) s##i##b = _mm512_dpbusd_epi32(s##i##b, w1, x);                    \
   }
-#define LOOM_SCALE(i)                                                                \
-  if constexpr (MR > i) {                                                            \
-    const __m512i corr = _mm512_set1_epi32(kO8 * tok[i].s8[b0 + b]);                 \
-    const __m512 dx = _mm512_set1_ps(tok[i].d[b0 + b]);                              \
-    f##i##a = _mm512_fmadd_ps(_mm512_cvtepi32_ps(_mm512_sub_epi32(s##i##a, corr)),   \
-                              _mm512_mul_ps(dw0, dx), f##i##a);                      \
-    if constexpr (P > 1) {                                                           \
-      f##i##b = _mm512_fmadd_ps(_mm512_cvtepi32_ps(_mm512_sub_epi32(s##i##b, corr)), \
-                                _mm512_mul_ps(dw1, dx), f##i##b);                    \
-    }                                                                                \
+#define LOOM_SCALE(i)                                                                       \
+  if constexpr (MR > i) {                                                                   \
+    const __m512i corr = _mm512_set1_epi32(kO8 * tok[i].s8[b0 + b]);                        \
+    const __m512 dx = _mm512_set1_ps(tok[i].d[b0 + b]);                                     \
+    f##i##a = _mm512_fmadd_ps(_mm512_cvtepi32_ps(_mm512_sub_epi32(s##i##a, corr)),          \
+                              _mm512_mul_ps(dw0, dx), f##i##a);                             \
+    if constexpr (P > 1) {                                                                  \
+      f##i##b = _mm512_fmadd_ps(_mm512_cvtepi32_ps(_mm512_sub_epi32(s##i##b, corr)),        \
+                                _mm512_mul_ps(dw1, dx), f##i##b);                           \
+    }                                                                                       \
+    if constexpr (kMin) {                                                                   \
+      const __m512 sx = _mm512_set1_ps(static_cast<float>(tok[i].s8[b0 + b] / 8));          \
+      f##i##a = _mm512_fnmadd_ps(_mm512_mul_ps(mw0, dx), sx, f##i##a);                      \
+      if constexpr (P > 1) f##i##b = _mm512_fnmadd_ps(_mm512_mul_ps(mw1, dx), sx, f##i##b); \
+    }                                                                                       \
   }
 #define LOOM_XQ(i) \
   [[maybe_unused]] const int8_t* xq##i = MR > i ? tok[i].q + (b0 + b) * kBlock : nullptr;
@@ -155,6 +171,8 @@ void micro(const uint8_t* const* panels, int nb, const Token* tok, int b0, float
     }
     const __m512 dw0 = _mm512_loadu_ps(sc0 + b * kRows);
     [[maybe_unused]] const __m512 dw1 = _mm512_loadu_ps(sc1 + b * kRows);
+    [[maybe_unused]] const __m512 mw0 = _mm512_loadu_ps(sc0 + (nb + b) * kRows);
+    [[maybe_unused]] const __m512 mw1 = _mm512_loadu_ps(sc1 + (nb + b) * kRows);
     LOOM_TOKENS(LOOM_SCALE)
   }
   LOOM_TOKENS(LOOM_STORE)
@@ -168,22 +186,22 @@ void micro(const uint8_t* const* panels, int nb, const Token* tok, int b0, float
 #undef LOOM_STORE
 }
 
-template <int P, int kO8>
+template <int P, int kO8, bool kMin>
 void micro_tokens(int mr, const uint8_t* const* panels, int nb, const Token* tok, int b0,
                   float* out, size_t ldo, int nr, bool accumulate) {
   switch (mr) {
     case 1:
-      return micro<P, 1, kO8>(panels, nb, tok, b0, out, ldo, nr, accumulate);
+      return micro<P, 1, kO8, kMin>(panels, nb, tok, b0, out, ldo, nr, accumulate);
     case 2:
-      return micro<P, 2, kO8>(panels, nb, tok, b0, out, ldo, nr, accumulate);
+      return micro<P, 2, kO8, kMin>(panels, nb, tok, b0, out, ldo, nr, accumulate);
     case 3:
-      return micro<P, 3, kO8>(panels, nb, tok, b0, out, ldo, nr, accumulate);
+      return micro<P, 3, kO8, kMin>(panels, nb, tok, b0, out, ldo, nr, accumulate);
     case 4:
-      return micro<P, 4, kO8>(panels, nb, tok, b0, out, ldo, nr, accumulate);
+      return micro<P, 4, kO8, kMin>(panels, nb, tok, b0, out, ldo, nr, accumulate);
     case 5:
-      return micro<P, 5, kO8>(panels, nb, tok, b0, out, ldo, nr, accumulate);
+      return micro<P, 5, kO8, kMin>(panels, nb, tok, b0, out, ldo, nr, accumulate);
     default:
-      return micro<P, 6, kO8>(panels, nb, tok, b0, out, ldo, nr, accumulate);
+      return micro<P, 6, kO8, kMin>(panels, nb, tok, b0, out, ldo, nr, accumulate);
   }
 }
 
@@ -193,6 +211,7 @@ template <DType T>
 void gemm(const void* w, size_t ldw, const ActSpace* x, int nb, int m, float* out, size_t ldo,
           int rows) {
   constexpr int kO8 = Weights<T>::kOffsetOver8;
+  constexpr bool kMin = T == DType::Q4_K;
   alignas(64) uint8_t packed[kNc / kRows][panel_bytes(kKb)];
   Token tok[kMr];
   for (int r0 = 0; r0 < rows; r0 += kNc) {
@@ -218,9 +237,9 @@ void gemm(const void* w, size_t ldw, const ActSpace* x, int nb, int m, float* ou
           // The panels' quants start at b0: the micro-kernel reads blocks 0 .. nbk of them and
           // the tokens' blocks b0 .. b0 + nbk.
           if (p + 1 < np) {
-            micro_tokens<2, kO8>(mr, panels, nbk, tok, b0, o, ldo, nr, b0 > 0);
+            micro_tokens<2, kO8, kMin>(mr, panels, nbk, tok, b0, o, ldo, nr, b0 > 0);
           } else {
-            micro_tokens<1, kO8>(mr, panels, nbk, tok, b0, o, ldo, nr, b0 > 0);
+            micro_tokens<1, kO8, kMin>(mr, panels, nbk, tok, b0, o, ldo, nr, b0 > 0);
           }
         }
       }
@@ -231,7 +250,9 @@ void gemm(const void* w, size_t ldw, const ActSpace* x, int nb, int m, float* ou
 }  // namespace
 
 QuantKernels::Gemm quant_avx512_gemm(DType t) {
-  return t == DType::Q8_0 ? gemm<DType::Q8_0> : gemm<DType::Q4_0>;
+  return t == DType::Q8_0   ? gemm<DType::Q8_0>
+         : t == DType::Q4_0 ? gemm<DType::Q4_0>
+                            : gemm<DType::Q4_K>;
 }
 
 }  // namespace loom::simd

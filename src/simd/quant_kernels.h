@@ -1,6 +1,6 @@
 // The inner loops of products with Q8_0, Q4_0 and Q4_K weights: one table per instruction set,
 // chosen at run time as simd::kernels() is. Decode steps use gemv; prompts the set's int8 gemm
-// where it has one (Q8_0 and Q4_0 in the AVX2 and AVX-512 VNNI sets), or else the float
+// where it has one (the AVX2 and AVX-512 VNNI sets), or else the float
 // kernels' gemm, which dequantizes the weights into its packed panels.
 //
 // The activations are quantized per block to 8 bits (quant::ActBlocks) first; each block product
@@ -38,9 +38,8 @@ struct QuantKernels {
   using ToF32 = void (*)(const void* src, float* dst, size_t n);
   // The prompt product on quantized activations: out[t * ldo + r] = row r of W . token t of X,
   // for t < m and r < rows; token t's NB blocks are act_blocks(x + t * nb, nb). Its contract
-  // is its own, the same in the AVX2 and VNNI sets (see quant_gemm_avx2.cpp); a slot without one
-  // (the scalar set's, Q4_K's) is null, and prompts then run through the float gemm on fp32
-  // activations.
+  // is its own, the same in the AVX2 and VNNI sets (see quant_gemm_avx2.cpp); the scalar set has
+  // none (null), and prompts then run through the float gemm on fp32 activations.
   using Gemm = void (*)(const void* w, size_t ldw, const quant::ActSpace* x, int nb, int m,
                         float* out, size_t ldo, int rows);
 
@@ -51,7 +50,7 @@ struct QuantKernels {
 
   Gemv gemv[3];  // indexed by quant_slot(dtype)
   ToF32 to_f32[3];
-  Gemm gemm[3] = {nullptr, nullptr, nullptr};  // none for Q4_K: prompts take the float gemm
+  Gemm gemm[3] = {nullptr, nullptr, nullptr};
   Quantize quantize[3] = {nullptr, nullptr, nullptr};
 };
 
