@@ -923,7 +923,11 @@ TEST(QuantDispatch, Avx512RunsTheVnniSetWhereTheCpuHasIt) {
   EXPECT_EQ(&k, vnni ? &loom::simd::quant_avx512_kernels() : &avx2);
   for (int slot : {0, 1}) EXPECT_EQ(k.gemv[slot] != avx2.gemv[slot], vnni) << slot;
   EXPECT_EQ(k.gemv[2], avx2.gemv[2]);  // Q4_K: the AVX2 gemv everywhere
-  EXPECT_EQ(k.gemm[2], nullptr);       // and its prompts through the float gemm
+  // Every slot's prompts: the set's own int8 gemm (VNNI), or the AVX2 one.
+  for (int slot : {0, 1, 2}) {
+    EXPECT_NE(k.gemm[slot], nullptr) << slot;
+    EXPECT_EQ(k.gemm[slot] != avx2.gemm[slot], vnni) << slot;
+  }
   EXPECT_EQ(k.quantize_acts, avx2.quantize_acts);
   for (int slot : {0, 1, 2}) EXPECT_EQ(k.to_f32[slot], avx2.to_f32[slot]) << slot;
   std::printf("Avx512 quantized cases run the %s set\n", vnni ? "AVX-512 VNNI" : "AVX2");
