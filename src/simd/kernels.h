@@ -25,8 +25,9 @@ struct Kernels {
   Gemv gemv[3];  // indexed by DType
   // Indexed by DType. Q8_0, Q4_0 and Q4_K rows (LDW a multiple of 32: rows of LDW weights in the
   // layout of quant/blocks.h, row_bytes(dtype, ldw) apart, of which the first K are read) are
-  // dequantized into the packed fp32 panels: prompts are compute-bound, and fp32 activations
-  // keep the prompt's products as exact as the unquantized path's.
+  // dequantized into the packed fp32 panels, on fp32 activations: the prompt path of the scalar
+  // set (and of LOOM_ISA=scalar); the vector sets' quantized prompts take their int8 gemm
+  // (simd/quant_kernels.h), which ops::matmul prefers.
   Gemm gemm[6];
   ToF32 to_f32[3];
   float (*dot)(const float* a, const float* b, int n);     // the sum gemv computes for F32
