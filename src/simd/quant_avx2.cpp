@@ -171,13 +171,46 @@ LOOM_INLINE __m256 accumulate(__m256 acc, __m256i p, __m256i s8, __m128i dw, __m
   return _mm256_add_ps(acc, _mm256_mul_ps(s, _mm256_cvtepi32_ps(p)));
 }
 
+// The scales of blocks B0 .. B0 + N (N <= 8) of a row, as gemv's accumulate step takes them:
+// Q8_0's and Q4_0's eight fp16 scales (zero past N), Q4_K's super-block header (a whole one
+// even for a short last super-block).
+template <class L>
+LOOM_INLINE __m128i group_scales(const uint8_t* row, size_t ldw, int b0, int n) {
+  const uint16_t* dw = quant::row_scales(L::kType, row, ldw) + b0;
+  if (n == 8) return _mm_loadu_si128(reinterpret_cast<const __m128i*>(dw));
+  alignas(16) uint16_t tail[8] = {};
+  std::copy_n(dw, n, tail);
+  return _mm_load_si128(reinterpret_cast<const __m128i*>(tail));
+}
+// Q4_K's blocks: Q4_0's nibble products, its own scales.
+struct Q4K : Q4 {
+  static constexpr DType kType = DType::Q4_K;
+  static LOOM_INLINE const quant::Q4KHeader* scales(const uint8_t* row, size_t ldw, int b0, int) {
+    return quant::row_headers(row, ldw) + b0 / quant::kSuper;
+  }
+  static LOOM_INLINE __m256 accumulate(__m256 acc, __m256i p, __m256i s8, const quant::Q4KHeader* h,
+                                       __m256 dx) {
+    return accumulate_q4_k(acc, p, s8, *h, dx);
+  }
+};
+template <class L>
+struct Scaled : L {
+  static LOOM_INLINE __m128i scales(const uint8_t* row, size_t ldw, int b0, int n) {
+    return group_scales<L>(row, ldw, b0, n);
+  }
+  static LOOM_INLINE __m256 accumulate(__m256 acc, __m256i p, __m256i s8, __m128i dw, __m256 dx) {
+    return simd::accumulate<L>(acc, p, s8, dw, dx);
+  }
+};
+
+// L: Scaled<Q8>, Scaled<Q4> or Q4K (group, products, scales, accumulate).
 template <class L>
 void gemv(const void* w, size_t ldw, const ActBlocks& x, int nb, float* out, int rows) {
   const auto* base = static_cast<const uint8_t*>(w);
   const size_t row_bytes = quant::quant_row_bytes(L::kType, ldw);
   const int groups = nb / 8, rem = nb % 8, tail = groups * 8;
   StreamPrefetch prefetch(base, row_bytes, rows, groups + (rem > 0 ? 1 : 0));
-  // The activations' tail, zero past NB: those lanes add s * 0 = +0.
+  // The activations' tail, zero past NB: those lanes add +0 (Q4_K: (d * 0) * 0 - (dmin * 0) * 0).
   alignas(32) float dx_tail[8] = {};
   alignas(32) int32_t s8_tail[8] = {};
   std::copy_n(x.d + tail, rem, dx_tail);
@@ -185,60 +218,21 @@ void gemv(const void* w, size_t ldw, const ActBlocks& x, int nb, float* out, int
 
   for (int r = 0; r < rows; ++r) {
     const uint8_t* row = base + r * row_bytes;
-    const uint16_t* dw = quant::row_scales(L::kType, row, ldw);
     __m256 acc = _mm256_setzero_ps();
     for (int g = 0; g < groups; ++g) {
       prefetch.before(r, g);
       __m256i p[8];
       L::group(row, 8 * g, x.q, 8, p);
-      acc = accumulate<L>(acc, L::products(p), load256(x.s8 + 8 * g),
-                          _mm_loadu_si128(reinterpret_cast<const __m128i*>(dw + 8 * g)),
+      acc = L::accumulate(acc, L::products(p), load256(x.s8 + 8 * g), L::scales(row, ldw, 8 * g, 8),
                           _mm256_loadu_ps(x.d + 8 * g));
     }
-    if (rem > 0) {
+    if (rem > 0) {  // for Q4_K a short last super-block, or the first blocks of one (NB < LDW)
       prefetch.before(r, groups);
       __m256i p[8];
       L::group(row, tail, x.q, rem, p);
-      alignas(16) uint16_t dw_tail[8] = {};
-      std::copy_n(dw + tail, rem, dw_tail);
-      acc = accumulate<L>(
-          acc, L::products(p), _mm256_load_si256(reinterpret_cast<__m256i*>(s8_tail)),
-          _mm_load_si128(reinterpret_cast<const __m128i*>(dw_tail)), _mm256_load_ps(dx_tail));
-    }
-    out[r] = hsum8(acc);
-  }
-}
-
-// Q8_0's and Q4_0's loop, with Q4_K's super-blocks for groups.
-void gemv_q4_k(const void* w, size_t ldw, const ActBlocks& x, int nb, float* out, int rows) {
-  const auto* base = static_cast<const uint8_t*>(w);
-  const size_t row_bytes = quant::quant_row_bytes(DType::Q4_K, ldw);
-  const int groups = nb / 8, rem = nb % 8, tail = groups * 8;
-  StreamPrefetch prefetch(base, row_bytes, rows, groups + (rem > 0 ? 1 : 0));
-  // The activations' tail, zero past NB: those lanes add (d * 0) * 0 - (dmin * 0) * 0 = +0.
-  alignas(32) float dx_tail[8] = {};
-  alignas(32) int32_t s8_tail[8] = {};
-  std::copy_n(x.d + tail, rem, dx_tail);
-  std::copy_n(x.s8 + tail, rem, s8_tail);
-
-  for (int r = 0; r < rows; ++r) {
-    const uint8_t* row = base + r * row_bytes;
-    const quant::Q4KHeader* h = quant::row_headers(row, ldw);
-    __m256 acc = _mm256_setzero_ps();
-    for (int g = 0; g < groups; ++g) {
-      prefetch.before(r, g);
-      __m256i p[8];
-      Q4::group(row, 8 * g, x.q, 8, p);
-      acc = accumulate_q4_k(acc, Q4::products(p), load256(x.s8 + 8 * g), h[g],
-                            _mm256_loadu_ps(x.d + 8 * g));
-    }
-    if (rem > 0) {  // a short last super-block, or the first blocks of one (NB < LDW)
-      prefetch.before(r, groups);
-      __m256i p[8];
-      Q4::group(row, tail, x.q, rem, p);
-      acc = accumulate_q4_k(acc, Q4::products(p),
-                            _mm256_load_si256(reinterpret_cast<__m256i*>(s8_tail)), h[groups],
-                            _mm256_load_ps(dx_tail));
+      acc =
+          L::accumulate(acc, L::products(p), _mm256_load_si256(reinterpret_cast<__m256i*>(s8_tail)),
+                        L::scales(row, ldw, tail, rem), _mm256_load_ps(dx_tail));
     }
     out[r] = hsum8(acc);
   }
@@ -328,7 +322,7 @@ void quantize_acts(const float* x, const ActBlocks& out, int k) {
 const QuantKernels& quant_avx2_kernels() {
   static const QuantKernels k = {
       quantize_acts,
-      {gemv<Q8>, gemv<Q4>, gemv_q4_k},
+      {gemv<Scaled<Q8>>, gemv<Scaled<Q4>>, gemv<Q4K>},
       {to_f32<Q8>, to_f32<Q4>, to_f32_q4_k},
       {quant_avx2_gemm(DType::Q8_0), quant_avx2_gemm(DType::Q4_0), quant_avx2_gemm(DType::Q4_K)},
       {quant_avx2_quantize(DType::Q8_0), quant_avx2_quantize(DType::Q4_0),

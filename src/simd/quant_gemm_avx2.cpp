@@ -29,6 +29,7 @@
 #include <cstring>
 
 #include "simd/half.h"
+#include "simd/quant_gemm_blocking.h"
 #include "simd/quant_kernels.h"
 
 namespace loom::simd {
@@ -75,19 +76,10 @@ void pack(const void* w, size_t ldw, int r, int nr, int b0, int nb, uint8_t* dst
     __m256i v[kRows];
     for (int j = 0; j < kRows; ++j) {
       v[j] = j < nr ? panel_block<T>(base + j * row_bytes, b0 + b) : _mm256_setzero_si256();
-      float& sc = scales[b * kRows + j];
-      float& mn = mins[b * kRows + j];
-      sc = mn = 0.0f;
-      if (j >= nr) continue;
-      if constexpr (T == DType::Q4_K) {
-        // d * sc and dmin * m: exact in fp32 (11 by 6 bits).
-        const int blk = b0 + b;
-        const quant::Q4KHeader& h =
-            quant::row_headers(base + j * row_bytes, ldw)[blk / quant::kSuper];
-        sc = f16_to_f32(h.d) * static_cast<float>(quant::six_bits(h.scales, blk % quant::kSuper));
-        mn = f16_to_f32(h.dmin) * static_cast<float>(quant::six_bits(h.mins, blk % quant::kSuper));
-      } else {
-        sc = f16_to_f32(quant::row_scales(T, base + j * row_bytes, ldw)[b0 + b]);
+      scales[b * kRows + j] = mins[b * kRows + j] = 0.0f;
+      if (j < nr) {
+        block_scale<T>(base + j * row_bytes, ldw, b0 + b, scales[b * kRows + j],
+                       mins[b * kRows + j]);
       }
     }
     // 8 x 8 int32 transpose: 32-bit, then 64-bit interleaves, then the 128-bit halves.
@@ -110,13 +102,6 @@ void pack(const void* w, size_t ldw, int r, int nr, int b0, int nb, uint8_t* dst
     }
   }
 }
-
-// One token's blocks: where its quants, scales and sums are.
-struct Token {
-  const int8_t* q;
-  const float* d;
-  const int32_t* s8;
-};
 
 inline __m256i bcast4(const int8_t* p) {
   int32_t v;
@@ -252,39 +237,18 @@ void micro_tokens(int mr, const uint8_t* const* panels, int nb, const Token* tok
   }
 }
 
-// out[t][r] = row r of W . token t of X for t < m, r < rows; the blocks kKb at a time, each
-// pass adding to what the last stored (an fp32 store and load: the order stays the blocks').
+// out[t][r] = row r of W . token t of X for t < m, r < rows. A lone last panel pairs with
+// itself: its second half is not stored (nr <= 8).
 template <DType T>
 void gemm(const void* w, size_t ldw, const ActSpace* x, int nb, int m, float* out, size_t ldo,
           int rows) {
   alignas(32) uint8_t packed[kNc / kRows][panel_bytes(kKb)];
-  Token tok[kMr];
-  for (int r0 = 0; r0 < rows; r0 += kNc) {
-    const int np = (std::min(kNc, rows - r0) + kRows - 1) / kRows;
-    for (int b0 = 0; b0 < nb; b0 += kKb) {
-      const int nbk = std::min(kKb, nb - b0);
-      for (int p = 0; p < np; ++p) {
-        const int r = r0 + p * kRows;
-        pack<T>(w, ldw, r, std::min(kRows, rows - r), b0, nbk, packed[p]);
-      }
-      for (int t0 = 0; t0 < m; t0 += kMr) {
-        const int mr = std::min(kMr, m - t0);
-        for (int i = 0; i < mr; ++i) {
-          const quant::ActBlocks a =
-              quant::act_blocks(const_cast<ActSpace*>(x) + static_cast<size_t>(t0 + i) * nb, nb);
-          tok[i] = {a.q, a.d, a.s8};
-        }
-        for (int p = 0; p < np; p += kP) {
-          const int r = r0 + p * kRows;
-          // A lone last panel pairs with itself; its second half is not stored (nr <= 8).
-          const uint8_t* panels[kP];
-          for (int j = 0; j < kP; ++j) panels[j] = packed[std::min(p + j, np - 1)];
-          micro_tokens<T>(mr, panels, nbk, tok, b0, out + static_cast<size_t>(t0) * ldo + r, ldo,
-                          std::min(kP * kRows, rows - r), b0 > 0);
-        }
-      }
-    }
-  }
+  blocked_gemm<kRows, kNc, kKb, kMr, kP>(
+      x, nb, m, out, ldo, rows, packed[0], panel_bytes(kKb),
+      [&](int r, int nr, int b0, int nbk, uint8_t* dst) { pack<T>(w, ldw, r, nr, b0, nbk, dst); },
+      [&](int mr, const uint8_t* const* panels, int, int nbk, const Token* tok, int b0, float* o,
+          int nr,
+          bool accumulate) { micro_tokens<T>(mr, panels, nbk, tok, b0, o, ldo, nr, accumulate); });
 }
 
 }  // namespace

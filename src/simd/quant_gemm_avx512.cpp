@@ -28,6 +28,7 @@
 #include <cstring>
 
 #include "simd/half.h"
+#include "simd/quant_gemm_blocking.h"
 #include "simd/quant_kernels.h"
 
 namespace loom::simd {
@@ -87,25 +88,10 @@ void pack(const void* w, size_t ldw, int r, int nr, int b0, int nb, uint8_t* dst
       _mm256_store_si256(reinterpret_cast<__m256i*>(u), Weights<T>::unsigned_block(row, b0 + b));
       for (int g = 0; g < kGroups; ++g)
         std::memcpy(dst + (b * kGroups + g) * 64 + j * 4, u + 4 * g, 4);
-      const int blk = b0 + b;
-      if constexpr (T == DType::Q4_K) {  // d * sc and dmin * m: exact in fp32 (11 by 6 bits)
-        const quant::Q4KHeader& h = quant::row_headers(row, ldw)[blk / quant::kSuper];
-        scales[b * kRows + j] = f16_to_f32(h.d) * quant::six_bits(h.scales, blk % quant::kSuper);
-        mins[b * kRows + j] = f16_to_f32(h.dmin) * quant::six_bits(h.mins, blk % quant::kSuper);
-      } else {
-        scales[b * kRows + j] = f16_to_f32(quant::row_scales(T, row, ldw)[blk]);
-        mins[b * kRows + j] = 0.0f;
-      }
+      block_scale<T>(row, ldw, b0 + b, scales[b * kRows + j], mins[b * kRows + j]);
     }
   }
 }
-
-// One token's blocks: where its quants, scales and sums are.
-struct Token {
-  const int8_t* q;
-  const float* d;
-  const int32_t* s8;
-};
 
 // out[t][0..nr) (+)= the blocks' terms for the P panels (16 rows each) and MR tokens.
 template <int P, int MR, int kO8, bool kMin>
@@ -205,46 +191,24 @@ void micro_tokens(int mr, const uint8_t* const* panels, int nb, const Token* tok
   }
 }
 
-// out[t][r] = row r of W . token t of X for t < m, r < rows; the blocks kKb at a time, each
-// pass adding to what the last stored (an fp32 store and load: the order stays the blocks').
+// out[t][r] = row r of W . token t of X for t < m, r < rows.
 template <DType T>
 void gemm(const void* w, size_t ldw, const ActSpace* x, int nb, int m, float* out, size_t ldo,
           int rows) {
   constexpr int kO8 = Weights<T>::kOffsetOver8;
   constexpr bool kMin = T == DType::Q4_K;
   alignas(64) uint8_t packed[kNc / kRows][panel_bytes(kKb)];
-  Token tok[kMr];
-  for (int r0 = 0; r0 < rows; r0 += kNc) {
-    const int np = (std::min(kNc, rows - r0) + kRows - 1) / kRows;
-    for (int b0 = 0; b0 < nb; b0 += kKb) {
-      const int nbk = std::min(kKb, nb - b0);
-      for (int p = 0; p < np; ++p) {
-        const int r = r0 + p * kRows;
-        pack<T>(w, ldw, r, std::min(kRows, rows - r), b0, nbk, packed[p]);
-      }
-      for (int t0 = 0; t0 < m; t0 += kMr) {
-        const int mr = std::min(kMr, m - t0);
-        for (int i = 0; i < mr; ++i) {
-          const quant::ActBlocks a =
-              quant::act_blocks(const_cast<ActSpace*>(x) + static_cast<size_t>(t0 + i) * nb, nb);
-          tok[i] = {a.q, a.d, a.s8};
+  blocked_gemm<kRows, kNc, kKb, kMr, 2>(
+      x, nb, m, out, ldo, rows, packed[0], panel_bytes(kKb),
+      [&](int r, int nr, int b0, int nbk, uint8_t* dst) { pack<T>(w, ldw, r, nr, b0, nbk, dst); },
+      [&](int mr, const uint8_t* const* panels, int np, int nbk, const Token* tok, int b0, float* o,
+          int nr, bool accumulate) {
+        if (np == 2) {
+          micro_tokens<2, kO8, kMin>(mr, panels, nbk, tok, b0, o, ldo, nr, accumulate);
+        } else {
+          micro_tokens<1, kO8, kMin>(mr, panels, nbk, tok, b0, o, ldo, nr, accumulate);
         }
-        for (int p = 0; p < np; p += 2) {
-          const int r = r0 + p * kRows;
-          const uint8_t* panels[2] = {packed[p], p + 1 < np ? packed[p + 1] : packed[p]};
-          float* o = out + static_cast<size_t>(t0) * ldo + r;
-          const int nr = std::min(2 * kRows, rows - r);
-          // The panels' quants start at b0: the micro-kernel reads blocks 0 .. nbk of them and
-          // the tokens' blocks b0 .. b0 + nbk.
-          if (p + 1 < np) {
-            micro_tokens<2, kO8, kMin>(mr, panels, nbk, tok, b0, o, ldo, nr, b0 > 0);
-          } else {
-            micro_tokens<1, kO8, kMin>(mr, panels, nbk, tok, b0, o, ldo, nr, b0 > 0);
-          }
-        }
-      }
-    }
-  }
+      });
 }
 
 }  // namespace
