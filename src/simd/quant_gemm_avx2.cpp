@@ -45,23 +45,10 @@ constexpr int kSteps = kBlock / 4;  // four k a step
 constexpr int kStepBytes = 4 * kRows;
 
 constexpr size_t panel_quant_bytes(int nb) {
-  return static_cast<size_t>(nb) * kBlock * kRows;
+  return simd::panel_quant_bytes(kRows, nb);
 }
-// The quants, then each block's 8 scales, then (Q4_K) each block's 8 minimums.
 constexpr size_t panel_bytes(int nb) {
-  return panel_quant_bytes(nb) + 2 * static_cast<size_t>(nb) * kRows * sizeof(float);
-}
-
-// Block b of a row as the 32 bytes the panel stores: Q4_0's and Q4_K's nibbles, Q8_0's q.
-template <DType T>
-inline __m256i panel_block(const uint8_t* row, int b) {
-  if constexpr (T == DType::Q8_0) {
-    return _mm256_loadu_si256(reinterpret_cast<const __m256i*>(row + b * kBlock));
-  } else {
-    const __m256i pair = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(row + b / 2 * kBlock));
-    const __m256i n = b % 2 ? _mm256_srli_epi16(pair, 4) : pair;
-    return _mm256_and_si256(n, _mm256_set1_epi8(0x0f));
-  }
+  return simd::panel_bytes(kRows, nb);
 }
 
 // Rows R .. R + NR (NR <= 8; the rest of the panel zero) of W, blocks B0 .. B0 + NB: the blocks of
@@ -75,7 +62,7 @@ void pack(const void* w, size_t ldw, int r, int nr, int b0, int nb, uint8_t* dst
   for (int b = 0; b < nb; ++b) {
     __m256i v[kRows];
     for (int j = 0; j < kRows; ++j) {
-      v[j] = j < nr ? panel_block<T>(base + j * row_bytes, b0 + b) : _mm256_setzero_si256();
+      v[j] = j < nr ? block_bytes<T>(base + j * row_bytes, b0 + b) : _mm256_setzero_si256();
       scales[b * kRows + j] = mins[b * kRows + j] = 0.0f;
       if (j < nr) {
         block_scale<T>(base + j * row_bytes, ldw, b0 + b, scales[b * kRows + j],

@@ -43,12 +43,11 @@ constexpr int kKb = 16;    // blocks (512 k) packed at once
 constexpr int kNc = 64;    // rows packed at once: four panels
 constexpr int kGroups = kBlock / 4;  // vpdpbusd steps a block
 
-// Bytes of a panel of NB blocks: the quants, then the scales.
 constexpr size_t panel_quant_bytes(int nb) {
-  return static_cast<size_t>(nb) * kBlock * kRows;
+  return simd::panel_quant_bytes(kRows, nb);
 }
 constexpr size_t panel_bytes(int nb) {
-  return panel_quant_bytes(nb) + 2 * static_cast<size_t>(nb) * kRows * sizeof(float);
+  return simd::panel_bytes(kRows, nb);
 }
 
 template <DType T>
@@ -56,15 +55,11 @@ struct Weights {
   static constexpr int kOffsetOver8 = T == DType::Q8_0 ? 16 : T == DType::Q4_0 ? 1 : 0;  // o / 8
   // Block b of a row as 32 unsigned bytes u = w + o.
   static __m256i unsigned_block(const uint8_t* row, int b) {
+    const __m256i v = block_bytes<T>(row, b);
     if constexpr (T == DType::Q8_0) {
-      const __m256i q = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(row + b * kBlock));
-      return _mm256_xor_si256(q, _mm256_set1_epi8(static_cast<char>(0x80)));
-    } else {
-      const __m256i pair =
-          _mm256_loadu_si256(reinterpret_cast<const __m256i*>(row + b / 2 * kBlock));
-      const __m256i n = b % 2 ? _mm256_srli_epi16(pair, 4) : pair;
-      return _mm256_and_si256(n, _mm256_set1_epi8(0x0f));
+      return _mm256_xor_si256(v, _mm256_set1_epi8(static_cast<char>(0x80)));
     }
+    return v;
   }
 };
 

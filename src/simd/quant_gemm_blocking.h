@@ -1,9 +1,11 @@
 // What the int8 prompt gemms (quant_gemm_avx2.cpp, quant_gemm_avx512.cpp) share besides their
 // contract: a block's fp32 scale and minimum as the panels hold them, and the loops that pack W a
 // block of rows and blocks at a time and run the micro-kernel over the tokens. Included by one
-// translation unit per instruction set: everything here has internal linkage, so each set's
-// copy keeps its own compile flags.
+// translation unit per instruction set (both compiled with AVX2 at least): everything here has
+// internal linkage, so each set's copy keeps its own compile flags.
 #pragma once
+
+#include <immintrin.h>
 
 #include <algorithm>
 #include <cstddef>
@@ -22,6 +24,29 @@ struct Token {
   const float* d;
   const int32_t* s8;
 };
+
+// Bytes of a panel of ROWS rows and NB blocks: the quants, then each block's ROWS fp32 scales,
+// then (Q4_K) its ROWS minimums.
+constexpr size_t panel_quant_bytes(int rows, int nb) {
+  return static_cast<size_t>(nb) * quant::kBlock * rows;
+}
+constexpr size_t panel_bytes(int rows, int nb) {
+  return panel_quant_bytes(rows, nb) + 2 * static_cast<size_t>(nb) * rows * sizeof(float);
+}
+
+// Block B of a row as 32 bytes: Q8_0's q, Q4_0's and Q4_K's nibbles (low halves of pair b / 2
+// for an even b, high halves for an odd one).
+template <DType T>
+inline __m256i block_bytes(const uint8_t* row, int b) {
+  if constexpr (T == DType::Q8_0) {
+    return _mm256_loadu_si256(reinterpret_cast<const __m256i*>(row + b * quant::kBlock));
+  } else {
+    const __m256i pair =
+        _mm256_loadu_si256(reinterpret_cast<const __m256i*>(row + b / 2 * quant::kBlock));
+    const __m256i n = b % 2 ? _mm256_srli_epi16(pair, 4) : pair;
+    return _mm256_and_si256(n, _mm256_set1_epi8(0x0f));
+  }
+}
 
 // Block BLK of ROW (LDW blocks) as its panel stores it: the fp32 scale and minimum (d and 0;
 // Q4_K: d * sc and dmin * m, exact in fp32, 11 by 6 bits).
