@@ -198,6 +198,54 @@ TEST_P(OpsByDType, MatmulGroupIsEachProductAlone) {
                std::exception);
 }
 
+// A product's bias (a Linear layer's) is added to every row of its output: each output is the
+// product's, rounded, plus the bias, rounded once, on both paths and any thread count.
+TEST_P(OpsByDType, MatmulAddsEachProductsBias) {
+  const DType dtype = GetParam();
+  std::mt19937 rng(29);
+  const int cols = 64;
+  const std::vector<Weights> ws = {make_weights(dtype, 70, cols, rng),
+                                   make_weights(dtype, 33, cols, rng)};
+  std::vector<std::vector<float>> biases;
+  for (const Weights& w : ws) biases.push_back(random_vector(w.rows, -2, 2, rng));
+  for (const loom::ops::Pass pass : {loom::ops::Pass::Prompt, loom::ops::Pass::Decode}) {
+    for (const int m : {1, 5}) {
+      if (pass == loom::ops::Pass::Decode && m > 1) continue;
+      const std::vector<float> x = random_vector(static_cast<size_t>(m) * cols, -1, 1, rng);
+      for (const int threads : {1, 2, 3}) {
+        SCOPED_TRACE(testing::Message() << "decode=" << (pass == loom::ops::Pass::Decode)
+                                        << " m=" << m << " threads=" << threads);
+        std::vector<std::vector<float>> plain, biased, alone;
+        std::vector<loom::ops::Product> group;
+        for (size_t i = 0; i < ws.size(); ++i) {
+          plain.emplace_back(static_cast<size_t>(m) * ws[i].rows, kNaN);
+          biased.emplace_back(plain.back().size(), kNaN);
+          alone.emplace_back(plain.back().size(), kNaN);
+          loom::ops::matmul(x.data(), m, ws[i].ref(), plain[i].data(), threads, pass);
+          loom::ops::matmul(x.data(), m, ws[i].ref(), alone[i].data(), threads, pass, {},
+                            biases[i].data());
+        }
+        for (size_t i = 0; i < ws.size(); ++i) {
+          group.push_back({ws[i].ref(), biased[i].data(), biases[i].data()});
+        }
+        loom::ops::matmul_group(x.data(), m, group, threads, pass);
+        for (size_t i = 0; i < ws.size(); ++i) {
+          for (int t = 0; t < m; ++t) {
+            for (int r = 0; r < ws[i].rows; ++r) {
+              const size_t at = static_cast<size_t>(t) * ws[i].rows + r;
+              const float want = plain[i][at] + biases[i][r];
+              ASSERT_EQ(bits_of(biased[i][at]), bits_of(want))
+                  << "product " << i << " token " << t << " row " << r;
+              ASSERT_EQ(bits_of(alone[i][at]), bits_of(want))
+                  << "matmul alone, product " << i << " token " << t << " row " << r;
+            }
+          }
+        }
+      }
+    }
+  }
+}
+
 TEST_P(OpsByDType, GatherRowsConvertsExactly) {
   const DType dtype = GetParam();
   std::mt19937 rng(11);
@@ -253,6 +301,38 @@ TEST(Ops, RmsnormMatchesReference) {
     }
   }
   EXPECT_EQ(f.count(), 0);
+}
+
+// Qwen3's q/k norm: rmsnorm over rows of head_dim, each head of each token a row of its own (one
+// head far larger than its neighbours must not shrink them), with the head_dim weight shared.
+TEST(Ops, RmsnormPerHeadNormsEachHeadAlone) {
+  std::mt19937 rng(5);
+  const int tokens = 3, heads = 4, hd = 16;
+  const float eps = 1e-6f;
+  std::vector<float> x = random_vector(static_cast<size_t>(tokens) * heads * hd, -1, 1, rng);
+  for (int t = 0; t < tokens; ++t) {
+    for (int i = 0; i < hd; ++i) x[(t * heads + 1) * hd + i] *= 1000;   // a large head
+    for (int i = 0; i < hd; ++i) x[(t * heads + 2) * hd + i] *= 1e-3f;  // a small one
+  }
+  const std::vector<float> w = random_vector(hd, 0.5f, 2, rng);
+  for (const int threads : {1, 2, 3}) {
+    std::vector<float> out = x;  // in place, as the forward pass does
+    loom::ops::rmsnorm(out.data(), w.data(), out.data(), tokens * heads, hd, eps, threads);
+    for (int t = 0; t < tokens; ++t) {
+      for (int h = 0; h < heads; ++h) {
+        const float* xh = x.data() + (t * heads + h) * hd;
+        double ss = 0;
+        for (int i = 0; i < hd; ++i) ss += static_cast<double>(xh[i]) * xh[i];
+        const double inv = 1 / std::sqrt(ss / hd + eps);
+        for (int i = 0; i < hd; ++i) {
+          const double want = w[i] * (xh[i] * inv);
+          const float got = out[(t * heads + h) * hd + i];
+          ASSERT_LE(std::fabs(got - want), 4 * kEps * std::fabs(want))
+              << "threads " << threads << " token " << t << " head " << h << " i " << i;
+        }
+      }
+    }
+  }
 }
 
 TEST(Ops, RopeRotatePairsElementWithOneHalfAHeadAway) {

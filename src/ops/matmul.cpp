@@ -110,13 +110,19 @@ void matmul_group(const float* x, int m, std::span<const Product> products, int 
         k.gemm[static_cast<int>(w.dtype)](w.row(r0), w.cols, x, w.cols, m, w.cols, p.y + r0, w.rows,
                                           r1 - r0);
       }
+      if (p.bias) {
+        for (int t = 0; t < m; ++t) {
+          float* yt = p.y + static_cast<size_t>(t) * w.rows;
+          for (int r = r0; r < r1; ++r) yt[r] += p.bias[r];
+        }
+      }
     }
   });
 }
 
 void matmul(const float* x, int m, const MatRef& w, float* y, int threads, Pass pass,
-            std::span<quant::ActSpace> scratch) {
-  const Product p{w, y};
+            std::span<quant::ActSpace> scratch, const float* bias) {
+  const Product p{w, y, bias};
   matmul_group(x, m, std::span(&p, 1), threads, pass, scratch);
 }
 

@@ -39,13 +39,16 @@ size_t matmul_scratch_blocks(const MatRef& w, int m);
 // Pass::Decode takes m == 1. SCRATCH holds matmul_scratch_blocks(w, m) blocks or more; with less
 // it throws loom::Error, which inside a region ends the process (a caller's bug: the model's
 // workspace is sized from its matrices).
+// BIAS: [w.rows] added to every row of Y, or null.
 void matmul(const float* x, int m, const MatRef& w, float* y, int threads, Pass pass = Pass::Prompt,
-            std::span<quant::ActSpace> scratch = {});
+            std::span<quant::ActSpace> scratch = {}, const float* bias = nullptr);
 
-// One product of a group: y[m, w.rows] = x * w^T.
+// One product of a group: y[m, w.rows] = x * w^T, plus BIAS[w.rows] on every row if given (a
+// Linear layer's bias, added by the thread that computed those outputs, while they are in cache).
 struct Product {
   MatRef w;
   float* y;
+  const float* bias = nullptr;
 };
 
 // The products of one input with several matrices (q, k and v; gate and up) as one parallel
