@@ -1,4 +1,4 @@
-// The architecture of a Llama-style model, as read from a Hugging Face config.json.
+// The architecture of a Llama-family model, as read from a Hugging Face config.json.
 #pragma once
 
 #include <cstdint>
@@ -28,6 +28,17 @@ int dtype_block(DType t);
 size_t dtype_size(DType t);
 // Bytes of a row of COLS weights of T; COLS must be a multiple of dtype_block(t).
 size_t row_bytes(DType t, size_t cols);
+
+// The model families loom runs: Llama with small differences, each a config.json model_type.
+//   Llama   (LlamaForCausalLM): q/k/v/o biases when attention_bias, MLP biases when mlp_bias
+//   Mistral (MistralForCausalLM): Llama's layers without biases, a sliding window
+//   Qwen2   (Qwen2ForCausalLM): biases on q, k and v (never on o or the MLP)
+//   Qwen3   (Qwen3ForCausalLM): RMSNorm of each head of q and k before RoPE; q/k/v/o biases when
+//           attention_bias
+enum class Arch : uint8_t { Llama, Mistral, Qwen2, Qwen3 };
+
+// config.json's model_type of A: "llama", "mistral", "qwen2", "qwen3".
+const char* arch_name(Arch a);
 
 enum class RopeScalingType : uint8_t { None, Linear, Llama3 };
 
@@ -65,8 +76,14 @@ struct ModelConfig {
   std::vector<int> eos_token_ids;  // generation_config.json wins over config.json
   GenerationConfig generation;     // sampling settings of generation_config.json
   DType dtype = DType::F32;        // torch_dtype / dtype (informational: each tensor keeps its own)
-  std::string model_type;          // "llama" or "mistral"
-  int sliding_window = 0;          // mistral; 0: none
+  Arch arch = Arch::Llama;
+  std::string model_type;  // arch_name(arch)
+  int sliding_window = 0;  // mistral; qwen2/qwen3 with use_sliding_window; 0: none
+  // What a layer holds beyond Llama's matrices and norms; the architecture decides which
+  // tensors each brings (model/arch.h).
+  bool attention_bias = false;  // llama, qwen3: config.json's; qwen2: always (q, k and v only)
+  bool mlp_bias = false;        // llama: config.json's
+  bool qk_norm = false;         // qwen3: always
 
   int q_dim() const { return n_heads * head_dim; }
   int kv_dim() const { return n_kv_heads * head_dim; }

@@ -74,7 +74,8 @@ struct Quantization {
 
 class Model {
  public:
-  // Loads a Hugging Face Llama folder: config.json, model.safetensors (or a sharded
+  // Loads a Hugging Face folder of an architecture loom runs (loom::Arch, config().arch):
+  // config.json, model.safetensors (or a sharded
   // model.safetensors.index.json), tokenizer.model. Weights are mmap'd, not copied, unless
   // OPTIONS asks for them quantized (then mapped from a quantized-weights cache file, if
   // OPTIONS.quant_cache allows and a valid one exists). Throws loom::Error naming the file, tensor
@@ -87,7 +88,9 @@ class Model {
   // measurements, which do not depend on the weights' values.
   static Model synthetic(const ModelConfig& config, DType dtype, uint64_t seed = 1,
                          const LoadOptions& options = {});
-  // The shapes of well-known models: "tinyllama-1.1b", "llama2-7b", "llama3-8b".
+  // The shapes of well-known models: "tinyllama-1.1b", "llama2-7b", "llama3-8b", "llama3.2-1b",
+  // "llama3.2-3b", "qwen2.5-0.5b", "qwen2.5-1.5b", "qwen3-0.6b", "qwen3-1.7b" (architecture,
+  // dimensions, RoPE, tied embeddings, biases and q/k norms as their config.json files give them).
   static ModelConfig known_shape(const std::string& name);
   // A config.json file's architecture (throws loom::Error naming the file and key at fault).
   static ModelConfig read_config(const std::filesystem::path& config_json);

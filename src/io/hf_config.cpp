@@ -1,5 +1,6 @@
 #include "io/hf_config.h"
 
+#include <algorithm>
 #include <cmath>
 #include <cstdint>
 #include <fstream>
@@ -189,6 +190,111 @@ void parse_rope(const Keys& k, ModelConfig& c) {
   }
 }
 
+// The architectures loom runs, as config.json names them: model_type and the class in
+// "architectures".
+struct ArchNames {
+  Arch arch;
+  const char* model_type;
+  const char* hf_class;
+};
+constexpr ArchNames kArchs[] = {
+    {Arch::Llama, "llama", "LlamaForCausalLM"},
+    {Arch::Mistral, "mistral", "MistralForCausalLM"},
+    {Arch::Qwen2, "qwen2", "Qwen2ForCausalLM"},
+    {Arch::Qwen3, "qwen3", "Qwen3ForCausalLM"},
+};
+
+// "a, b, c and d" of each architecture's FIELD.
+std::string arch_list(const char* ArchNames::*field) {
+  std::string out;
+  for (size_t i = 0; i < std::size(kArchs); ++i) {
+    if (i > 0) out += i + 1 == std::size(kArchs) ? " and " : ", ";
+    out += kArchs[i].*field;
+  }
+  return out;
+}
+
+// model_type, or where it is absent the class in "architectures" (each must be supported).
+void read_arch(const Keys& k, ModelConfig& c) {
+  const std::string model_type = k.string_or("model_type", "");
+  const ArchNames* by_class = nullptr;
+  if (k.has("architectures")) {
+    if (!k.j["architectures"].is_array()) k.fail("architectures", "must be a list");
+    for (const json& a : k.j["architectures"]) {
+      for (const ArchNames& n : kArchs) {
+        if (a == n.hf_class && !by_class) by_class = &n;
+      }
+    }
+    if (!by_class) {
+      throw Error(k.where + ": unsupported architecture " + k.j["architectures"].dump() +
+                  " (loom runs " + arch_list(&ArchNames::hf_class) + ")");
+    }
+  }
+  const ArchNames* by_type = nullptr;
+  for (const ArchNames& n : kArchs) {
+    if (model_type == n.model_type) by_type = &n;
+  }
+  if (!by_type && !(model_type.empty() && by_class)) {
+    throw Error(k.where + ": unsupported architecture: model_type '" + model_type +
+                "' (loom runs model_type " + arch_list(&ArchNames::model_type) + ")");
+  }
+  c.arch = (by_type ? by_type : by_class)->arch;
+  c.model_type = arch_name(c.arch);
+}
+
+// What the architecture adds to Llama's layer, as transformers reads it: Llama's and Qwen3's
+// attention_bias, Llama's mlp_bias; Qwen2's q/k/v biases and Qwen3's q/k norms are fixed (their
+// configs' bias keys are not read).
+void read_layer_flags(const Keys& k, ModelConfig& c) {
+  c.attention_bias = c.arch == Arch::Qwen2 || ((c.arch == Arch::Llama || c.arch == Arch::Qwen3) &&
+                                               k.bool_or("attention_bias", false));
+  c.mlp_bias = c.arch == Arch::Llama && k.bool_or("mlp_bias", false);
+  c.qk_norm = c.arch == Arch::Qwen3;
+}
+
+// Qwen2 and Qwen3 give each layer a window only with use_sliding_window, then to the layers
+// layer_types calls "sliding_attention" (by default those from max_window_layers on). loom has
+// one window for all layers: all or none of them.
+void read_qwen_window(const Keys& k, ModelConfig& c) {
+  if (!k.bool_or("use_sliding_window", false)) {
+    c.sliding_window = 0;
+    return;
+  }
+  std::vector<bool> sliding(c.n_layers);
+  if (k.has("layer_types")) {
+    const json& t = k.j.at("layer_types");
+    if (!t.is_array() || t.size() != static_cast<size_t>(c.n_layers)) {
+      k.fail("layer_types", "must be a list of num_hidden_layers entries");
+    }
+    for (int i = 0; i < c.n_layers; ++i) {
+      if (t[i] != "sliding_attention" && t[i] != "full_attention") {
+        k.fail("layer_types", "must hold \"full_attention\" or \"sliding_attention\"");
+      }
+      sliding[i] = t[i] == "sliding_attention";
+    }
+  } else {
+    int from = 28;  // transformers' default max_window_layers
+    if (k.has("max_window_layers")) {
+      const json& v = k.j.at("max_window_layers");
+      if (!v.is_number_integer() || v.get<int64_t>() < 0) {
+        k.fail("max_window_layers", "must be an integer >= 0");
+      }
+      from = static_cast<int>(std::min<int64_t>(v.get<int64_t>(), c.n_layers));
+    }
+    for (int i = 0; i < c.n_layers; ++i) sliding[i] = i >= from;
+  }
+  const bool all = std::all_of(sliding.begin(), sliding.end(), [](bool b) { return b; });
+  const bool none = std::none_of(sliding.begin(), sliding.end(), [](bool b) { return b; });
+  if (!all && !none) {
+    throw Error(k.where + ": use_sliding_window gives a window to some layers only (" +
+                (k.has("layer_types") ? "layer_types" : "max_window_layers") +
+                "); loom runs one window for all layers or none");
+  }
+  if (none) c.sliding_window = 0;
+  // transformers' default when the key is absent; null means no window.
+  if (all && !k.j.contains("sliding_window")) c.sliding_window = 4096;
+}
+
 }  // namespace
 
 ModelConfig parse_hf_config(const std::string& config_json, const std::string& where,
@@ -198,26 +304,7 @@ ModelConfig parse_hf_config(const std::string& config_json, const std::string& w
   Keys k{j, where};
   ModelConfig c;
 
-  c.model_type = k.string_or("model_type", "");
-  bool llama_arch = false;
-  if (k.has("architectures")) {
-    if (!j["architectures"].is_array()) k.fail("architectures", "must be a list");
-    for (const json& a : j["architectures"]) {
-      if (a == "LlamaForCausalLM" || a == "MistralForCausalLM") llama_arch = true;
-    }
-  }
-  if (c.model_type != "llama" && c.model_type != "mistral") {
-    if (c.model_type.empty() && llama_arch) {
-      c.model_type = "llama";
-    } else {
-      throw Error(where + ": unsupported architecture: model_type '" + c.model_type +
-                  "' (loom runs model_type llama and mistral)");
-    }
-  }
-  if (k.has("architectures") && !llama_arch) {
-    throw Error(where + ": unsupported architecture " + j["architectures"].dump() +
-                " (loom runs LlamaForCausalLM and MistralForCausalLM)");
-  }
+  read_arch(k, c);
 
   c.hidden_size = k.positive_int("hidden_size");
   c.intermediate_size = k.positive_int("intermediate_size");
@@ -236,6 +323,8 @@ ModelConfig parse_hf_config(const std::string& config_json, const std::string& w
   }
   if (k.has("head_dim")) {
     c.head_dim = k.positive_int("head_dim");
+  } else if (c.arch == Arch::Qwen3) {
+    c.head_dim = 128;  // Qwen3Config's default, whatever hidden_size / num_attention_heads is
   } else {
     if (c.hidden_size % c.n_heads != 0) {
       throw Error(where + ": hidden_size (" + std::to_string(c.hidden_size) +
@@ -260,17 +349,13 @@ ModelConfig parse_hf_config(const std::string& config_json, const std::string& w
   if (act != "silu") {
     throw Error(where + ": hidden_act '" + act + "' is not supported (loom runs silu)");
   }
-  if (k.bool_or("attention_bias", false)) {
-    throw Error(where + ": attention_bias true is not supported (loom runs bias-free attention)");
-  }
-  if (k.bool_or("mlp_bias", false)) {
-    throw Error(where + ": mlp_bias true is not supported (loom runs a bias-free MLP)");
-  }
+  read_layer_flags(k, c);
   if (k.has("quantization_config")) {
     throw Error(where + ": quantization_config is present (a GPTQ/AWQ/bitsandbytes checkpoint); " +
                 "loom reads f32, f16 and bf16 weights and quantizes them itself");
   }
   if (k.has("sliding_window")) c.sliding_window = k.positive_int("sliding_window");
+  if (c.arch == Arch::Qwen2 || c.arch == Arch::Qwen3) read_qwen_window(k, c);
   parse_rope(k, c);
 
   read_special_ids(k, c);
@@ -297,3 +382,14 @@ ModelConfig read_hf_config(const fs::path& dir) {
 }
 
 }  // namespace loom::io
+
+namespace loom {
+
+const char* arch_name(Arch a) {
+  for (const io::ArchNames& n : io::kArchs) {
+    if (n.arch == a) return n.model_type;
+  }
+  return "?";
+}
+
+}  // namespace loom

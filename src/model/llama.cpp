@@ -28,12 +28,20 @@ Workspace::Workspace(const detail::LoadedModel& m, int batch_size, int ctx, int 
   rope_tables(m.inv_freq, ctx, rope_cos, rope_sin);
   size_t blocks = ops::matmul_scratch_blocks(m.weights.lm_head, batch_size);
   for (const LayerWeights& l : m.weights.layers) {
-    for (const ops::MatRef* w : {&l.wq, &l.wk, &l.wv, &l.wo, &l.w_gate, &l.w_up, &l.w_down}) {
-      blocks = std::max(blocks, ops::matmul_scratch_blocks(*w, batch_size));
+    for (const LayerTensor& t : layer_tensors(m.weights.arch)) {
+      if (t.kind != TensorKind::Matrix) continue;
+      blocks = std::max(blocks, ops::matmul_scratch_blocks(l.*t.matrix, batch_size));
     }
   }
   xq.resize(blocks);
 }
+
+namespace {
+// An optional bias as matmul takes it.
+const float* bias(const std::vector<float>& b) {
+  return b.empty() ? nullptr : b.data();
+}
+}  // namespace
 
 void forward(const detail::LoadedModel& m, Workspace& ws, KvCache& cache, const int* ids, int n,
              int pos0, float* logits, bool all_rows, ops::Pass pass) {
@@ -52,10 +60,19 @@ void forward(const detail::LoadedModel& m, Workspace& ws, KvCache& cache, const 
     for (int l = 0; l < c.n_layers; ++l) {
       const LayerWeights& lw = w.layers[l];
 
-      // Attention block: x += wo * attention(rope(wq * norm(x)), rope(wk * norm(x)), wv * norm(x))
+      // Attention block: x += wo * attention(rope(wq * norm(x)), rope(wk * norm(x)), wv * norm(x)),
+      // each product with its bias where the model has one.
       ops::rmsnorm(ws.x.data(), lw.attn_norm.data(), ws.xn.data(), n, hidden, c.rms_norm_eps, nt);
-      const ops::Product qkv[] = {{lw.wq, ws.q.data()}, {lw.wk, ws.k.data()}, {lw.wv, ws.v.data()}};
+      const ops::Product qkv[] = {{lw.wq, ws.q.data(), bias(lw.q_bias)},
+                                  {lw.wk, ws.k.data(), bias(lw.k_bias)},
+                                  {lw.wv, ws.v.data(), bias(lw.v_bias)}};
       ops::matmul_group(ws.xn.data(), n, qkv, nt, pass, ws.xq);
+      if (!lw.q_norm.empty()) {  // Qwen3: an RMSNorm over each head of q and k, before RoPE
+        ops::rmsnorm(ws.q.data(), lw.q_norm.data(), ws.q.data(), n * c.n_heads, hd, c.rms_norm_eps,
+                     nt);
+        ops::rmsnorm(ws.k.data(), lw.k_norm.data(), ws.k.data(), n * c.n_kv_heads, hd,
+                     c.rms_norm_eps, nt);
+      }
 #pragma omp for schedule(static)
       for (int i = 0; i < n; ++i) {
         const float* cs = ws.rope_cos.data() + static_cast<size_t>(pos0 + i) * half;
@@ -71,16 +88,17 @@ void forward(const detail::LoadedModel& m, Workspace& ws, KvCache& cache, const 
       }
       ops::attention(ws.q.data(), n, pos0, cache.k_at(l, 0, 0), cache.v_at(l, 0, 0), shape,
                      ws.att.data(), ws.scores.data(), nt);
-      ops::matmul(ws.att.data(), n, lw.wo, ws.xn.data(), nt, pass, ws.xq);
+      ops::matmul(ws.att.data(), n, lw.wo, ws.xn.data(), nt, pass, ws.xq, bias(lw.o_bias));
       ops::add_to(ws.x.data(), ws.xn.data(), static_cast<long>(n) * hidden, nt);
 
       // MLP block: x += w_down * (silu(w_gate * norm(x)) * (w_up * norm(x)))
       ops::rmsnorm(ws.x.data(), lw.mlp_norm.data(), ws.xn.data(), n, hidden, c.rms_norm_eps, nt);
-      const ops::Product gate_up[] = {{lw.w_gate, ws.gate.data()}, {lw.w_up, ws.up.data()}};
+      const ops::Product gate_up[] = {{lw.w_gate, ws.gate.data(), bias(lw.gate_bias)},
+                                      {lw.w_up, ws.up.data(), bias(lw.up_bias)}};
       ops::matmul_group(ws.xn.data(), n, gate_up, nt, pass, ws.xq);
       ops::swiglu(ws.gate.data(), ws.up.data(), ws.gate.data(),
                   static_cast<long>(n) * c.intermediate_size, nt);
-      ops::matmul(ws.gate.data(), n, lw.w_down, ws.xn.data(), nt, pass, ws.xq);
+      ops::matmul(ws.gate.data(), n, lw.w_down, ws.xn.data(), nt, pass, ws.xq, bias(lw.down_bias));
       ops::add_to(ws.x.data(), ws.xn.data(), static_cast<long>(n) * hidden, nt);
     }
 

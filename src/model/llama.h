@@ -1,4 +1,5 @@
-// The Llama forward pass as plain calls, over a batch of consecutive positions.
+// The forward pass of the Llama family (model/arch.h) as plain calls, over a batch of consecutive
+// positions.
 #pragma once
 
 #include <vector>

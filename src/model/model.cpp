@@ -147,17 +147,26 @@ size_t mat_bytes(const ops::MatRef& m) {
 size_t mat_params(const ops::MatRef& m) {
   return static_cast<size_t>(m.rows) * m.cols;
 }
+
+// Bytes (or, with PARAMS, weights) of a layer's tensors: matrices as held, vectors in fp32.
+size_t layer_size(const model::LlamaWeights& w, const model::LayerWeights& l, bool params) {
+  size_t n = 0;
+  for (const model::LayerTensor& t : model::layer_tensors(w.arch)) {
+    if (t.kind == model::TensorKind::Matrix) {
+      n += params ? mat_params(l.*t.matrix) : mat_bytes(l.*t.matrix);
+    } else {
+      n += (l.*t.vector).size() * (params ? 1 : sizeof(float));
+    }
+  }
+  return n;
+}
 }  // namespace
 
 size_t Model::weight_bytes() const {
   const model::LlamaWeights& w = impl_->weights;
-  const size_t h = impl_->config.hidden_size;
-  size_t n = mat_bytes(w.embed) + h * 4;  // norms held as fp32
+  size_t n = mat_bytes(w.embed) + w.final_norm.size() * sizeof(float);
   if (w.lm_head.data != w.embed.data) n += mat_bytes(w.lm_head);
-  for (const auto& l : w.layers) {
-    n += mat_bytes(l.wq) + mat_bytes(l.wk) + mat_bytes(l.wv) + mat_bytes(l.wo) +
-         mat_bytes(l.w_gate) + mat_bytes(l.w_up) + mat_bytes(l.w_down) + 2 * h * 4;
-  }
+  for (const auto& l : w.layers) n += layer_size(w, l, false);
   return n;
 }
 
@@ -173,14 +182,10 @@ size_t Model::decode_weight_bytes() const {
 
 size_t Model::n_params() const {
   const model::LlamaWeights& w = impl_->weights;
-  const size_t h = impl_->config.hidden_size;
-  size_t n = mat_params(w.embed) + h;
+  size_t n = mat_params(w.embed) + w.final_norm.size();
   // By the config, not the pointers: a quantized copy of tied embeddings adds no parameters.
   if (!impl_->config.tie_word_embeddings) n += mat_params(w.lm_head);
-  for (const auto& l : w.layers) {
-    n += mat_params(l.wq) + mat_params(l.wk) + mat_params(l.wv) + mat_params(l.wo) +
-         mat_params(l.w_gate) + mat_params(l.w_up) + mat_params(l.w_down) + 2 * h;
-  }
+  for (const auto& l : w.layers) n += layer_size(w, l, true);
   return n;
 }
 

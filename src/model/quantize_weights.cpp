@@ -10,25 +10,14 @@
 namespace loom::model {
 namespace {
 
-struct LayerMatrix {
-  const char* name;  // under model.layers.N.
-  ops::MatRef LayerWeights::*member;
-};
-constexpr LayerMatrix kLayerMatrices[] = {
-    {"self_attn.q_proj.weight", &LayerWeights::wq},  {"self_attn.k_proj.weight", &LayerWeights::wk},
-    {"self_attn.v_proj.weight", &LayerWeights::wv},  {"self_attn.o_proj.weight", &LayerWeights::wo},
-    {"mlp.gate_proj.weight", &LayerWeights::w_gate}, {"mlp.up_proj.weight", &LayerWeights::w_up},
-    {"mlp.down_proj.weight", &LayerWeights::w_down},
-};
-
 // The matrices of the products with their checkpoint names, in the order they are laid out in
 // memory.
 std::vector<std::pair<std::string, ops::MatRef*>> product_matrices(LlamaWeights& w) {
   std::vector<std::pair<std::string, ops::MatRef*>> out;
   for (size_t i = 0; i < w.layers.size(); ++i) {
     const std::string prefix = "model.layers." + std::to_string(i) + ".";
-    for (const LayerMatrix& m : kLayerMatrices) {
-      out.emplace_back(prefix + m.name, &(w.layers[i].*m.member));
+    for (const LayerTensor& t : layer_tensors(w.arch)) {
+      if (t.kind == TensorKind::Matrix) out.emplace_back(prefix + t.name, &(w.layers[i].*t.matrix));
     }
   }
   out.emplace_back("lm_head.weight", &w.lm_head);
@@ -95,15 +84,16 @@ Quantization describe_quantization(const LlamaWeights& w, DType type) {
   q.type = type;
   q.kept.push_back(
       kept_line("model.embed_tokens.weight", w.embed, "a lookup of rows, not a product"));
-  for (const LayerMatrix& lm : kLayerMatrices) {
+  for (const LayerTensor& t : layer_tensors(w.arch)) {
+    if (t.kind != TensorKind::Matrix) continue;
     bool listed = false;
     for (const LayerWeights& l : w.layers) {
-      const ops::MatRef& m = l.*lm.member;
+      const ops::MatRef& m = l.*t.matrix;
       if (m.dtype == type) {
         ++q.quantized;
       } else if (!listed) {  // every layer has the same shape: one line for all
         q.kept.push_back(
-            kept_line(std::string("model.layers.*.") + lm.name, m, not_whole_blocks(m.cols)));
+            kept_line(std::string("model.layers.*.") + t.name, m, not_whole_blocks(m.cols)));
         listed = true;
       }
     }

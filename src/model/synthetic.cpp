@@ -3,11 +3,13 @@
 
 #include <algorithm>
 #include <cmath>
+#include <span>
 #include <vector>
 
 #include "io/hf_config.h"
 #include "loom/error.h"
 #include "loom/model.h"
+#include "model/arch.h"
 #include "model/loaded_model.h"
 #include "model/quantize_weights.h"
 #include "model/rope_freq.h"
@@ -104,29 +106,88 @@ void fill_random_quantized(uint8_t* dst, DType dtype, DType type, size_t rows, s
 
 }  // namespace
 
+namespace {
+
+// Llama 3.1/3.2's RoPE (rope_scaling of type llama3), BOS and EOS ids.
+void llama3_rope(ModelConfig& c, float factor) {
+  c.rope.theta = 500000.0f;
+  c.rope.scaling = RopeScalingType::Llama3;
+  c.rope.factor = factor;
+  c.rope.low_freq_factor = 1.0f;
+  c.rope.high_freq_factor = 4.0f;
+  c.rope.original_max_position = 8192;
+  c.bos_token_id = 128000;
+  c.eos_token_ids = {128001, 128008, 128009};
+}
+
+// What Qwen2.5 and Qwen3 configs share.
+void qwen(ModelConfig& c, Arch arch) {
+  c.arch = arch;
+  c.rms_norm_eps = 1e-6f;
+  c.rope.theta = 1000000.0f;
+  c.tie_word_embeddings = true;
+  c.vocab_size = 151936;
+  c.bos_token_id = 151643;
+  c.eos_token_ids = {151645, 151643};
+  c.attention_bias = arch == Arch::Qwen2;
+  c.qk_norm = arch == Arch::Qwen3;
+}
+
+}  // namespace
+
 ModelConfig Model::known_shape(const std::string& name) {
   ModelConfig c;
-  c.model_type = "llama";
   c.rms_norm_eps = 1e-5f;
   c.bos_token_id = 1;
   c.eos_token_ids = {2};
+  auto dims = [&c](int hidden, int inter, int layers, int heads, int kv_heads) {
+    c.hidden_size = hidden, c.intermediate_size = inter, c.n_layers = layers;
+    c.n_heads = heads, c.n_kv_heads = kv_heads, c.head_dim = hidden / heads;
+  };
+  // From each model's config.json.
   if (name == "tinyllama-1.1b") {
-    c.hidden_size = 2048, c.intermediate_size = 5632, c.n_layers = 22, c.n_heads = 32;
-    c.n_kv_heads = 4, c.vocab_size = 32000, c.max_position_embeddings = 2048;
+    dims(2048, 5632, 22, 32, 4);
+    c.vocab_size = 32000, c.max_position_embeddings = 2048;
   } else if (name == "llama2-7b") {
-    c.hidden_size = 4096, c.intermediate_size = 11008, c.n_layers = 32, c.n_heads = 32;
-    c.n_kv_heads = 32, c.vocab_size = 32000, c.max_position_embeddings = 4096;
+    dims(4096, 11008, 32, 32, 32);
+    c.vocab_size = 32000, c.max_position_embeddings = 4096;
   } else if (name == "llama3-8b") {
-    c.hidden_size = 4096, c.intermediate_size = 14336, c.n_layers = 32, c.n_heads = 32;
-    c.n_kv_heads = 8, c.vocab_size = 128256, c.max_position_embeddings = 8192;
+    dims(4096, 14336, 32, 32, 8);
+    c.vocab_size = 128256, c.max_position_embeddings = 8192;
     c.rope.theta = 500000.0f;
     c.bos_token_id = 128000;
     c.eos_token_ids = {128001, 128009};
+  } else if (name == "llama3.2-1b" || name == "llama3.2-3b") {
+    if (name == "llama3.2-1b") {
+      dims(2048, 8192, 16, 32, 8);
+    } else {
+      dims(3072, 8192, 28, 24, 8);
+    }
+    c.vocab_size = 128256, c.max_position_embeddings = 131072, c.tie_word_embeddings = true;
+    llama3_rope(c, 32.0f);
+  } else if (name == "qwen2.5-0.5b") {
+    dims(896, 4864, 24, 14, 2);
+    qwen(c, Arch::Qwen2);
+    c.max_position_embeddings = 32768;
+  } else if (name == "qwen2.5-1.5b") {
+    dims(1536, 8960, 28, 12, 2);
+    qwen(c, Arch::Qwen2);
+    c.max_position_embeddings = 32768;
+  } else if (name == "qwen3-0.6b" || name == "qwen3-1.7b") {
+    if (name == "qwen3-0.6b") {
+      dims(1024, 3072, 28, 16, 8);
+    } else {
+      dims(2048, 6144, 28, 16, 8);
+    }
+    qwen(c, Arch::Qwen3);
+    c.head_dim = 128;
+    c.max_position_embeddings = 40960;
   } else {
     throw Error("unknown model shape '" + name +
-                "' (known: tinyllama-1.1b, llama2-7b, llama3-8b, or a config.json path)");
+                "' (known: tinyllama-1.1b, llama2-7b, llama3-8b, llama3.2-1b, llama3.2-3b, "
+                "qwen2.5-0.5b, qwen2.5-1.5b, qwen3-0.6b, qwen3-1.7b, or a config.json path)");
   }
-  c.head_dim = c.hidden_size / c.n_heads;
+  c.model_type = arch_name(c.arch);
   return c;
 }
 
@@ -137,16 +198,19 @@ Model Model::synthetic(const ModelConfig& c, DType dtype, uint64_t seed,
                 dtype_name(dtype) + " (quantize them with LoadOptions::quantize)");
   }
   if (options.quantize) model::check_quantize_type(*options.quantize);
-  const size_t h = c.hidden_size, f = c.intermediate_size, v = c.vocab_size;
-  const size_t q = c.q_dim(), kv = c.kv_dim();
+  const size_t h = c.hidden_size, v = c.vocab_size;
+  const std::span<const model::LayerTensor> table = model::layer_tensors(c.arch);
   // The dtype a product's matrix with rows of COLS is kept in.
   auto type_of = [&](size_t cols) {
     return options.quantize && model::quantizes(static_cast<int>(cols)) ? *options.quantize : dtype;
   };
   auto bytes = [&](size_t rows, size_t cols, DType t) { return rows * row_bytes(t, cols); };
-  const size_t per_layer = bytes(q, h, type_of(h)) + 2 * bytes(kv, h, type_of(h)) +
-                           bytes(h, q, type_of(q)) + 2 * bytes(f, h, type_of(h)) +
-                           bytes(h, f, type_of(f));
+  size_t per_layer = 0;
+  for (const model::LayerTensor& t : table) {
+    if (t.kind != model::TensorKind::Matrix) continue;
+    const size_t cols = model::dim(c, t.cols);
+    per_layer += bytes(model::dim(c, t.rows), cols, type_of(cols));
+  }
   // The output head is apart from the embedding when untied, or tied but quantized.
   const bool own_head = !c.tie_word_embeddings || type_of(h) != dtype;
   const size_t total =
@@ -168,21 +232,36 @@ Model Model::synthetic(const ModelConfig& c, DType dtype, uint64_t seed,
   auto matrix = [&](size_t rows, size_t cols) {
     return make(rows, cols, type_of(cols), splitmix64(tensor_seed));
   };
+  // Biases: small, uniform in [-kBias, kBias).
+  constexpr float kBias = 0.05f;
+  auto bias = [&](size_t n) {
+    uint64_t state = splitmix64(tensor_seed);
+    std::vector<float> b(n);
+    for (float& x : b) x = next_value(state, kBias / static_cast<float>(1u << 23));
+    return b;
+  };
 
   model::LlamaWeights w;
+  w.arch = c.arch;
   const uint64_t embed_seed = splitmix64(tensor_seed);
   w.embed = make(v, h, dtype, embed_seed);
   for (int l = 0; l < c.n_layers; ++l) {
     model::LayerWeights& lw = w.layers.emplace_back();
-    lw.attn_norm.assign(h, 1.0f);
-    lw.wq = matrix(q, h);
-    lw.wk = matrix(kv, h);
-    lw.wv = matrix(kv, h);
-    lw.wo = matrix(h, q);
-    lw.mlp_norm.assign(h, 1.0f);
-    lw.w_gate = matrix(f, h);
-    lw.w_up = matrix(f, h);
-    lw.w_down = matrix(h, f);
+    for (const model::LayerTensor& t : table) {
+      if (!model::present(t, c)) continue;
+      const size_t rows = model::dim(c, t.rows);
+      switch (t.kind) {
+        case model::TensorKind::Matrix:
+          lw.*t.matrix = matrix(rows, model::dim(c, t.cols));
+          break;
+        case model::TensorKind::Norm:
+          (lw.*t.vector).assign(rows, 1.0f);
+          break;
+        case model::TensorKind::Bias:
+          lw.*t.vector = bias(rows);
+          break;
+      }
+    }
   }
   w.final_norm.assign(h, 1.0f);
   if (!c.tie_word_embeddings) {
@@ -197,6 +276,7 @@ Model Model::synthetic(const ModelConfig& c, DType dtype, uint64_t seed,
   if (options.quantize) quantization = model::describe_quantization(w, *options.quantize);
   ModelConfig config = c;
   config.dtype = dtype;
+  config.model_type = arch_name(c.arch);
   std::vector<float> inv_freq = model::rope_inv_freq(config.rope, config.head_dim);
   Model model;
   model.impl_ =

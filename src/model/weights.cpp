@@ -33,25 +33,26 @@ class Binder {
                 "); the checkpoint and config.json do not match");
   }
 
-  ops::MatRef matrix(const std::string& name, int rows, int cols) {
-    const io::TensorInfo& t = get(name, {rows, cols});
+  // WHY: why the model has the tensor, for the message when the checkpoint lacks it.
+  ops::MatRef matrix(const std::string& name, int rows, int cols, const std::string& why = "") {
+    const io::TensorInfo& t = get(name, {rows, cols}, why);
     return ops::MatRef{dtype_of(name, t), rows, cols, t.data};
   }
 
-  std::vector<float> vector_f32(const std::string& name, int n) {
-    const io::TensorInfo& t = get(name, {n});
+  std::vector<float> vector_f32(const std::string& name, int n, const std::string& why = "") {
+    const io::TensorInfo& t = get(name, {n}, why);
     std::vector<float> out(n);
     simd::kernels().to_f32[static_cast<int>(dtype_of(name, t))](t.data, out.data(), n);
     return out;
   }
 
  private:
-  const io::TensorInfo& get(const std::string& name, const std::vector<int64_t>& shape) {
+  const io::TensorInfo& get(const std::string& name, const std::vector<int64_t>& shape,
+                            const std::string& why) {
     const io::TensorInfo* t = store_.find(name);
     if (!t) {
-      std::string why;
-      if (name == "lm_head.weight") why = " (config.json's tie_word_embeddings is false)";
-      throw Error("tensor '" + name + "' is missing from " + store_.describe() + why);
+      throw Error("tensor '" + name + "' is missing from " + store_.describe() +
+                  (why.empty() ? "" : " (" + why + ")"));
     }
     used_.insert(name);
     if (t->shape != shape) {
@@ -77,8 +78,15 @@ class Binder {
   }
 
   static std::string describe(const ModelConfig& c) {
-    return std::string("num_hidden_layers ") + std::to_string(c.n_layers) +
-           ", tie_word_embeddings " + (c.tie_word_embeddings ? "true" : "false") + ", no biases";
+    auto b = [](bool v) { return v ? "true" : "false"; };
+    std::string s = std::string("model_type ") + arch_name(c.arch) + ", num_hidden_layers " +
+                    std::to_string(c.n_layers) + ", tie_word_embeddings " +
+                    b(c.tie_word_embeddings);
+    if (c.arch == Arch::Llama || c.arch == Arch::Qwen3) {
+      s += std::string(", attention_bias ") + b(c.attention_bias);
+    }
+    if (c.arch == Arch::Llama) s += std::string(", mlp_bias ") + b(c.mlp_bias);
+    return s;
   }
 
   const io::TensorStore& store_;
@@ -90,27 +98,29 @@ class Binder {
 LlamaWeights bind_weights(const io::TensorStore& store, const ModelConfig& c) {
   Binder b(store);
   LlamaWeights w;
+  w.arch = c.arch;
   w.embed = b.matrix("model.embed_tokens.weight", c.vocab_size, c.hidden_size);
   // One layer at a time, so a num_hidden_layers far beyond the checkpoint fails on its first
   // missing tensor rather than on allocating every layer up front.
   for (int i = 0; i < c.n_layers; ++i) {
     const std::string p = "model.layers." + std::to_string(i) + ".";
     LayerWeights& l = w.layers.emplace_back();
-    l.attn_norm = b.vector_f32(p + "input_layernorm.weight", c.hidden_size);
-    l.wq = b.matrix(p + "self_attn.q_proj.weight", c.q_dim(), c.hidden_size);
-    l.wk = b.matrix(p + "self_attn.k_proj.weight", c.kv_dim(), c.hidden_size);
-    l.wv = b.matrix(p + "self_attn.v_proj.weight", c.kv_dim(), c.hidden_size);
-    l.wo = b.matrix(p + "self_attn.o_proj.weight", c.hidden_size, c.q_dim());
-    l.mlp_norm = b.vector_f32(p + "post_attention_layernorm.weight", c.hidden_size);
-    l.w_gate = b.matrix(p + "mlp.gate_proj.weight", c.intermediate_size, c.hidden_size);
-    l.w_up = b.matrix(p + "mlp.up_proj.weight", c.intermediate_size, c.hidden_size);
-    l.w_down = b.matrix(p + "mlp.down_proj.weight", c.hidden_size, c.intermediate_size);
+    for (const LayerTensor& t : layer_tensors(c.arch)) {
+      if (!present(t, c)) continue;  // and check_all_used rejects it if the checkpoint has it
+      const std::string why = why_present(t, c);
+      if (t.kind == TensorKind::Matrix) {
+        l.*t.matrix = b.matrix(p + t.name, dim(c, t.rows), dim(c, t.cols), why);
+      } else {
+        l.*t.vector = b.vector_f32(p + t.name, dim(c, t.rows), why);
+      }
+    }
   }
   w.final_norm = b.vector_f32("model.norm.weight", c.hidden_size);
   if (c.tie_word_embeddings) {
     w.lm_head = w.embed;  // transformers ties them and ignores any lm_head.weight in the file
   } else {
-    w.lm_head = b.matrix("lm_head.weight", c.vocab_size, c.hidden_size);
+    w.lm_head = b.matrix("lm_head.weight", c.vocab_size, c.hidden_size,
+                         "config.json's tie_word_embeddings is false");
   }
   b.check_all_used(c);
   return w;
