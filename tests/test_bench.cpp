@@ -266,6 +266,39 @@ TEST(Bench, SyntheticModelsFromAConfigFile) {
   EXPECT_EQ(2 * j[2]["model_size"].get<size_t>() - j[0]["model_size"].get<size_t>(), 11 * 64 * 4);
 }
 
+// Qwen2 and Qwen3 synthetic models from config files, quantized, with a 16-bit KV cache: the
+// architecture names the model, and the parameters count the biases (Qwen2: q, k and v) and the
+// q/k norms (Qwen3, whose heads of 32 make q 128 wide on a hidden size of 64).
+TEST(Bench, SyntheticQwenModels) {
+  const fs::path dir = fs::temp_directory_path() / ("loom-bench-qwen-" + std::to_string(getpid()));
+  fs::create_directories(dir);
+  struct Case {
+    std::string type;
+    int n_params;
+    std::string model_type;
+  };
+  for (const auto& [type, n_params, model_type] :
+       {Case{"qwen2", 78400, "qwen2 78K Q8_0"}, Case{"qwen3", 102848, "qwen3 103K Q8_0"}}) {
+    json c = {{"model_type", type},     {"hidden_size", 64},          {"intermediate_size", 96},
+              {"num_hidden_layers", 2}, {"num_attention_heads", 4},   {"num_key_value_heads", 2},
+              {"vocab_size", 256},      {"tie_word_embeddings", true}};
+    if (type == "qwen3") c["head_dim"] = 32;
+    const fs::path config = dir / (type + ".json");
+    std::ofstream(config) << c.dump();
+    const Result r = run("--synthetic " + config.string() +
+                         " --dtype bf16 --quantize q8_0 --kv-type f16 -p 4 -n 2 -r 1 -t 1 --no-bw "
+                         "-o json");
+    ASSERT_EQ(r.exit_code, 0) << r.err;
+    const json j = json::parse(r.out);
+    ASSERT_EQ(j.size(), 2u);
+    EXPECT_EQ(j[0]["model_type"], model_type);
+    EXPECT_EQ(j[0]["model_n_params"], n_params) << type;
+    EXPECT_EQ(j[0]["type_k"], "f16");
+    EXPECT_THAT(r.err, HasSubstr("quantized 15 matrices to q8_0"));
+  }
+  fs::remove_all(dir);
+}
+
 // Quantized at load: the weight type, the quantized bytes in the size and the bytes a decode
 // step reads, bits per weight, and what was left as stored (stories260K: the embedding, and the
 // down projections, whose rows of 172 are not whole blocks).
