@@ -383,8 +383,9 @@ int main(int argc, char** argv) {
       ->default_str(LOOM_DEFAULT_MODEL)
       ->group("Models");
   app.add_option("--synthetic", a.synthetic,
-                 "random weights of a shape: tinyllama-1.1b, llama2-7b, llama3-8b or a "
-                 "config.json path; repeatable")
+                 "random weights of a shape: tinyllama-1.1b, llama2-7b, llama3-8b, llama3.2-1b, "
+                 "llama3.2-3b, qwen2.5-0.5b, qwen2.5-1.5b, qwen3-0.6b, qwen3-1.7b or a config.json "
+                 "path; repeatable")
       ->type_name("NAME")
       ->group("Models");
   app.add_option("--dtype", a.dtypes, "weight types of --synthetic models: f32,f16,bf16")
