@@ -25,9 +25,10 @@ struct QuantSlot {
 };
 
 // Every matrix of the products of W that `quantizes`, in the order they are laid out (layer by
-// layer in the order of layer_tensors: q, k, v, o, gate, up, down; then the output head), each on a cache line: the layout of
-// both the memory quantize_into fills and a cache file's data section (model/quant_cache.h). A
-// tied output head is a slot of its own (a quantized copy); the embedding is never one.
+// layer in the order of layer_tensors: q, k, v, o, gate, up, down; then the output head), each on
+// a cache line: the layout of both the memory quantize_into fills and a cache file's data section
+// (model/quant_cache.h). A tied output head is a slot of its own (a quantized copy); the embedding
+// is never one.
 struct QuantLayout {
   DType type;
   std::vector<QuantSlot> slots;
