@@ -20,6 +20,7 @@
 
 #include "io/mapped_file.h"
 #include "io/safetensors.h"
+#include "support/safetensors_writer.h"
 
 namespace loom::test {
 
@@ -50,37 +51,6 @@ class TempDir {
   fs::path path_;
 };
 
-inline void write_text(const fs::path& file, const std::string& text) {
-  std::ofstream out(file, std::ios::binary | std::ios::trunc);
-  out << text;
-  if (!out) throw std::runtime_error("cannot write " + file.string());
-}
-
-inline std::string read_text(const fs::path& file) {
-  std::ifstream in(file, std::ios::binary);
-  if (!in) throw std::runtime_error("cannot read " + file.string());
-  std::stringstream ss;
-  ss << in.rdbuf();
-  return ss.str();
-}
-
-inline json read_json(const fs::path& file) {
-  return json::parse(read_text(file));
-}
-inline void write_json(const fs::path& file, const json& j) {
-  write_text(file, j.dump(2));
-}
-
-// One tensor held in memory, as a safetensors header describes it.
-struct Tensor {
-  std::string dtype;           // "F32", "BF16", ... or anything else, to test rejection
-  std::vector<int64_t> shape;  // need not match bytes, to test rejection
-  std::string bytes;           // the raw data
-};
-
-// By name, ordered, so a rewritten file comes out the same on every run.
-using Tensors = std::map<std::string, Tensor>;
-
 // Every tensor of a real safetensors file, read through loom's own io layer.
 inline Tensors read_tensors(const fs::path& file) {
   const io::MappedFile mapped(file);
@@ -92,32 +62,6 @@ inline Tensors read_tensors(const fs::path& file) {
         Tensor{t.dtype, t.shape, std::string(reinterpret_cast<const char*>(t.data), t.nbytes)};
   }
   return out;
-}
-
-// The 8-byte little-endian header length, HEADER (padded with spaces to a multiple of 8, as
-// writers do, so the data keeps the file's alignment), then DATA. HEADER is written as given,
-// valid JSON or not.
-inline void write_safetensors_raw(const fs::path& file, std::string header,
-                                  const std::string& data) {
-  header.append((8 - header.size() % 8) % 8, ' ');
-  const uint64_t len = header.size();
-  char len_bytes[8];
-  std::memcpy(len_bytes, &len, 8);  // little-endian on every host loom runs on
-  write_text(file, std::string(len_bytes, 8) + header + data);
-}
-
-// The data of TENSORS packed back to back in name order, with data_offsets to match. Sizes that
-// are multiples of the element size keep every tensor aligned, as real checkpoints do.
-inline void write_safetensors(const fs::path& file, const Tensors& tensors) {
-  json header = json::object();
-  header["__metadata__"] = {{"format", "pt"}};
-  std::string data;
-  for (const auto& [name, t] : tensors) {
-    const size_t begin = data.size();
-    data += t.bytes;
-    header[name] = {{"dtype", t.dtype}, {"shape", t.shape}, {"data_offsets", {begin, data.size()}}};
-  }
-  write_safetensors_raw(file, header.dump(), data);
 }
 
 // A writable copy of a model folder (the fixtures are read-only) in a temp dir.
