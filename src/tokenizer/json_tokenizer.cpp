@@ -201,12 +201,12 @@ void JsonTokenizer::encode_text(std::string_view text, bool origin, bool parse_s
       ids.push_back(s.id);
       continue;
     }
-    pieces.text.assign(norm, s.begin, s.end - s.begin);
-    pieces.list.assign(1, {0, static_cast<uint32_t>(s.end - s.begin), origin && s.begin == 0});
-    if (pre_.first) pre_.first->apply(pieces);
-    for (const Piece& p : pieces.list) {
-      model_->encode(std::string_view(pieces.text).substr(p.begin, p.end - p.begin), ids);
-    }
+    pre_.run(std::string_view(norm).substr(s.begin, s.end - s.begin), origin && s.begin == 0,
+             pieces, [&](const Pieces& batch) {
+               for (const Piece& p : batch.list) {
+                 model_->encode(std::string_view(batch.text).substr(p.begin, p.end - p.begin), ids);
+               }
+             });
   }
 }
 
@@ -219,10 +219,12 @@ std::vector<int> JsonTokenizer::encode(std::string_view text, bool add_special,
   std::vector<int> ids;
   ids.reserve(text.size() / 3 + post_.before.size() + post_.after.size() + 4);
   if (add_special) ids = post_.before;
-  std::vector<Segment> segs;
+  // Scratch kept per thread: its memory is reused from call to call.
+  thread_local std::vector<Segment> segs;
+  thread_local Pieces pieces;
+  thread_local std::string norm;
+  segs.clear();
   added_.split(text, false, parse_special, segs);
-  Pieces pieces;
-  std::string norm;
   for (const Segment& s : segs) {
     if (s.id >= 0) {
       ids.push_back(s.id);
