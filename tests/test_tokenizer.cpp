@@ -5,6 +5,7 @@
 #include <gmock/gmock.h>
 #include <gtest/gtest.h>
 
+#include <map>
 #include <nlohmann/json.hpp>
 
 #include "loom/tokenizer.h"
@@ -265,6 +266,146 @@ TEST_F(BadFile, NoTokenizerFile) {
                 Tokenizer::load(dir_.path(), -1, {.source = TokenizerOptions::Source::Json});
               }),
               HasSubstr("no tokenizer.json in"));
+}
+
+// ---------------------------------------------------------------------------------------------
+// The real files in ../shared/fixtures/tokenizers/.
+
+struct RealCase {
+  const char* text;
+  std::vector<int> llama3, qwen3, llama2;
+};
+
+// add_special_tokens=False. NFD text, digits (three at a time for Llama 3, one for Qwen3),
+// contractions in capitals (the regex's (?i:...)), \r\n and runs of spaces, emoji bytes split
+// across tokens, and special tokens of other models' vocabularies read as text.
+const RealCase kRealCases[] = {
+    {"Hello world", {9906, 1917}, {9707, 1879}, {15043, 3186}},
+    {"  two  spaces", {220, 1403, 220, 12908}, {220, 1378, 220, 12621}, {259, 10184, 259, 22854}},
+    {"na\u00efve caf\u00e9",
+     {3458, 38672, 588, 53050},
+     {3376, 37572, 586, 51950},
+     {1055, 30085, 345, 274, 28059}},
+    {"nai\u0308ve cafe\u0301",
+     {77, 2192, 127104, 588, 42030, 54939},
+     {3376, 37572, 586, 51950},
+     {1055, 29875, 31719, 345, 5777, 1725, 30103}},
+    {"12345 3.14",
+     {4513, 1774, 220, 18, 13, 975},
+     {16, 17, 18, 19, 20, 220, 18, 13, 16, 19},
+     {29871, 29896, 29906, 29941, 29946, 29945, 29871, 29941, 29889, 29896, 29946}},
+    {"\u65e5\u672c\u8a9e\u306e\u30c6\u30ad\u30b9\u30c8",
+     {102433, 102158, 16144, 57933, 62903, 71634},
+     {101059, 102819, 15767, 56833, 61803, 70534},
+     {29871, 30325, 30346, 30968, 30199, 30572, 30454, 30255, 30279}},
+    {"emoji \U0001F44B\U0001F3FD",
+     {38623, 62904, 233, 9468, 237, 121},
+     {37523, 61804, 233, 145375},
+     {953, 29877, 2397, 29871, 243, 162, 148, 142, 243, 162, 146, 192}},
+    {"I'M HERE, THEY'RE",
+     {40, 28703, 19804, 11, 63593, 95253},
+     {40, 27603, 19249, 11, 62493, 94153},
+     {306, 29915, 29924, 379, 27267, 29892, 6093, 29979, 29915, 1525}},
+    {"line1\r\nline2\n\n\t x  ",
+     {1074, 16, 319, 1074, 17, 271, 197, 865, 256},
+     {1056, 16, 319, 1056, 17, 271, 197, 856, 256},
+     {1196, 29896, 30004, 13, 1220, 29906, 13, 13, 12, 921, 259}},
+    {"<|eot_id|><|im_end|></s>",
+     {128009, 27, 91, 318, 6345, 91, 1500, 82, 29},
+     {27, 91, 68, 354, 842, 91, 29, 151645, 522, 82, 29},
+     {529, 29989, 29872, 327, 29918, 333, 29989, 5299, 29989, 326, 29918, 355, 29989, 29958, 2}},
+};
+
+const Tokenizer& real(const char* name) {
+  static std::map<std::string, Tokenizer> loaded;
+  auto it = loaded.find(name);
+  if (it == loaded.end()) it = loaded.emplace(name, Tokenizer::load(kReal / name, -1)).first;
+  return it->second;
+}
+
+TEST(TokenizerReal, Llama3) {
+  const Tokenizer& t = real("llama3");
+  EXPECT_EQ(t.describe(), "tokenizer.json (BPE, byte-level, 128256 tokens)");
+  EXPECT_EQ(t.bos_id(), 128000);
+  EXPECT_FALSE(t.add_bos());  // this file's post-processor adds nothing
+  for (const RealCase& c : kRealCases) {
+    SCOPED_TRACE(c.text);
+    EXPECT_EQ(t.encode(c.text, false), c.llama3);
+    EXPECT_EQ(t.encode(c.text, true), c.llama3);
+  }
+  EXPECT_EQ(t.token_id("<|eot_id|>"), 128009);
+  EXPECT_TRUE(t.is_special(128009));
+  EXPECT_EQ(t.token_bytes(128009), "");
+  EXPECT_EQ(t.token_bytes(12908), " spaces");
+  // clean_up_tokenization_spaces is true in this tokenizer_config.json.
+  EXPECT_EQ(t.decode(ids({9906, 1174, 1917, 662})), "Hello, world.");
+}
+
+TEST(TokenizerReal, Qwen3) {
+  const Tokenizer& t = real("qwen3");
+  EXPECT_EQ(t.describe(), "tokenizer.json (BPE, byte-level, 151669 tokens)");
+  EXPECT_EQ(t.bos_id(), -1);  // bos_token is null
+  EXPECT_FALSE(t.add_bos());
+  for (const RealCase& c : kRealCases) {
+    SCOPED_TRACE(c.text);
+    EXPECT_EQ(t.encode(c.text, true), c.qwen3);
+    // decode(encode(text)) is the text, in NFC.
+    if (std::string_view(c.text).starts_with("nai")) continue;
+    EXPECT_EQ(t.decode(c.qwen3), c.text);
+  }
+  EXPECT_EQ(t.token_id("<think>"), 151667);
+  EXPECT_FALSE(t.is_special(151667));  // a non-special added token: streamed as text
+  EXPECT_EQ(t.token_bytes(151667), "<think>");
+  // Special tokens read as text when parse_special is off.
+  EXPECT_EQ(t.encode("<|im_end|>", false, false), ids({27, 91, 318, 6213, 91, 29}));
+}
+
+TEST(TokenizerReal, Llama2Json) {
+  const Tokenizer& t = real("llama2-json");
+  EXPECT_EQ(t.describe(), "tokenizer.json (BPE, byte-fallback, 32000 tokens)");
+  EXPECT_TRUE(t.add_bos());
+  EXPECT_TRUE(t.strips_leading_space());
+  for (const RealCase& c : kRealCases) {
+    SCOPED_TRACE(c.text);
+    EXPECT_EQ(t.encode(c.text, false), c.llama2);
+    std::vector<int> with_bos = {1};
+    with_bos.insert(with_bos.end(), c.llama2.begin(), c.llama2.end());
+    EXPECT_EQ(t.encode(c.text, true), with_bos);
+  }
+  EXPECT_EQ(t.decode(kRealCases[1].llama2), " two  spaces");  // Strip takes one leading space
+}
+
+// A folder with both files: tokenizer.json by default, as transformers; tokenizer.model on
+// request. Their ids differ on runs of spaces, each right for its own file.
+TEST(TokenizerReal, SourceOption) {
+  loom::test::TempDir dir;
+  fs::copy(kReal / "llama2-json/tokenizer.json", dir.path() / "tokenizer.json");
+  fs::copy(fs::path(LOOM_SHARED_DIR) / "fixtures/llama2-gqa-bf16/tokenizer.model",
+           dir.path() / "tokenizer.model");
+  const Tokenizer json_tok = Tokenizer::load(dir.path(), 1);
+  const Tokenizer spm_tok =
+      Tokenizer::load(dir.path(), 1, {.source = TokenizerOptions::Source::SentencePiece});
+  EXPECT_THAT(json_tok.describe(), HasSubstr("tokenizer.json"));
+  EXPECT_EQ(spm_tok.describe(), "tokenizer.model (sentencepiece, 32000 pieces)");
+  EXPECT_EQ(json_tok.encode("  two  spaces", true), ids({1, 259, 10184, 259, 22854}));
+  EXPECT_EQ(spm_tok.encode("  two  spaces", true), ids({1, 259, 1023, 29871, 8162}));
+}
+
+// Streaming byte-level tokens gives whole characters and, joined, what decode gives.
+TEST(TokenizerReal, TextStreamByteLevel) {
+  const Tokenizer& t = real("qwen3");
+  const std::string text = " emoji \U0001F44B\U0001F3FD \u65e5\u672c\u8a9e caf\u00e9 <think>x";
+  const std::vector<int> seq = t.encode(text, false);
+  loom::TextStream stream(t);
+  std::string out;
+  for (int id : seq) {
+    const std::string_view piece = stream.push(id);
+    EXPECT_TRUE(whole_utf8(piece));
+    out += piece;
+  }
+  out += stream.flush();
+  EXPECT_EQ(out, text);  // the leading space stays: byte-level decoders keep it
+  EXPECT_EQ(out, t.decode(seq));
 }
 
 }  // namespace

@@ -173,8 +173,21 @@ JsonTokenizer::JsonTokenizer(const fs::path& dir, int bos_id) {
   }
 
   const TokenizerConfig cfg = read_tokenizer_config(dir / "tokenizer_config.json");
+  const auto config_token = [&](const std::optional<std::string>& t) {
+    return t ? token_id(*t).value_or(-1) : -1;
+  };
+  if (cfg.names_add_bos_or_eos) {
+    // transformers (TokenizersBackend) replaces the file's post-processor when
+    // tokenizer_config.json names add_bos_token or add_eos_token: BOS if add_bos_token, the
+    // text, EOS if add_eos_token (each false when absent, and dropped when the config names no
+    // such token).
+    post_ = PostProcessor{};
+    const int bos = config_token(cfg.bos_token), eos = config_token(cfg.eos_token);
+    if (cfg.add_bos_token.value_or(false) && bos >= 0) post_.before.push_back(bos);
+    if (cfg.add_eos_token.value_or(false) && eos >= 0) post_.after.push_back(eos);
+  }
   bos_id_ = bos_id;
-  if (bos_id_ < 0 && cfg.bos_token) bos_id_ = token_id(*cfg.bos_token).value_or(-1);
+  if (bos_id_ < 0) bos_id_ = config_token(cfg.bos_token);
   clean_up_ = cfg.clean_up_tokenization_spaces.value_or(false);
   add_bos_ = bos_id_ >= 0 &&
              std::find(post_.before.begin(), post_.before.end(), bos_id_) != post_.before.end();
