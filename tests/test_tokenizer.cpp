@@ -108,6 +108,26 @@ TEST(TokenizerJson, ByteLevelTokens) {
   EXPECT_FALSE(t.is_special(12));
 }
 
+TEST(TokenizerJson, ConfigAddBosAddEos) {
+  // When tokenizer_config.json names add_bos_token or add_eos_token, transformers replaces the
+  // file's post-processor by [BOS] text [EOS] from the two flags (an absent one is false).
+  loom::test::TempDir dir;
+  fs::copy(kData / "bytelevel/tokenizer.json", dir.path() / "tokenizer.json");
+  loom::test::write_text(dir.path() / "tokenizer_config.json",
+                         R"({"add_eos_token": true, "eos_token": "<|end|>"})");
+  EXPECT_EQ(Tokenizer::load(dir.path(), -1).encode("hello", true), ids({11, 21}));
+  // bos_token from special_tokens_map.json when the config does not name it.
+  loom::test::write_text(dir.path() / "tokenizer_config.json", R"({"add_bos_token": true})");
+  loom::test::write_text(dir.path() / "special_tokens_map.json", R"({"bos_token": "<s>"})");
+  const Tokenizer t = Tokenizer::load(dir.path(), -1);
+  EXPECT_EQ(t.encode("hello", true), ids({20, 11}));
+  EXPECT_EQ(t.bos_id(), 20);
+  EXPECT_TRUE(t.add_bos());
+  // add_bos_token without any bos_token adds nothing.
+  fs::remove(dir.path() / "special_tokens_map.json");
+  EXPECT_EQ(Tokenizer::load(dir.path(), -1).encode("hello", true), ids({11}));
+}
+
 TEST(TokenizerJson, RejectsInvalidUtf8) {
   EXPECT_THAT(error_of([] { bytelevel().encode("ab\xC3(", false); }),
               AllOf(HasSubstr("not valid UTF-8"), HasSubstr("byte 2")));

@@ -170,7 +170,7 @@ JsonTokenizer::JsonTokenizer(const fs::path& dir, int bos_id) {
     }
   }
 
-  const TokenizerConfig cfg = read_tokenizer_config(dir / "tokenizer_config.json");
+  const TokenizerConfig cfg = read_tokenizer_config(dir);
   const auto config_token = [&](const std::optional<std::string>& t) {
     return t ? token_id(*t).value_or(-1) : -1;
   };
