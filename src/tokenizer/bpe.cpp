@@ -200,13 +200,6 @@ Bpe::Bpe(const JsonValue& model, bool byte_level)
         fast_bytes_ = false;
       }
     }
-    if (fast_bytes_ && ignore_merges_) {
-      raw_vocab_.reserve(vocab_.size());
-      std::string raw;
-      vocab_.for_each([&](std::string_view k, int id) {
-        if (from_byte_level(k, raw)) raw_vocab_.insert(raw, id);
-      });
-    }
   }
 }
 
@@ -244,7 +237,12 @@ void Bpe::encode(std::string_view piece, std::vector<int>& out) const {
 
 void Bpe::encode_bytes(std::string_view word, std::vector<int>& out) const {
   if (ignore_merges_) {
-    if (const int id = raw_vocab_.find(word); id >= 0) {
+    // The vocabulary is spelled in byte-level characters; the word cache in encode() keeps this
+    // conversion to words not seen lately.
+    thread_local std::string spelled;
+    spelled.clear();
+    for (char c : word) append_utf8(spelled, byte_level_char(static_cast<uint8_t>(c)));
+    if (const int id = vocab_.find(spelled); id >= 0) {
       out.push_back(id);
       return;
     }

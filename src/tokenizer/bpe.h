@@ -88,11 +88,10 @@ class Bpe {
   std::string prefix_, suffix_;  // continuing_subword_prefix, end_of_word_suffix
   bool fuse_unk_ = false, byte_fallback_ = false, ignore_merges_ = false;
   bool byte_level_ = false;
-  // Byte-level fast path: the id of each byte's character, and the vocabulary by raw bytes (for
-  // ignore_merges), used when every byte has a token and there is no prefix or suffix.
+  // Byte-level fast path: the id of each byte's character, used when every byte has a token and
+  // there is no prefix or suffix.
   bool fast_bytes_ = false;
   int byte_id_[256];
-  VocabTable raw_vocab_;
   int ascii_id_[128];     // single ASCII characters' ids (-1: none)
   int fallback_id_[256];  // byte_fallback's <0xAB> tokens (-1: none)
   uint64_t serial_;       // tells this model's entries in the per-thread cache from others'
