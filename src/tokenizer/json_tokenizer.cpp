@@ -18,27 +18,6 @@ namespace fs = std::filesystem;
 
 namespace {
 
-// transformers' clean_up_tokenization: the spaces an old word-level detokenizer left before
-// punctuation and English contractions, removed in this order.
-std::string clean_up_tokenization(std::string s) {
-  static const std::pair<std::string_view, std::string_view> kRules[] = {
-      {" .", "."},     {" ?", "?"},   {" !", "!"},   {" ,", ","},     {" ' ", "'"},
-      {" n't", "n't"}, {" 'm", "'m"}, {" 's", "'s"}, {" 've", "'ve"}, {" 're", "'re"}};
-  for (const auto& [from, to] : kRules) {
-    std::string out;
-    size_t prev = 0;
-    for (size_t i = s.find(from); i != std::string::npos; i = s.find(from, prev)) {
-      out.append(s, prev, i - prev);
-      out += to;
-      prev = i + from.size();
-    }
-    if (prev == 0) continue;
-    out.append(s, prev, std::string::npos);
-    s.swap(out);
-  }
-  return s;
-}
-
 class JsonTokenizer final : public TokenizerImpl {
  public:
   JsonTokenizer(const fs::path& dir, int bos_id);
@@ -78,7 +57,6 @@ class JsonTokenizer final : public TokenizerImpl {
   std::vector<uint8_t> special_;
   int bos_id_ = -1;
   bool add_bos_ = false;
-  bool clean_up_ = false;
   std::string describe_;
 };
 
@@ -174,19 +152,11 @@ JsonTokenizer::JsonTokenizer(const fs::path& dir, int bos_id) {
   const auto config_token = [&](const std::optional<std::string>& t) {
     return t ? token_id(*t).value_or(-1) : -1;
   };
-  if (cfg.names_add_bos_or_eos) {
-    // transformers (TokenizersBackend) replaces the file's post-processor when
-    // tokenizer_config.json names add_bos_token or add_eos_token: BOS if add_bos_token, the
-    // text, EOS if add_eos_token (each false when absent, and dropped when the config names no
-    // such token).
-    post_ = PostProcessor{};
-    const int bos = config_token(cfg.bos_token), eos = config_token(cfg.eos_token);
-    if (cfg.add_bos_token.value_or(false) && bos >= 0) post_.before.push_back(bos);
-    if (cfg.add_eos_token.value_or(false) && eos >= 0) post_.after.push_back(eos);
-  }
+  // tokenizer_config.json's add_bos_token/add_eos_token do not apply: with a tokenizer.json,
+  // transformers drops them when loading (PreTrainedTokenizerBase._from_pretrained) and the file's
+  // post-processor decides.
   bos_id_ = bos_id;
   if (bos_id_ < 0) bos_id_ = config_token(cfg.bos_token);
-  clean_up_ = cfg.clean_up_tokenization_spaces.value_or(false);
   add_bos_ = bos_id_ >= 0 &&
              std::find(post_.before.begin(), post_.before.end(), bos_id_) != post_.before.end();
 
@@ -265,7 +235,9 @@ std::string JsonTokenizer::decode(std::span<const int> ids, bool skip_special) c
       text += toks[i];
     }
   }
-  return clean_up_ ? clean_up_tokenization(std::move(text)) : text;
+  // No clean_up_tokenization_spaces: transformers (5.7 on) skips it for BPE models whatever
+  // tokenizer_config.json says, and every model read here is BPE.
+  return text;
 }
 
 }  // namespace

@@ -55,10 +55,8 @@ TokenizerConfig read_tokenizer_config(const fs::path& dir) {
   TokenizerConfig c;
   const fs::path file = dir / "tokenizer_config.json";
   const nlohmann::json j = read_object(file);
-  c.names_add_bos_or_eos = j.contains("add_bos_token") || j.contains("add_eos_token");
   c.add_bos_token = get_bool(j, "add_bos_token", file);
   c.add_eos_token = get_bool(j, "add_eos_token", file);
-  c.clean_up_tokenization_spaces = get_bool(j, "clean_up_tokenization_spaces", file);
   c.bos_token = get_token(j, "bos_token", file);
   c.eos_token = get_token(j, "eos_token", file);
   if (auto it = j.find("tokenizer_class"); it != j.end() && it->is_string()) {
