@@ -36,15 +36,15 @@ class Tokenizer {
   ~Tokenizer();
 
   // Token ids of TEXT (UTF-8; invalid UTF-8 throws). ADD_SPECIAL does what transformers'
-  // `tokenizer(text)` does with add_special_tokens=True: tokenizer.json's post-processor (BOS/EOS
-  // as tokenizer_config.json's add_bos_token/add_eos_token set them where transformers honours
-  // them); sentencepiece: BOS when the model has one and add_bos(). PARSE_SPECIAL false treats
-  // the text of special added tokens ("<|eot_id|>") as plain text, as transformers'
+  // `tokenizer(text)` does with add_special_tokens=True: tokenizer.json's post-processor decides
+  // (transformers ignores tokenizer_config.json's add_bos_token/add_eos_token when a
+  // tokenizer.json exists); sentencepiece: BOS when the model has one and add_bos(). PARSE_SPECIAL
+  // false reads the text of special added tokens ("<|eot_id|>") as plain text, as transformers'
   // split_special_tokens=True does; non-special added tokens are still matched.
   std::vector<int> encode(std::string_view text, bool add_special, bool parse_special = true) const;
   // The text of a sequence as transformers' decode gives it: special tokens kept unless
-  // SKIP_SPECIAL, clean_up_tokenization_spaces as tokenizer_config.json says, bytes that do not
-  // form UTF-8 as U+FFFD. Ids outside the vocabulary throw.
+  // SKIP_SPECIAL, bytes that do not form UTF-8 as U+FFFD, no clean_up_tokenization_spaces
+  // (transformers skips it for BPE models). Ids outside the vocabulary throw.
   std::string decode(std::span<const int> ids, bool skip_special = false) const;
   // The raw bytes one token adds to a stream of text: byte-level characters mapped back to their
   // bytes, byte tokens (<0x0A>) their byte, "▁" a space; special and control tokens nothing.
