@@ -10,6 +10,7 @@
 
 #include "io/hf_config.h"
 #include "loom/loom.h"
+#include "model/kv_cache.h"
 #include "support/checkpoint_writer.h"
 
 namespace {
@@ -115,6 +116,22 @@ TEST(SlidingWindowConfig, QwenUsesLayerTypesOrMaxWindowLayers) {
               std::string::npos)
         << e.what();
   }
+}
+
+// Windowed layers get a ring of window + batch - 1 slots rounded up to the attention span, never
+// more than the context; the others the whole context (a Qwen2 model with full layers below
+// max_window_layers).
+TEST(SlidingWindowConfig, SlotsPerLayer) {
+  loom::ModelConfig c;
+  c.n_layers = 3;
+  c.sliding_window = 100;
+  c.sliding_layers = {false, true, true};
+  EXPECT_EQ(loom::model::KvCache::layer_slots(c, 4096, 64), (std::vector<int>{4096, 256, 256}));
+  EXPECT_EQ(loom::model::KvCache::layer_slots(c, 200, 64), (std::vector<int>{200, 200, 200}));
+  EXPECT_EQ(loom::model::kv_slots(1 << 20, 4096, 512), 4608);  // Mistral 7B v0.1
+  EXPECT_EQ(loom::model::kv_slots(1 << 20, 100, 157), 256);
+  EXPECT_EQ(loom::model::kv_slots(1 << 20, 100, 158), 512);
+  EXPECT_EQ(loom::model::kv_slots(1 << 20, 0, 512), 1 << 20);
 }
 
 // --- sessions ---
