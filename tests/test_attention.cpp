@@ -12,6 +12,7 @@
 #include <random>
 #include <sstream>
 #include <string>
+#include <tuple>
 #include <vector>
 
 #include "ops/attention.h"
@@ -164,8 +165,9 @@ size_t elem(DType t) {
   return t == DType::F32 ? 4 : 2;
 }
 
-// Positions from n_pos on hold NaN, so a read past the filled part poisons the output.
-Cache make_cache(DType t, int n_kv, int ctx, int hd, int n_pos, std::mt19937& rng) {
+// Positions from n_pos on, and before FIRST, hold NaN, so a read outside the filled part poisons
+// the output.
+Cache make_cache(DType t, int n_kv, int ctx, int hd, int n_pos, std::mt19937& rng, int first = 0) {
   const size_t n = static_cast<size_t>(n_kv) * ctx * hd;
   Cache c{t, std::vector<std::byte>(n * elem(t)), std::vector<std::byte>(n * elem(t)),
           std::vector<float>(n, kNaN), std::vector<float>(n, kNaN)};
@@ -186,7 +188,7 @@ Cache make_cache(DType t, int n_kv, int ctx, int hd, int n_pos, std::mt19937& rn
     }
   };
   for (int g = 0; g < n_kv; ++g) {
-    for (int p = 0; p < n_pos; ++p) {
+    for (int p = first; p < n_pos; ++p) {
       const size_t at = (static_cast<size_t>(g) * ctx + p) * hd;
       for (auto [bytes, exact] : {std::pair{&c.k, &c.k_exact}, std::pair{&c.v, &c.v_exact}}) {
         for (float& x : row) x = u(rng);
@@ -293,5 +295,153 @@ std::vector<Case> cases() {
 
 INSTANTIATE_TEST_SUITE_P(Shapes, Attention, ::testing::ValuesIn(cases()),
                          [](const auto& info) { return case_name(info.param); });
+
+// ---------------------------------------------------------------------------------------------
+// sliding window
+
+struct WindowCase {
+  int n_heads, n_kv_heads, head_dim, m, pos0, window;
+  DType kv;
+};
+
+std::string window_case_name(const WindowCase& c) {
+  std::ostringstream s;
+  s << "h" << c.n_heads << "kv" << c.n_kv_heads << "d" << c.head_dim << "m" << c.m << "pos"
+    << c.pos0 << "w" << c.window << "_" << loom::dtype_name(c.kv);
+  return s.str();
+}
+
+class WindowAttention : public ::testing::TestWithParam<WindowCase> {};
+
+// Each query sees the keys j with i - window < j <= i: against the double reference, with every
+// position before the first query's window holding NaN (a read of one poisons the row), for any
+// thread count and with each query alone as a decode step reads it.
+TEST_P(WindowAttention, MatchesReferenceAndReadsOnlyTheWindow) {
+  const WindowCase c = GetParam();
+  const int ctx = c.pos0 + c.m + 3;
+  const loom::ops::AttentionShape shape{c.n_heads, c.n_kv_heads, c.head_dim, ctx, c.kv, c.window};
+  const int hd = c.head_dim, q_dim = c.n_heads * hd, n_pos = c.pos0 + c.m;
+  std::mt19937 rng(c.n_heads * 1000 + c.window * 31 + hd + c.m * 7 + c.pos0);
+  std::uniform_real_distribution<float> uq(-3, 3);
+  std::vector<float> q(static_cast<size_t>(c.m) * q_dim);
+  for (float& x : q) x = uq(rng);
+  const int first = std::max(0, c.pos0 - c.window + 1);
+  const Cache cache = make_cache(c.kv, c.n_kv_heads, ctx, hd, n_pos, rng, first);
+
+  auto run = [&](const float* qs, int m, int pos0, int threads) {
+    std::vector<float> out(static_cast<size_t>(m) * q_dim, kNaN);
+    std::vector<float> scratch(loom::ops::attention_scratch_floats(shape, threads));
+    loom::ops::attention(qs, m, pos0, cache.k.data(), cache.v.data(), shape, out.data(),
+                         scratch.data(), threads);
+    return out;
+  };
+  const std::vector<float> out = run(q.data(), c.m, c.pos0, 1);
+  const loom::test::AttentionReference want =
+      loom::test::reference_attention(q.data(), cache.k_exact.data(), cache.v_exact.data(), c.m,
+                                      c.pos0, c.n_heads, c.n_kv_heads, hd, ctx, c.window);
+  Failures f;
+  for (size_t e = 0; e < out.size(); ++e) {
+    if (!(std::fabs(out[e] - want.out[e]) <= 1e-5 * want.mag[e] + 1e-6) && f.add()) {
+      ADD_FAILURE() << "element " << e << " (query " << e / q_dim << "): " << out[e] << " vs "
+                    << want.out[e];
+    }
+  }
+  EXPECT_EQ(f.count(), 0);
+  for (const int threads : {3, 8}) {
+    EXPECT_EQ(run(q.data(), c.m, c.pos0, threads), out) << threads << " threads";
+  }
+  for (int i = 0; i < c.m; ++i) {
+    const std::vector<float> one = run(q.data() + static_cast<size_t>(i) * q_dim, 1, c.pos0 + i, 8);
+    ASSERT_TRUE(std::equal(one.begin(), one.end(), out.begin() + static_cast<long>(i) * q_dim))
+        << "query " << i << " alone";
+  }
+}
+
+std::vector<WindowCase> window_cases() {
+  std::vector<WindowCase> out;
+  for (DType kv : {DType::F32, DType::F16, DType::BF16}) {
+    // Windows of one key, a block, across a span's cut, longer than a span; queries before the
+    // window fills, where it starts sliding, and far past it.
+    for (auto [m, pos0, w] :
+         {std::tuple{4, 0, 1}, std::tuple{3, 70, 1}, std::tuple{6, 60, 64}, std::tuple{5, 250, 100},
+          std::tuple{1, 1000, 300}, std::tuple{7, 600, 300}, std::tuple{2, 200, 512}}) {
+      out.push_back({8, 2, 64, m, pos0, w, kv});
+      out.push_back({6, 2, 16, m, pos0, w, kv});
+    }
+  }
+  return out;
+}
+
+INSTANTIATE_TEST_SUITE_P(Shapes, WindowAttention, ::testing::ValuesIn(window_cases()),
+                         [](const auto& info) { return window_case_name(info.param); });
+
+// A window of one key: softmax over a single score is 1, so each query's output is exactly its
+// own position's value row. Pins the inequality's ends: i itself is in, i - 1 is out.
+TEST(WindowAttention, OfOneKeyIsTheOwnValue) {
+  const int hd = 32, n_heads = 4, n_kv = 2, m = 5, pos0 = 40, ctx = pos0 + m;
+  const loom::ops::AttentionShape shape{n_heads, n_kv, hd, ctx, DType::F32, 1};
+  std::mt19937 rng(5);
+  const Cache cache = make_cache(DType::F32, n_kv, ctx, hd, ctx, rng);
+  std::vector<float> q(static_cast<size_t>(m) * n_heads * hd, 0.5f);
+  std::vector<float> out(q.size());
+  std::vector<float> scratch(loom::ops::attention_scratch_floats(shape, 2));
+  loom::ops::attention(q.data(), m, pos0, cache.k.data(), cache.v.data(), shape, out.data(),
+                       scratch.data(), 2);
+  for (int i = 0; i < m; ++i) {
+    for (int h = 0; h < n_heads; ++h) {
+      const float* v = cache.v_exact.data() + (static_cast<size_t>(h / 2) * ctx + pos0 + i) * hd;
+      const float* o = out.data() + (static_cast<size_t>(i) * n_heads + h) * hd;
+      for (int d = 0; d < hd; ++d) ASSERT_EQ(bits_of(o[d]), bits_of(v[d])) << i << " " << h;
+    }
+  }
+}
+
+// The same window's keys in a ring of C slots (position p in slot p % C, C a multiple of the
+// span) and in a whole cache give the same bits, wherever the ring wraps: the kernels see the
+// same spans in the same order. The ring's other slots hold NaN.
+TEST(WindowAttention, RingGivesTheWholeCachesBitsWhereverItWraps) {
+  const int hd = 64, n_heads = 8, n_kv = 2, window = 300, m = 6;
+  for (DType kv : {DType::F32, DType::BF16}) {
+    for (const int slots : {512, 768}) {
+      for (const int end : {700, 1024, 1030, 1300, 1536, 1800}) {  // positions written: < end
+        SCOPED_TRACE(testing::Message()
+                     << loom::dtype_name(kv) << " slots " << slots << " end " << end);
+        ASSERT_GE(slots, window + m - 1);
+        const int pos0 = end - m;
+        std::mt19937 rng(end + slots);
+        const Cache whole = make_cache(kv, n_kv, end, hd, end, rng);
+        // The ring: every slot NaN, then the window's positions copied in from the whole cache.
+        Cache ring = make_cache(kv, n_kv, slots, hd, 0, rng);
+        const size_t row = hd * elem(kv);
+        for (int g = 0; g < n_kv; ++g) {
+          for (int p = std::max(0, pos0 - window + 1); p < end; ++p) {
+            const size_t from = (static_cast<size_t>(g) * end + p) * row;
+            const size_t to = (static_cast<size_t>(g) * slots + p % slots) * row;
+            std::memcpy(ring.k.data() + to, whole.k.data() + from, row);
+            std::memcpy(ring.v.data() + to, whole.v.data() + from, row);
+          }
+        }
+        std::uniform_real_distribution<float> uq(-3, 3);
+        std::vector<float> q(static_cast<size_t>(m) * n_heads * hd);
+        for (float& x : q) x = uq(rng);
+        auto run = [&](const Cache& c, int ctx, int threads, int first_query = 0) {
+          const loom::ops::AttentionShape shape{n_heads, n_kv, hd, ctx, kv, window};
+          const size_t q_dim = static_cast<size_t>(n_heads) * hd;
+          std::vector<float> out((m - first_query) * q_dim, kNaN);
+          std::vector<float> scratch(loom::ops::attention_scratch_floats(shape, threads));
+          loom::ops::attention(q.data() + first_query * q_dim, m - first_query, pos0 + first_query,
+                               c.k.data(), c.v.data(), shape, out.data(), scratch.data(), threads);
+          return out;
+        };
+        const std::vector<float> want = run(whole, end, 1);
+        for (float x : want) ASSERT_FALSE(std::isnan(x));
+        for (const int threads : {1, 8}) EXPECT_EQ(run(ring, slots, threads), want) << threads;
+        // The last query alone, its spans on several threads (a decode step).
+        const std::vector<float> last = run(ring, slots, 8, m - 1);
+        EXPECT_TRUE(std::equal(last.begin(), last.end(), want.end() - last.size()));
+      }
+    }
+  }
+}
 
 }  // namespace

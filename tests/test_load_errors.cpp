@@ -142,20 +142,26 @@ TEST(LoadErrors, MlpBiasWithoutItsTensors) {
                          HasSubstr("config.json's mlp_bias is true")));
 }
 
-TEST(LoadErrors, RopeScalingYarn) {
+TEST(LoadErrors, RopeScalingLongrope) {
   const std::string msg = config_error([](json& c) {
-    c["rope_scaling"] = {{"rope_type", "yarn"}, {"factor", 4.0}};
+    c["rope_scaling"] = {
+        {"rope_type", "longrope"}, {"short_factor", {1.0}}, {"long_factor", {1.0}}};
   });
   EXPECT_THAT(msg,
-              AllOf(HasSubstr("rope_scaling"), HasSubstr("'yarn'"), HasSubstr("not supported")));
+              AllOf(HasSubstr("rope_scaling"), HasSubstr("'longrope'"), HasSubstr("not supported"),
+                    HasSubstr("default, linear, llama3, yarn, dynamic")));
 }
 
-TEST(LoadErrors, RopeScalingDynamic) {
+TEST(LoadErrors, RopeScalingYarnBadBeta) {
   const std::string msg = config_error([](json& c) {
-    c["rope_scaling"] = {{"type", "dynamic"}, {"factor", 2.0}};
+    c["rope_scaling"] = {{"rope_type", "yarn"}, {"factor", 4.0}, {"beta_fast", -1}};
   });
-  EXPECT_THAT(msg,
-              AllOf(HasSubstr("rope_scaling"), HasSubstr("'dynamic'"), HasSubstr("not supported")));
+  EXPECT_THAT(msg, AllOf(HasSubstr("rope_scaling"), HasSubstr("beta_fast"), HasSubstr("-1")));
+}
+
+TEST(LoadErrors, RopeScalingDynamicWithoutFactor) {
+  const std::string msg = config_error([](json& c) { c["rope_scaling"] = {{"type", "dynamic"}}; });
+  EXPECT_THAT(msg, AllOf(HasSubstr("rope_scaling"), HasSubstr("'factor'")));
 }
 
 TEST(LoadErrors, Llama3RopeWithoutOriginalContext) {

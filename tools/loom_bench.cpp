@@ -175,20 +175,31 @@ std::string model_type(const loom::ModelConfig& c, size_t n_params, const char* 
 // Work per token: 2 flops per weight of each layer's matrices, attention's QK^T and PV (2 each
 // per query dimension and attended position), and the output head, which runs on the last row
 // of each pass only.
+// Keys a token of the test attends to, on average over the test's tokens and the layers: causal,
+// token i sees depth + i + 1, or its layer's sliding window if that is fewer.
+double avg_keys(const loom::ModelConfig& c, int tokens, int depth) {
+  double sum = 0;
+  for (int l = 0; l < c.n_layers; ++l) {
+    const int w = c.window_of(l);
+    for (int i = 0; i < tokens; ++i) sum += w > 0 ? std::min(depth + i + 1, w) : depth + i + 1;
+  }
+  return sum / (static_cast<double>(tokens) * c.n_layers);
+}
+
 double flops_per_token(const loom::ModelConfig& c, int tokens, int depth, int batch) {
   const double h = c.hidden_size, q = c.q_dim(), kv = c.kv_dim(), f = c.intermediate_size;
   const double layer = q * h + 2 * kv * h + h * q + 3 * f * h;
-  const double avg_ctx = depth + (tokens + 1) / 2.0;  // causal: token i sees depth + i + 1
+  const double keys = avg_keys(c, tokens, depth);
   const double passes = (tokens + batch - 1) / batch;
-  return c.n_layers * (2 * layer + 4 * q * avg_ctx) + 2.0 * c.vocab_size * h * passes / tokens;
+  return c.n_layers * (2 * layer + 4 * q * keys) + 2.0 * c.vocab_size * h * passes / tokens;
 }
 
-// One decode step reads every weight once and the keys and values of every cached position.
+// One decode step reads every weight once and the keys and values of every attended position.
 double decode_bytes_per_token(const loom::Model& m, int tokens, int depth, loom::DType kv_type) {
   const loom::ModelConfig& c = m.config();
-  const double avg_ctx = depth + (tokens + 1) / 2.0;
   return static_cast<double>(m.decode_weight_bytes()) +
-         2.0 * c.n_layers * c.kv_dim() * static_cast<double>(loom::dtype_size(kv_type)) * avg_ctx;
+         2.0 * c.n_layers * c.kv_dim() * static_cast<double>(loom::dtype_size(kv_type)) *
+             avg_keys(c, tokens, depth);
 }
 
 struct Test {

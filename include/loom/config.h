@@ -40,15 +40,22 @@ enum class Arch : uint8_t { Llama, Mistral, Qwen2, Qwen3 };
 // config.json's model_type of A: "llama", "mistral", "qwen2", "qwen3".
 const char* arch_name(Arch a);
 
-enum class RopeScalingType : uint8_t { None, Linear, Llama3 };
+enum class RopeScalingType : uint8_t { None, Linear, Llama3, Yarn, Dynamic };
 
 struct RopeConfig {
   float theta = 10000.0f;
   RopeScalingType scaling = RopeScalingType::None;
-  float factor = 1.0f;            // linear, llama3
+  float factor = 1.0f;            // linear, llama3, yarn, dynamic
   float low_freq_factor = 1.0f;   // llama3
   float high_freq_factor = 4.0f;  // llama3
-  int original_max_position = 0;  // llama3: original_max_position_embeddings
+  // llama3, yarn: original_max_position_embeddings (yarn: the config's max_position_embeddings
+  // when absent). dynamic: the length beyond which the base grows (max_position_embeddings).
+  int original_max_position = 0;
+  double beta_fast = 32, beta_slow = 1;  // yarn: the ramp's ends, in rotations
+  // yarn: the factor cos and sin are scaled by (attention_factor, or as transformers derives it
+  // from factor, mscale and mscale_all_dim); truncate rounds the ramp's ends to whole dimensions.
+  float attention_factor = 1.0f;
+  bool truncate = true;
 };
 
 // The sampling settings of generation_config.json, as transformers reads them. Absent keys stay
@@ -78,7 +85,11 @@ struct ModelConfig {
   DType dtype = DType::F32;        // torch_dtype / dtype (informational: each tensor keeps its own)
   Arch arch = Arch::Llama;
   std::string model_type;  // arch_name(arch)
-  int sliding_window = 0;  // mistral; qwen2/qwen3 with use_sliding_window; 0: none
+  // Keys a query attends to, itself included (mistral; qwen2/qwen3 with use_sliding_window);
+  // 0: every earlier key. It applies to the layers marked in sliding_layers, or to every layer
+  // when that is empty (transformers' layer_types "sliding_attention").
+  int sliding_window = 0;
+  std::vector<bool> sliding_layers;
   // What a layer holds beyond Llama's matrices and norms; the architecture decides which
   // tensors each brings (model/arch.h).
   bool attention_bias = false;  // llama, qwen3: config.json's; qwen2: always (q, k and v only)
@@ -87,6 +98,11 @@ struct ModelConfig {
 
   int q_dim() const { return n_heads * head_dim; }
   int kv_dim() const { return n_kv_heads * head_dim; }
+  // The window of LAYER's attention; 0: none.
+  int window_of(int layer) const {
+    const bool on = sliding_layers.empty() || sliding_layers[static_cast<size_t>(layer)];
+    return on ? sliding_window : 0;
+  }
 };
 
 }  // namespace loom

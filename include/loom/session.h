@@ -13,8 +13,10 @@
 namespace loom {
 
 struct SessionOptions {
-  int ctx_size = 0;      // tokens the KV cache holds; 0: the model's max_position_embeddings,
-                         // capped at kDefaultMaxContext
+  // Positions a session can reach; 0: the model's max_position_embeddings, capped at
+  // kDefaultMaxContext. The KV cache holds all of them, except in layers with a sliding window,
+  // whose cache is a ring of about window + batch_size positions at any context size.
+  int ctx_size = 0;
   int threads = 0;       // 0: all cores OpenMP reports
   int batch_size = 512;  // prompt tokens evaluated per matrix-matrix pass
   // Element type of the KV cache: F32, F16 or BF16. The 16-bit types halve its memory and the
@@ -55,11 +57,15 @@ class Session {
   int ctx_size() const;
   int threads() const;
   DType kv_type() const;
-  size_t kv_cache_bytes() const;  // keys and values together, for the whole context
-  // Forgets all tokens: the next call starts at position 0.
+  // Keys and values together, as allocated: the whole context, windowed layers' rings bounded.
+  size_t kv_cache_bytes() const;
+  // Forgets all tokens: the next call starts at position 0 (and dynamic RoPE at its original
+  // frequencies, as a freshly loaded transformers model).
   void reset();
   // Keeps the first N tokens (N <= position()) and forgets the rest, so a shared prefix (a
-  // system prompt, a document) is evaluated once and reused.
+  // system prompt, a document) is evaluated once and reused. With a sliding window the cache keeps
+  // only the latest positions: a truncation to N whose window (N - window + 1 on) has been
+  // overwritten throws loom::Error (reset and evaluate again instead).
   void truncate(int n);
 
   const Model& model() const;

@@ -157,6 +157,81 @@ DType parse_dtype(const Keys& k) {
   k.fail(key, "must be float32, float16 or bfloat16");
 }
 
+// Which layers attend through a window, as transformers' configs decide it. Mistral: every
+// layer, sliding_window defaulting to 4096 when absent and off when null. Qwen2/Qwen3: only with
+// use_sliding_window true (window 4096 when absent), on the layers layer_types marks
+// "sliding_attention", else on layers >= max_window_layers (28 when absent). Llama: none.
+void parse_sliding_window(const Keys& k, ModelConfig& c) {
+  const bool qwen = c.model_type == "qwen2" || c.model_type == "qwen3";
+  if (c.model_type != "mistral" && !(qwen && k.bool_or("use_sliding_window", false))) return;
+  if (!k.j.contains("sliding_window")) {
+    c.sliding_window = 4096;
+  } else if (k.has("sliding_window")) {
+    c.sliding_window = k.positive_int("sliding_window");
+  }
+  if (!qwen || c.sliding_window == 0) return;
+  c.sliding_layers.assign(c.n_layers, false);
+  if (k.has("layer_types")) {
+    const json& types = k.j.at("layer_types");
+    if (!types.is_array() || types.size() != static_cast<size_t>(c.n_layers)) {
+      k.fail("layer_types",
+             "must be a list of num_hidden_layers (" + std::to_string(c.n_layers) + ") strings");
+    }
+    for (int l = 0; l < c.n_layers; ++l) {
+      const json& t = types[l];
+      if (t != "sliding_attention" && t != "full_attention") {
+        throw Error(k.where + ": layer_types[" + std::to_string(l) + "] is " + t.dump() +
+                    " (want \"full_attention\" or \"sliding_attention\")");
+      }
+      c.sliding_layers[l] = t == "sliding_attention";
+    }
+  } else {
+    int first = 28;
+    if (k.has("max_window_layers")) {
+      const json& v = k.j.at("max_window_layers");
+      if (!v.is_number_integer() || v.get<int64_t>() < 0 || v.get<int64_t>() > kMaxDim) {
+        k.fail("max_window_layers", "must be an integer >= 0");
+      }
+      first = v.get<int>();
+    }
+    for (int l = first; l < c.n_layers; ++l) c.sliding_layers[l] = true;
+  }
+}
+
+// YaRN as transformers' _compute_yarn_parameters reads it: factor (else max_position_embeddings
+// over the original), original_max_position_embeddings (else max_position_embeddings),
+// beta_fast/beta_slow (0 or absent: 32 and 1), truncate, and the attention factor: given, or
+// mscale(factor, mscale) / mscale(factor, mscale_all_dim) when both are non-zero, else
+// mscale(factor, 1), with mscale(s, m) = 0.1 m ln(s) + 1 (1 where s <= 1).
+void parse_yarn(const Keys& rk, ModelConfig& c) {
+  RopeConfig& r = c.rope;
+  r.scaling = RopeScalingType::Yarn;
+  r.original_max_position =
+      rk.positive_int_or("original_max_position_embeddings", c.max_position_embeddings);
+  // Python floats (doubles) where transformers keeps them so.
+  auto or_default = [&](const char* key, double dflt) {
+    if (!number_in(rk, key, 0, false, 1e30, "[0, inf)")) return dflt;
+    const double v = rk.j.at(key).get<double>();
+    return v != 0 ? v : dflt;
+  };
+  const double factor =
+      rk.has("factor") ? (rk.positive_float_or("factor", 1.0f), rk.j.at("factor").get<double>())
+                       : static_cast<double>(c.max_position_embeddings) / r.original_max_position;
+  r.factor = static_cast<float>(factor);
+  r.beta_fast = or_default("beta_fast", 32.0);
+  r.beta_slow = or_default("beta_slow", 1.0);
+  r.truncate = rk.bool_or("truncate", true);
+  auto mscale = [&](double m) { return factor <= 1 ? 1.0 : 0.1 * m * std::log(factor) + 1.0; };
+  if (rk.has("attention_factor")) {
+    r.attention_factor = rk.positive_float_or("attention_factor", 1.0f);
+  } else {
+    const double m = or_default("mscale", 0), m_all = or_default("mscale_all_dim", 0);
+    // In double, as Python computes it; cos and sin are scaled by it in fp32.
+    r.attention_factor =
+        static_cast<float>(m != 0 && m_all != 0 ? mscale(m) / mscale(m_all) : mscale(1.0));
+  }
+}
+
 // rope_scaling (transformers 4.x) or rope_parameters (transformers 5.x).
 void parse_rope(const Keys& k, ModelConfig& c) {
   c.rope.theta = k.positive_float_or("rope_theta", 10000.0f);
@@ -184,9 +259,17 @@ void parse_rope(const Keys& k, ModelConfig& c) {
     if (!(c.rope.high_freq_factor > c.rope.low_freq_factor)) {
       throw Error(rk.where + ": high_freq_factor must be larger than low_freq_factor");
     }
+  } else if (type == "yarn") {
+    parse_yarn(rk, c);
+  } else if (type == "dynamic") {
+    // NTK-aware: the base grows with the sequence beyond max_position_embeddings (rope_freq.h).
+    c.rope.scaling = RopeScalingType::Dynamic;
+    c.rope.factor = rk.positive_float_or("factor", 0.0f);
+    if (!rk.has("factor")) throw Error(rk.where + ": missing required key 'factor'");
+    c.rope.original_max_position = c.max_position_embeddings;
   } else {
     throw Error(rk.where + ": rope type '" + type +
-                "' is not supported (supported: default, linear, llama3)");
+                "' is not supported (supported: default, linear, llama3, yarn, dynamic)");
   }
 }
 
@@ -252,49 +335,6 @@ void read_layer_flags(const Keys& k, ModelConfig& c) {
   c.qk_norm = c.arch == Arch::Qwen3;
 }
 
-// Qwen2 and Qwen3 give each layer a window only with use_sliding_window, then to the layers
-// layer_types calls "sliding_attention" (by default those from max_window_layers on). loom has
-// one window for all layers: all or none of them.
-void read_qwen_window(const Keys& k, ModelConfig& c) {
-  if (!k.bool_or("use_sliding_window", false)) {
-    c.sliding_window = 0;
-    return;
-  }
-  std::vector<bool> sliding(c.n_layers);
-  if (k.has("layer_types")) {
-    const json& t = k.j.at("layer_types");
-    if (!t.is_array() || t.size() != static_cast<size_t>(c.n_layers)) {
-      k.fail("layer_types", "must be a list of num_hidden_layers entries");
-    }
-    for (int i = 0; i < c.n_layers; ++i) {
-      if (t[i] != "sliding_attention" && t[i] != "full_attention") {
-        k.fail("layer_types", "must hold \"full_attention\" or \"sliding_attention\"");
-      }
-      sliding[i] = t[i] == "sliding_attention";
-    }
-  } else {
-    int from = 28;  // transformers' default max_window_layers
-    if (k.has("max_window_layers")) {
-      const json& v = k.j.at("max_window_layers");
-      if (!v.is_number_integer() || v.get<int64_t>() < 0) {
-        k.fail("max_window_layers", "must be an integer >= 0");
-      }
-      from = static_cast<int>(std::min<int64_t>(v.get<int64_t>(), c.n_layers));
-    }
-    for (int i = 0; i < c.n_layers; ++i) sliding[i] = i >= from;
-  }
-  const bool all = std::all_of(sliding.begin(), sliding.end(), [](bool b) { return b; });
-  const bool none = std::none_of(sliding.begin(), sliding.end(), [](bool b) { return b; });
-  if (!all && !none) {
-    throw Error(k.where + ": use_sliding_window gives a window to some layers only (" +
-                (k.has("layer_types") ? "layer_types" : "max_window_layers") +
-                "); loom runs one window for all layers or none");
-  }
-  if (none) c.sliding_window = 0;
-  // transformers' default when the key is absent; null means no window.
-  if (all && !k.j.contains("sliding_window")) c.sliding_window = 4096;
-}
-
 }  // namespace
 
 ModelConfig parse_hf_config(const std::string& config_json, const std::string& where,
@@ -354,8 +394,7 @@ ModelConfig parse_hf_config(const std::string& config_json, const std::string& w
     throw Error(where + ": quantization_config is present (a GPTQ/AWQ/bitsandbytes checkpoint); " +
                 "loom reads f32, f16 and bf16 weights and quantizes them itself");
   }
-  if (k.has("sliding_window")) c.sliding_window = k.positive_int("sliding_window");
-  if (c.arch == Arch::Qwen2 || c.arch == Arch::Qwen3) read_qwen_window(k, c);
+  parse_sliding_window(k, c);
   parse_rope(k, c);
 
   read_special_ids(k, c);

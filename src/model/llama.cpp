@@ -11,7 +11,7 @@
 
 namespace loom::model {
 
-Workspace::Workspace(const detail::LoadedModel& m, int batch_size, int ctx, int n_threads)
+Workspace::Workspace(const detail::LoadedModel& m, int batch_size, int kv_slots, int n_threads)
     : batch(batch_size), threads(n_threads) {
   const ModelConfig& c = m.config;
   const size_t b = batch_size;
@@ -24,8 +24,11 @@ Workspace::Workspace(const detail::LoadedModel& m, int batch_size, int ctx, int 
   gate.resize(b * c.intermediate_size);
   up.resize(b * c.intermediate_size);
   scores.resize(
-      ops::attention_scratch_floats({c.n_heads, c.n_kv_heads, c.head_dim, ctx}, n_threads));
-  rope_tables(m.inv_freq, ctx, rope_cos, rope_sin);
+      ops::attention_scratch_floats({c.n_heads, c.n_kv_heads, c.head_dim, kv_slots}, n_threads));
+  inv_freq = m.inv_freq;
+  rope_factor = rope_attention_factor(c.rope);
+  rope_cos.resize(b * (c.head_dim / 2));
+  rope_sin.resize(b * (c.head_dim / 2));
   size_t blocks = ops::matmul_scratch_blocks(m.weights.lm_head, batch_size);
   for (const LayerWeights& l : m.weights.layers) {
     for (const LayerTensor& t : layer_tensors(m.weights.arch)) {
@@ -49,7 +52,6 @@ void forward(const detail::LoadedModel& m, Workspace& ws, KvCache& cache, const 
   const LlamaWeights& w = m.weights;
   const int hidden = c.hidden_size, hd = c.head_dim, half = hd / 2;
   const int nt = ws.threads;
-  const ops::AttentionShape shape{c.n_heads, c.n_kv_heads, hd, cache.ctx, cache.type};
 
   // One parallel region for the whole pass: every op below is collective (ops/team.h), run by
   // the whole team and ending on a barrier, so the threads stay the same team from the first op
@@ -57,6 +59,11 @@ void forward(const detail::LoadedModel& m, Workspace& ws, KvCache& cache, const 
 #pragma omp parallel num_threads(nt)
   {
     ops::gather_rows(w.embed, ids, n, ws.x.data(), nt);
+#pragma omp for schedule(static)
+    for (int i = 0; i < n; ++i) {
+      rope_rows(ws.inv_freq, ws.rope_factor, pos0 + i, 1, ws.rope_cos.data() + i * half,
+                ws.rope_sin.data() + i * half);
+    }
     for (int l = 0; l < c.n_layers; ++l) {
       const LayerWeights& lw = w.layers[l];
 
@@ -75,8 +82,8 @@ void forward(const detail::LoadedModel& m, Workspace& ws, KvCache& cache, const 
       }
 #pragma omp for schedule(static)
       for (int i = 0; i < n; ++i) {
-        const float* cs = ws.rope_cos.data() + static_cast<size_t>(pos0 + i) * half;
-        const float* sn = ws.rope_sin.data() + static_cast<size_t>(pos0 + i) * half;
+        const float* cs = ws.rope_cos.data() + static_cast<size_t>(i) * half;
+        const float* sn = ws.rope_sin.data() + static_cast<size_t>(i) * half;
         ops::rope_rotate(ws.q.data() + static_cast<size_t>(i) * c.q_dim(), c.n_heads, hd, cs, sn);
         float* ki = ws.k.data() + static_cast<size_t>(i) * c.kv_dim();
         const float* vi = ws.v.data() + static_cast<size_t>(i) * c.kv_dim();
@@ -86,8 +93,10 @@ void forward(const detail::LoadedModel& m, Workspace& ws, KvCache& cache, const 
           ops::kv_store(cache.type, vi + h * hd, cache.v_at(l, h, pos0 + i), hd);
         }
       }
-      ops::attention(ws.q.data(), n, pos0, cache.k_at(l, 0, 0), cache.v_at(l, 0, 0), shape,
-                     ws.att.data(), ws.scores.data(), nt);
+      const ops::AttentionShape shape{c.n_heads,      c.n_kv_heads, hd,
+                                      cache.slots[l], cache.type,   c.window_of(l)};
+      ops::attention(ws.q.data(), n, pos0, cache.layer_k(l), cache.layer_v(l), shape, ws.att.data(),
+                     ws.scores.data(), nt);
       ops::matmul(ws.att.data(), n, lw.wo, ws.xn.data(), nt, pass, ws.xq, bias(lw.o_bias));
       ops::add_to(ws.x.data(), ws.xn.data(), static_cast<long>(n) * hidden, nt);
 

@@ -23,11 +23,14 @@ struct Workspace {
   std::vector<float> gate;          // [batch, intermediate]
   std::vector<float> up;            // [batch, intermediate]
   std::vector<float> scores;        // attention scratch: ops::attention_scratch_floats
-  std::vector<float> rope_cos;      // [ctx, head_dim / 2]
-  std::vector<float> rope_sin;      // [ctx, head_dim / 2]
+  std::vector<float> inv_freq;      // [head_dim / 2], this pass's (dynamic RoPE changes them)
+  float rope_factor = 1.0f;         // cos and sin are scaled by it (yarn's attention factor)
+  std::vector<float> rope_cos;      // [batch, head_dim / 2], the pass's positions
+  std::vector<float> rope_sin;      // [batch, head_dim / 2]
   std::vector<quant::ActSpace> xq;  // a product's input quantized, for quantized weights
 
-  Workspace(const detail::LoadedModel& m, int batch, int ctx, int threads);
+  // KV_SLOTS: the most positions a layer's cache holds (KvCache::max_slots()).
+  Workspace(const detail::LoadedModel& m, int batch, int kv_slots, int threads);
 };
 
 // Evaluates M (<= ws.batch) tokens at positions pos0 .. pos0+M-1, writing their keys and values

@@ -10,6 +10,7 @@
 #include "loom/error.h"
 #include "model/kv_cache.h"
 #include "model/llama.h"
+#include "model/rope_freq.h"
 
 namespace loom {
 namespace {
@@ -21,18 +22,32 @@ struct Session::State {
   const detail::LoadedModel& m;
   int ctx;
   int pos = 0;
+  // Windowed layers' rings hold positions from held_from on (every written one below pos from
+  // there); a truncation below what they still need cannot be undone (see truncate).
+  int held_from = 0;
+  int ring_slots, window = 0;  // the windowed layers' slots and window (ctx and 0: none)
   model::KvCache cache;
   model::Workspace ws;
+  std::optional<model::DynamicRope> dynamic_rope;
   std::vector<float> logits;  // [vocab], the last evaluated row
   ops::Pass prompt_pass = ops::Pass::Prompt;
 
-  State(const Model& mdl, int ctx_size, int batch, int threads, DType kv_type)
+  State(const Model& mdl, int ctx_size, int batch, int threads, DType kv_type,
+        std::vector<int> slots)
       : model(mdl),
         m(mdl.internal()),
         ctx(ctx_size),
-        cache(m.config.n_layers, m.config.n_kv_heads, ctx_size, m.config.head_dim, kv_type),
-        ws(m, batch, ctx_size, threads),
-        logits(m.config.vocab_size) {}
+        ring_slots(ctx_size),
+        cache(m.config.n_kv_heads, ctx_size, m.config.head_dim, kv_type, std::move(slots)),
+        ws(m, batch, cache.max_slots(), threads),
+        logits(m.config.vocab_size) {
+    for (int l = 0; l < m.config.n_layers; ++l) {
+      if (m.config.window_of(l) > 0) window = m.config.window_of(l), ring_slots = cache.slots[l];
+    }
+    if (m.config.rope.scaling == RopeScalingType::Dynamic) {
+      dynamic_rope.emplace(m.config.rope, m.config.head_dim);
+    }
+  }
 
   void check(std::span<const int> ids) const {
     if (ids.empty()) throw Error("no tokens to evaluate");
@@ -56,12 +71,17 @@ struct Session::State {
   void eval(std::span<const int> ids, float* all, ops::Pass pass) {
     check(ids);
     const int vocab = m.config.vocab_size;
+    // Dynamic RoPE: one call's frequencies for all its batches, as transformers' one forward.
+    if (dynamic_rope && dynamic_rope->update(pos + static_cast<long>(ids.size()))) {
+      ws.inv_freq = dynamic_rope->inv_freq();
+    }
     for (size_t done = 0; done < ids.size();) {
       const int n = static_cast<int>(std::min<size_t>(ws.batch, ids.size() - done));
       float* out = all ? all + done * vocab : logits.data();
       model::forward(m, ws, cache, ids.data() + done, n, pos, out, all != nullptr, pass);
       pos += n;
       done += n;
+      held_from = std::max(held_from, pos - ring_slots);
     }
     if (all) std::copy_n(all + (ids.size() - 1) * vocab, vocab, logits.begin());
   }
@@ -95,15 +115,13 @@ Session::Session(const Model& model, const SessionOptions& o) {
   const int ctx = o.ctx_size
                       ? o.ctx_size
                       : std::min(c.max_position_embeddings, SessionOptions::kDefaultMaxContext);
-  if (c.sliding_window > 0 && ctx > c.sliding_window) {
-    throw Error("a context of " + std::to_string(ctx) +
-                " tokens exceeds the model's sliding_window (" + std::to_string(c.sliding_window) +
-                "), which loom does not implement: use a context of at most that");
-  }
   const int threads = o.threads ? o.threads : omp_get_max_threads();
+  const int batch = std::min(o.batch_size, ctx);
+  // Windowed layers hold a bounded ring (model/kv_cache.h), whatever the context.
+  std::vector<int> slots = model::KvCache::layer_slots(c, ctx, batch);
   // Refuse up front what the machine cannot hold, rather than fail (or swap) mid-generation.
-  const double kv_bytes = 2.0 * c.n_layers * c.kv_dim() * static_cast<double>(ctx) *
-                          static_cast<double>(dtype_size(o.kv_type));
+  const double kv_bytes =
+      2.0 * static_cast<double>(model::KvCache::bytes(slots, c.n_kv_heads, c.head_dim, o.kv_type));
   const double ram = static_cast<double>(sysconf(_SC_PHYS_PAGES)) * sysconf(_SC_PAGE_SIZE);
   auto gib = [](double b) { return std::to_string(b / (1u << 30)).substr(0, 6) + " GiB"; };
   if (kv_bytes > ram) {
@@ -113,7 +131,7 @@ Session::Session(const Model& model, const SessionOptions& o) {
                 (o.kv_type == DType::F32 ? " or a 16-bit KV cache (kv_type f16 or bf16)" : ""));
   }
   try {
-    s_ = std::make_unique<State>(model, ctx, std::min(o.batch_size, ctx), threads, o.kv_type);
+    s_ = std::make_unique<State>(model, ctx, batch, threads, o.kv_type, std::move(slots));
     if (o.bf16_activations) s_->prompt_pass = ops::Pass::PromptBf16Acts;
   } catch (const std::bad_alloc&) {
     throw Error("cannot allocate a session with ctx_size " + std::to_string(ctx) + " (its " +
@@ -160,11 +178,29 @@ size_t Session::kv_cache_bytes() const {
 }
 void Session::reset() {
   s_->pos = 0;
+  s_->held_from = 0;
+  if (s_->dynamic_rope) {
+    s_->dynamic_rope->reset();
+    s_->ws.inv_freq = s_->dynamic_rope->inv_freq();
+  }
 }
 void Session::truncate(int n) {
   if (n < 0 || n > s_->pos) {
     throw Error("cannot truncate to " + std::to_string(n) + " tokens: the session holds " +
                 std::to_string(s_->pos));
+  }
+  // The next position, n, attends to keys from n - window + 1 on: the rings must still hold
+  // them. They hold the last ring_slots positions written, so a truncation further back than
+  // about ring_slots - window tokens fails rather than re-evaluating the prefix silently.
+  const int need = std::max(0, n - s_->window + 1);
+  if (s_->window > 0 && need < s_->held_from) {
+    throw Error("cannot truncate to " + std::to_string(n) +
+                " tokens: the sliding-window KV cache (window " + std::to_string(s_->window) +
+                ", " + std::to_string(s_->ring_slots) + " slots) no longer holds position " +
+                std::to_string(need) + ", which position " + std::to_string(n) +
+                " attends to (it keeps positions " + std::to_string(s_->held_from) + " to " +
+                std::to_string(s_->pos - 1) + "); reset() and evaluate the first " +
+                std::to_string(n) + " tokens again");
   }
   s_->pos = n;
 }

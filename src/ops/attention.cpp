@@ -15,6 +15,11 @@ int spans(int n_keys) {
   return (n_keys + kAttentionSpan - 1) / kAttentionSpan;
 }
 
+// Spans of the keys first .. last (positions, inclusive), cut at multiples of kAttentionSpan.
+int spans(int first, int last) {
+  return last / kAttentionSpan - first / kAttentionSpan + 1;
+}
+
 // A span's (or a merge's) result for the heads of a group: o [group][hd], then m and l [group].
 struct Partial {
   float *o, *m, *l;
@@ -50,8 +55,9 @@ void finish(const Partial& s, int group, int hd, float* out) {
 struct Job {
   const float* q;  // the group's query heads, [group][hd]
   const char *k, *v;
-  int n_keys;
+  int first, last;  // the positions of its first and last key
   float* out;
+  int n_spans() const { return spans(first, last); }
 };
 
 }  // namespace
@@ -60,9 +66,10 @@ size_t attention_scratch_floats(const AttentionShape& s, int threads) {
   const int group = s.n_heads / s.n_kv_heads;
   const size_t per_thread =
       static_cast<size_t>(group) * simd::kAttentionBlock + 2 * partial_floats(group, s.head_dim);
-  // Split jobs: fewer than THREADS of them, each keeping every span's partial.
+  // Split jobs: fewer than THREADS of them, each keeping every span's partial. A query's keys
+  // number at most ctx; unaligned to the cuts, they may touch one span more.
   const size_t split =
-      static_cast<size_t>(threads - 1) * spans(s.ctx) * partial_floats(group, s.head_dim);
+      static_cast<size_t>(threads - 1) * (spans(s.ctx) + 1) * partial_floats(group, s.head_dim);
   return static_cast<size_t>(threads) * per_thread + split;
 }
 
@@ -87,17 +94,27 @@ void attention(const float* q, int m, int pos0, const void* k, const void* v,
     const int i = job / s.n_kv_heads, g = job % s.n_kv_heads;
     const size_t first_head = static_cast<size_t>(i) * s.n_heads + static_cast<size_t>(g) * group;
     const size_t head_off = static_cast<size_t>(g) * s.ctx * row_bytes;
-    return Job{q + first_head * hd, static_cast<const char*>(k) + head_off,
-               static_cast<const char*>(v) + head_off, pos0 + i + 1, out + first_head * hd};
+    const int last = pos0 + i;
+    const int first = s.window > 0 ? std::max(0, last - s.window + 1) : 0;
+    return Job{q + first_head * hd,
+               static_cast<const char*>(k) + head_off,
+               static_cast<const char*>(v) + head_off,
+               first,
+               last,
+               out + first_head * hd};
   };
+  // The SPAN-th span of a job's keys: positions within one cut, so contiguous slots even in a
+  // ring (its wrap is at a cut).
   auto run_span = [&](const Job& j, int span, float* thread_scratch, const Partial& dst) {
-    const int first = span * kAttentionSpan;
-    const int n = std::min(kAttentionSpan, j.n_keys - first);
-    const size_t at = static_cast<size_t>(first) * row_bytes;
+    const int cut = (j.first / kAttentionSpan + span) * kAttentionSpan;
+    const int from = std::max(j.first, cut);
+    const int n = std::min(j.last + 1, cut + kAttentionSpan) - from;
+    const size_t at = static_cast<size_t>(from % s.ctx) * row_bytes;
     kernel(j.q, group, hd, j.k + at, j.v + at, n, scale, thread_scratch, dst.o, dst.m, dst.l);
   };
 
-  const int max_spans = spans(pos0 + m);
+  int max_spans = 0;
+  for (int i = 0; i < m; ++i) max_spans = std::max(max_spans, job_at(i * s.n_kv_heads).n_spans());
   if (work < threads && max_spans > 1) {
     float* parts = scratch + static_cast<size_t>(threads) * per_thread;
     collective(threads, [&] {
@@ -106,13 +123,13 @@ void attention(const float* q, int m, int pos0, const void* k, const void* v,
       for (int t = 0; t < work * max_spans; ++t) {
         const int job = t / max_spans, span = t % max_spans;
         const Job j = job_at(job);
-        if (span < spans(j.n_keys)) run_span(j, span, ts, Partial(parts + t * pf, group, hd));
+        if (span < j.n_spans()) run_span(j, span, ts, Partial(parts + t * pf, group, hd));
       }
 #pragma omp for schedule(static)
       for (int job = 0; job < work; ++job) {
         const Job j = job_at(job);
         const Partial state(parts + static_cast<size_t>(job) * max_spans * pf, group, hd);
-        for (int span = 1; span < spans(j.n_keys); ++span) {
+        for (int span = 1; span < j.n_spans(); ++span) {
           merge(state, Partial(state.o + span * pf, group, hd), group, hd);
         }
         finish(state, group, hd, j.out);
@@ -129,7 +146,7 @@ void attention(const float* q, int m, int pos0, const void* k, const void* v,
       float* scores = ts + 2 * pf;
       const Partial state(ts, group, hd), next(ts + pf, group, hd);
       run_span(j, 0, scores, state);
-      for (int span = 1; span < spans(j.n_keys); ++span) {
+      for (int span = 1; span < j.n_spans(); ++span) {
         run_span(j, span, scores, next);
         merge(state, next, group, hd);
       }

@@ -14,11 +14,13 @@ struct AttentionReference {
   std::vector<double> mag;  // the same sums over |v|: the scale an element's rounding error has
 };
 
-// Query i (at position pos0 + i) attends to keys 0..pos0 + i. K and V are [n_kv_heads][ctx][hd];
-// query heads share KV heads in groups of n_heads / n_kv_heads.
+// Query i (at position pos0 + i) attends to keys 0..pos0 + i, or with a WINDOW > 0 to the keys j
+// with pos0 + i - window < j <= pos0 + i (transformers' sliding_window_overlay). K and V are
+// [n_kv_heads][ctx][hd], position j at row j; query heads share KV heads in groups of
+// n_heads / n_kv_heads.
 inline AttentionReference reference_attention(const float* q, const float* k, const float* v, int m,
                                               int pos0, int n_heads, int n_kv_heads, int hd,
-                                              int ctx) {
+                                              int ctx, int window = 0) {
   AttentionReference r;
   r.out.resize(static_cast<size_t>(m) * n_heads * hd);
   r.mag.resize(r.out.size());
@@ -30,9 +32,10 @@ inline AttentionReference reference_attention(const float* q, const float* k, co
       const float* kg = k + static_cast<size_t>(h / group) * ctx * hd;
       const float* vg = v + static_cast<size_t>(h / group) * ctx * hd;
       const int n_keys = pos0 + i + 1;
-      std::vector<double> p(n_keys);
+      const int first = window > 0 ? std::max(0, n_keys - window) : 0;
+      std::vector<double> p(n_keys, -INFINITY);  // exp gives 0 before the window
       double max_s = -INFINITY;
-      for (int j = 0; j < n_keys; ++j) {
+      for (int j = first; j < n_keys; ++j) {
         double s = 0;
         for (int d = 0; d < hd; ++d) s += static_cast<double>(qi[d]) * kg[j * hd + d];
         p[j] = s * scale;
@@ -43,7 +46,7 @@ inline AttentionReference reference_attention(const float* q, const float* k, co
       const size_t at = (static_cast<size_t>(i) * n_heads + h) * hd;
       for (int d = 0; d < hd; ++d) {
         double want = 0, mag = 0;
-        for (int j = 0; j < n_keys; ++j) {
+        for (int j = first; j < n_keys; ++j) {
           want += p[j] / sum * vg[j * hd + d];
           mag += p[j] / sum * std::fabs(vg[j * hd + d]);
         }
