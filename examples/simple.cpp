@@ -14,7 +14,7 @@ int main(int argc, char** argv) {
     loom::Model model = loom::Model::load(argv[1]);
     loom::Session session(model, {.ctx_size = 256});
     const loom::Tokenizer& tok = model.tokenizer();
-    std::vector<int> ids = tok.encode(argc > 2 ? argv[2] : "Once upon a time", tok.add_bos());
+    std::vector<int> ids = tok.encode(argc > 2 ? argv[2] : "Once upon a time", true);
 
     std::span<const float> logits = session.prefill(ids);
     loom::TextStream text(tok, false);

@@ -209,15 +209,16 @@ TEST(LoadErrors, GenerationConfigNotJson) {
 TEST(LoadErrors, TokenizerModelMissing) {
   ModelFolder m(kStories);
   m.remove("tokenizer.model");
-  EXPECT_THAT(load_error(m.dir()),
-              AllOf(HasSubstr("no tokenizer.model"), HasSubstr(m.dir().string())));
+  EXPECT_THAT(load_error(m.dir()), AllOf(HasSubstr("no tokenizer.json or tokenizer.model"),
+                                         HasSubstr(m.dir().string())));
 }
 
-TEST(LoadErrors, OnlyTokenizerJson) {
+TEST(LoadErrors, TokenizerJsonUnigram) {
+  // A folder with both files reads tokenizer.json, as transformers does.
   ModelFolder m(kStories);
-  m.remove("tokenizer.model");
-  loom::test::write_text(m / "tokenizer.json", R"({"model": {"type": "BPE"}})");
-  EXPECT_THAT(load_error(m.dir()), AllOf(HasSubstr("tokenizer.json"), HasSubstr("not support")));
+  loom::test::write_text(m / "tokenizer.json", R"({"model": {"type": "Unigram", "vocab": []}})");
+  EXPECT_THAT(load_error(m.dir()), AllOf(HasSubstr((m / "tokenizer.json").string()),
+                                         HasSubstr("'Unigram'"), HasSubstr("not support")));
 }
 
 TEST(LoadErrors, TokenizerModelNotSentencepiece) {

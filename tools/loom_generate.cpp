@@ -140,7 +140,7 @@ int run(const Args& a, const CLI::App& app) {
   if (!a.prompt_ids.empty()) {
     prompt = parse_ids(a.prompt_ids);
   } else {
-    prompt = tok.encode(a.prompt, tok.add_bos());
+    prompt = tok.encode(a.prompt, true);
   }
   if (prompt.empty()) throw loom::Error("empty prompt: pass --prompt TEXT or --prompt-ids");
 

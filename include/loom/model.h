@@ -41,6 +41,10 @@ struct LoadOptions {
   QuantCache quant_cache = QuantCache::Off;
   std::filesystem::path quant_cache_path;
 
+  // Which tokenizer file to read: by default tokenizer.json when the folder has one (as
+  // transformers does), else tokenizer.model.
+  TokenizerOptions tokenizer;
+
   // From a --quantize value: "" (nothing), "q8_0", "q4_0" or "q4_k"; throws loom::Error naming the
   // flag and the value otherwise. Checked before any model is read, so a typo costs no load.
   static LoadOptions from_quantize_flag(std::string_view value);

@@ -94,10 +94,10 @@ ModelConfig Model::read_config(const std::filesystem::path& config_json) {
 Model Model::load(const std::filesystem::path& dir, const LoadOptions& options) {
   if (options.quantize) model::check_quantize_type(*options.quantize);
   ModelConfig config = io::read_hf_config(dir);
-  Tokenizer tokenizer = Tokenizer::load(dir, config.bos_token_id);
+  Tokenizer tokenizer = Tokenizer::load(dir, config.bos_token_id, options.tokenizer);
   if (tokenizer.vocab_size() > config.vocab_size) {
-    throw Error((dir / "tokenizer.model").string() + " has " +
-                std::to_string(tokenizer.vocab_size()) + " pieces, more than config.json's " +
+    throw Error(dir.string() + ": the " + tokenizer.describe() + " has " +
+                std::to_string(tokenizer.vocab_size()) + " tokens, more than config.json's " +
                 "vocab_size of " + std::to_string(config.vocab_size));
   }
   io::TensorStore store = io::TensorStore::open(dir);

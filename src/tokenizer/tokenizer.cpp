@@ -1,131 +1,78 @@
 #include "loom/tokenizer.h"
 
-#include <sentencepiece_processor.h>
-
-#include <charconv>
-#include <fstream>
-#include <nlohmann/json.hpp>
-
 #include "loom/error.h"
+#include "tokenizer/json_tokenizer.h"
+#include "tokenizer/sentencepiece_tokenizer.h"
+#include "tokenizer/tokenizer_impl.h"
 
 namespace loom {
 namespace fs = std::filesystem;
 
-struct Tokenizer::Impl {
-  sentencepiece::SentencePieceProcessor sp;
-  std::vector<std::string> bytes;  // per id: what the token adds to a text
-};
-
-Tokenizer::Tokenizer() : impl_(std::make_unique<Impl>()) {}
+Tokenizer::Tokenizer(std::unique_ptr<detail::TokenizerImpl> impl) : impl_(std::move(impl)) {}
 Tokenizer::Tokenizer(Tokenizer&&) noexcept = default;
 Tokenizer& Tokenizer::operator=(Tokenizer&&) noexcept = default;
 Tokenizer::~Tokenizer() = default;
 
-Tokenizer Tokenizer::load(const fs::path& dir, int bos_id) {
-  const fs::path model = dir / "tokenizer.model";
-  if (!fs::exists(model)) {
-    if (fs::exists(dir / "tokenizer.json")) {
-      throw Error(dir.string() +
-                  " has only tokenizer.json (a byte-level BPE tokenizer, as Llama 3 uses), which "
-                  "loom does not support yet; it needs a sentencepiece tokenizer.model");
-    }
-    throw Error("no tokenizer.model in " + dir.string());
+Tokenizer Tokenizer::load(const fs::path& dir, int bos_id, const TokenizerOptions& options) {
+  using Source = TokenizerOptions::Source;
+  const bool has_json = fs::exists(dir / "tokenizer.json");
+  const bool has_model = fs::exists(dir / "tokenizer.model");
+  switch (options.source) {
+    case Source::Auto:
+      if (has_json) return Tokenizer(detail::load_json_tokenizer(dir, bos_id));
+      if (has_model) return Tokenizer(detail::load_sentencepiece_tokenizer(dir, bos_id));
+      throw Error("no tokenizer.json or tokenizer.model in " + dir.string());
+    case Source::Json:
+      if (!has_json) throw Error("no tokenizer.json in " + dir.string());
+      return Tokenizer(detail::load_json_tokenizer(dir, bos_id));
+    case Source::SentencePiece:
+      if (!has_model) throw Error("no tokenizer.model in " + dir.string());
+      return Tokenizer(detail::load_sentencepiece_tokenizer(dir, bos_id));
   }
-  Tokenizer t;
-  auto status = t.impl_->sp.Load(model.string());
-  if (!status.ok()) {
-    throw Error(model.string() + ": not a sentencepiece model (" + status.ToString() +
-                "); Llama 3's tokenizer.model is a tiktoken file, which loom does not read yet");
-  }
-  t.bos_id_ = bos_id;
-  const fs::path cfg = dir / "tokenizer_config.json";
-  if (fs::exists(cfg)) {
-    std::ifstream in(cfg);
-    nlohmann::json j;
-    try {
-      j = nlohmann::json::parse(in);
-    } catch (const nlohmann::json::exception& e) {
-      throw Error(cfg.string() + ": invalid JSON: " + e.what());
-    }
-    if (j.contains("add_bos_token")) {
-      if (!j["add_bos_token"].is_boolean()) {
-        throw Error(cfg.string() + ": key 'add_bos_token' must be true or false, got " +
-                    j["add_bos_token"].dump());
-      }
-      t.add_bos_ = j["add_bos_token"].get<bool>();
-    }
-  }
-
-  auto& sp = t.impl_->sp;
-  const int n = sp.GetPieceSize();
-  t.impl_->bytes.resize(n);
-  for (int id = 0; id < n; ++id) {
-    std::string& b = t.impl_->bytes[id];
-    if (sp.IsControl(id)) continue;
-    if (sp.IsByte(id)) {
-      // "<0x0A>" -> the byte 0x0A. sentencepiece checks the form on load; checked again here
-      // because std::stoi would throw something less helpful than a loom::Error.
-      const std::string piece = sp.IdToPiece(id);
-      unsigned byte = 0;
-      const char* end = piece.data() + piece.size();
-      if (piece.size() != 6 || piece.compare(0, 3, "<0x") != 0 || piece.back() != '>' ||
-          std::from_chars(piece.data() + 3, end - 1, byte, 16).ptr != end - 1) {
-        throw Error(model.string() + ": byte piece " + std::to_string(id) + " is '" + piece +
-                    "', not of the form <0xAB>");
-      }
-      b.push_back(static_cast<char>(byte));
-      continue;
-    }
-    if (sp.IsUnknown(id)) {
-      b = " \xE2\x81\x87 ";  // " ⁇ ", as sentencepiece decodes <unk>
-      continue;
-    }
-    const std::string piece = sp.IdToPiece(id);
-    for (size_t i = 0; i < piece.size(); ++i) {
-      if (piece.compare(i, 3, "\xE2\x96\x81") == 0) {  // U+2581, sentencepiece's space
-        b.push_back(' ');
-        i += 2;
-      } else {
-        b.push_back(piece[i]);
-      }
-    }
-  }
-  return t;
+  throw Error("unknown tokenizer source");
 }
 
-std::vector<int> Tokenizer::encode(std::string_view text, bool add_bos) const {
-  std::vector<int> ids;
-  if (add_bos && bos_id_ >= 0) ids.push_back(bos_id_);
-  std::vector<int> body;
-  auto status = impl_->sp.Encode(text, &body);
-  if (!status.ok()) throw Error("cannot tokenize text: " + status.ToString());
-  ids.insert(ids.end(), body.begin(), body.end());
-  return ids;
+std::vector<int> Tokenizer::encode(std::string_view text, bool add_special,
+                                   bool parse_special) const {
+  return impl_->encode(text, add_special, parse_special);
 }
 
-std::string Tokenizer::decode(std::span<const int> ids) const {
-  std::vector<int> v;
-  v.reserve(ids.size());
+std::string Tokenizer::decode(std::span<const int> ids, bool skip_special) const {
+  const int n = impl_->vocab_size();
   for (int id : ids) {
-    if (id < 0 || id >= vocab_size()) {
+    if (id < 0 || id >= n) {
       throw Error("token id " + std::to_string(id) + " is outside the tokenizer's vocabulary of " +
-                  std::to_string(vocab_size()));
+                  std::to_string(n));
     }
-    v.push_back(id);
   }
-  std::string text;
-  auto status = impl_->sp.Decode(v, &text);
-  if (!status.ok()) throw Error("cannot decode ids: " + status.ToString());
-  return text;
+  return impl_->decode(ids, skip_special);
 }
 
 std::string_view Tokenizer::token_bytes(int id) const {
-  if (id < 0 || id >= static_cast<int>(impl_->bytes.size())) return {};
-  return impl_->bytes[id];
+  if (id < 0 || id >= impl_->vocab_size()) return {};
+  return impl_->token_bytes(id);
 }
 
+std::optional<int> Tokenizer::token_id(std::string_view token) const {
+  return impl_->token_id(token);
+}
+bool Tokenizer::is_special(int id) const {
+  return id >= 0 && id < impl_->vocab_size() && impl_->is_special(id);
+}
 int Tokenizer::vocab_size() const {
-  return impl_->sp.GetPieceSize();
+  return impl_->vocab_size();
+}
+int Tokenizer::bos_id() const {
+  return impl_->bos_id();
+}
+bool Tokenizer::add_bos() const {
+  return impl_->add_bos();
+}
+bool Tokenizer::strips_leading_space() const {
+  return impl_->strips_leading_space();
+}
+std::string Tokenizer::describe() const {
+  return impl_->describe();
 }
 
 namespace {

@@ -1,0 +1,264 @@
+#include "tokenizer/json_tokenizer.h"
+
+#include <algorithm>
+
+#include "loom/error.h"
+#include "tokenizer/added_tokens.h"
+#include "tokenizer/bpe.h"
+#include "tokenizer/decoders.h"
+#include "tokenizer/json_value.h"
+#include "tokenizer/normalizers.h"
+#include "tokenizer/post_processors.h"
+#include "tokenizer/pre_tokenizers.h"
+#include "tokenizer/tokenizer_config.h"
+#include "tokenizer/unicode.h"
+
+namespace loom::detail {
+namespace fs = std::filesystem;
+
+namespace {
+
+// transformers' clean_up_tokenization: the spaces an old word-level detokenizer left before
+// punctuation and English contractions, removed in this order.
+std::string clean_up_tokenization(std::string s) {
+  static const std::pair<std::string_view, std::string_view> kRules[] = {
+      {" .", "."},     {" ?", "?"},   {" !", "!"},   {" ,", ","},     {" ' ", "'"},
+      {" n't", "n't"}, {" 'm", "'m"}, {" 's", "'s"}, {" 've", "'ve"}, {" 're", "'re"}};
+  for (const auto& [from, to] : kRules) {
+    std::string out;
+    size_t prev = 0;
+    for (size_t i = s.find(from); i != std::string::npos; i = s.find(from, prev)) {
+      out.append(s, prev, i - prev);
+      out += to;
+      prev = i + from.size();
+    }
+    if (prev == 0) continue;
+    out.append(s, prev, std::string::npos);
+    s.swap(out);
+  }
+  return s;
+}
+
+class JsonTokenizer final : public TokenizerImpl {
+ public:
+  JsonTokenizer(const fs::path& dir, int bos_id);
+
+  std::vector<int> encode(std::string_view text, bool add_special,
+                          bool parse_special) const override;
+  std::string decode(std::span<const int> ids, bool skip_special) const override;
+  std::string_view token_bytes(int id) const override { return bytes_[id]; }
+  std::optional<int> token_id(std::string_view token) const override {
+    if (const int id = added_by_content_.find(token); id >= 0) return id;
+    return model_->find(token);
+  }
+  bool is_special(int id) const override { return special_[id]; }
+  int vocab_size() const override { return static_cast<int>(tokens_.size()); }
+  int bos_id() const override { return bos_id_; }
+  bool add_bos() const override { return add_bos_; }
+  bool strips_leading_space() const override {
+    return decoder_ && decoder_->strips_leading_space();
+  }
+  std::string describe() const override { return describe_; }
+
+ private:
+  void encode_text(std::string_view text, bool origin, bool parse_special, std::vector<int>& ids,
+                   Pieces& pieces, std::string& norm) const;
+
+  std::unique_ptr<JsonDocument> doc_;  // only while loading
+  std::unique_ptr<Normalizer> normalizer_;
+  PreTokenizerChain pre_;
+  std::unique_ptr<Bpe> model_;
+  AddedTokens added_;
+  VocabTable added_by_content_;
+  PostProcessor post_;
+  std::unique_ptr<Decoder> decoder_;
+  std::vector<std::string> tokens_;  // by id: the added token's content or the vocabulary entry
+  std::vector<uint8_t> present_;     // whether an id has a token at all
+  std::vector<std::string> bytes_;
+  std::vector<uint8_t> special_;
+  int bos_id_ = -1;
+  bool add_bos_ = false;
+  bool clean_up_ = false;
+  std::string describe_;
+};
+
+JsonTokenizer::JsonTokenizer(const fs::path& dir, int bos_id) {
+  const fs::path file = dir / "tokenizer.json";
+  doc_ = JsonDocument::load(file);
+  const JsonValue root = doc_->root();
+  if (!root.is_object()) root.fail("must be a JSON object");
+
+  const JsonValue model_v = root.at("model");
+  std::string_view model_type = "BPE";
+  if (auto t = model_v.get_str("type")) {
+    model_type = *t;
+  } else if (!model_v.get("merges")) {
+    model_v.fail("has no \"type\" and no merges; loom reads BPE models only");
+  }
+  if (model_type != "BPE") {
+    model_v.at("type").fail("names model type '" + std::string(model_type) +
+                            "', which loom does not support yet (it reads BPE models only)");
+  }
+
+  normalizer_ = root.get("normalizer") ? parse_normalizer(root.at("normalizer")) : nullptr;
+  pre_ = root.get("pre_tokenizer") ? parse_pre_tokenizer(root.at("pre_tokenizer"))
+                                   : PreTokenizerChain{};
+  model_ = std::make_unique<Bpe>(model_v, pre_.byte_level);
+  decoder_ = root.get("decoder") ? parse_decoder(root.at("decoder")) : nullptr;
+
+  // Added tokens: ids may lie inside the model's vocabulary or follow it.
+  std::vector<AddedToken> added;
+  std::vector<std::string> added_norm;
+  const size_t model_size = model_->tokens().size();
+  std::vector<JsonValue> added_v;
+  if (auto a = root.get("added_tokens")) added_v = a->items();
+  const int64_t id_limit = static_cast<int64_t>(model_size + added_v.size());
+  for (const JsonValue& a : added_v) {
+    AddedToken t;
+    t.content = std::string(a.at("content").str());
+    const int64_t id = a.at("id").integer();
+    if (id < 0 || id >= id_limit) {
+      a.at("id").fail("gives added token '" + t.content + "' the id " + std::to_string(id) +
+                      ", outside 0.." + std::to_string(id_limit - 1) + " (the model's " +
+                      std::to_string(model_size) + " tokens and " + std::to_string(added_v.size()) +
+                      " added ones)");
+    }
+    t.id = static_cast<int>(id);
+    t.special = a.get_bool("special", false);
+    t.lstrip = a.get_bool("lstrip", false);
+    t.rstrip = a.get_bool("rstrip", false);
+    t.single_word = a.get_bool("single_word", false);
+    t.normalized = a.get_bool("normalized", !t.special);
+    std::string norm = t.content;
+    if (t.normalized && normalizer_) normalizer_->apply(norm);
+    added_norm.push_back(std::move(norm));
+    added.push_back(std::move(t));
+  }
+
+  // Every id's token: added tokens take precedence over the model's entry, as in tokenizers.
+  size_t n = model_size;
+  for (const AddedToken& t : added) n = std::max(n, static_cast<size_t>(t.id) + 1);
+  tokens_.assign(n, {});
+  present_.assign(n, 0);
+  special_.assign(n, 0);
+  for (size_t id = 0; id < model_size; ++id) {
+    tokens_[id] = model_->tokens()[id];
+    present_[id] = model_->has_id(id);
+  }
+  for (const AddedToken& t : added) {
+    tokens_[t.id] = t.content;
+    present_[t.id] = 1;
+    special_[t.id] = t.special;
+    added_by_content_.insert(t.content, t.id);
+  }
+  added_ = AddedTokens(std::move(added), added_norm);
+
+  bytes_.resize(n);
+  for (size_t id = 0; id < n; ++id) {
+    if (!present_[id] || special_[id]) continue;
+    bytes_[id] = tokens_[id];
+    if (decoder_) decoder_->token_bytes(bytes_[id]);
+  }
+
+  post_ = root.get("post_processor") ? parse_post_processor(root.at("post_processor"))
+                                     : PostProcessor{};
+  for (const auto* list : {&post_.before, &post_.after}) {
+    for (int id : *list) {
+      if (id >= static_cast<int>(n)) {
+        root.at("post_processor")
+            .fail("adds token id " + std::to_string(id) + ", outside the vocabulary of " +
+                  std::to_string(n));
+      }
+    }
+  }
+
+  const TokenizerConfig cfg = read_tokenizer_config(dir / "tokenizer_config.json");
+  bos_id_ = bos_id;
+  if (bos_id_ < 0 && cfg.bos_token) bos_id_ = token_id(*cfg.bos_token).value_or(-1);
+  clean_up_ = cfg.clean_up_tokenization_spaces.value_or(false);
+  add_bos_ = bos_id_ >= 0 &&
+             std::find(post_.before.begin(), post_.before.end(), bos_id_) != post_.before.end();
+
+  describe_ = "tokenizer.json (BPE, ";
+  if (pre_.byte_level) {
+    describe_ += "byte-level, ";
+  } else if (model_->byte_fallback()) {
+    describe_ += "byte-fallback, ";
+  }
+  describe_ += std::to_string(n) + " tokens)";
+  doc_.reset();
+}
+
+void JsonTokenizer::encode_text(std::string_view text, bool origin, bool parse_special,
+                                std::vector<int>& ids, Pieces& pieces, std::string& norm) const {
+  norm.assign(text);
+  if (normalizer_) normalizer_->apply(norm);
+  thread_local std::vector<Segment> segs;
+  segs.clear();
+  added_.split(norm, true, parse_special, segs);
+  for (const Segment& s : segs) {
+    if (s.id >= 0) {
+      ids.push_back(s.id);
+      continue;
+    }
+    pieces.text.assign(norm, s.begin, s.end - s.begin);
+    pieces.list.assign(1, {0, static_cast<uint32_t>(s.end - s.begin), origin && s.begin == 0});
+    if (pre_.first) pre_.first->apply(pieces);
+    for (const Piece& p : pieces.list) {
+      model_->encode(std::string_view(pieces.text).substr(p.begin, p.end - p.begin), ids);
+    }
+  }
+}
+
+std::vector<int> JsonTokenizer::encode(std::string_view text, bool add_special,
+                                       bool parse_special) const {
+  if (const size_t bad = invalid_utf8_at(text); bad != std::string_view::npos) {
+    throw Error("cannot tokenize text: it is not valid UTF-8 (byte " + std::to_string(bad) +
+                " of " + std::to_string(text.size()) + ")");
+  }
+  std::vector<int> ids;
+  ids.reserve(text.size() / 3 + post_.before.size() + post_.after.size() + 4);
+  if (add_special) ids = post_.before;
+  std::vector<Segment> segs;
+  added_.split(text, false, parse_special, segs);
+  Pieces pieces;
+  std::string norm;
+  for (const Segment& s : segs) {
+    if (s.id >= 0) {
+      ids.push_back(s.id);
+    } else {
+      encode_text(text.substr(s.begin, s.end - s.begin), s.begin == 0, parse_special, ids, pieces,
+                  norm);
+    }
+  }
+  if (add_special) ids.insert(ids.end(), post_.after.begin(), post_.after.end());
+  return ids;
+}
+
+std::string JsonTokenizer::decode(std::span<const int> ids, bool skip_special) const {
+  std::vector<std::string> toks;
+  toks.reserve(ids.size());
+  for (int id : ids) {
+    if (!present_[id] || (skip_special && special_[id])) continue;
+    toks.push_back(tokens_[id]);
+  }
+  std::string text;
+  if (decoder_) {
+    decoder_->decode_chain(toks);
+    for (const std::string& t : toks) text += t;
+  } else {
+    for (size_t i = 0; i < toks.size(); ++i) {
+      if (i) text += ' ';
+      text += toks[i];
+    }
+  }
+  return clean_up_ ? clean_up_tokenization(std::move(text)) : text;
+}
+
+}  // namespace
+
+std::unique_ptr<TokenizerImpl> load_json_tokenizer(const fs::path& dir, int bos_id) {
+  return std::make_unique<JsonTokenizer>(dir, bos_id);
+}
+
+}  // namespace loom::detail

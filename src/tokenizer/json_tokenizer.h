@@ -1,0 +1,15 @@
+// loom::Tokenizer over a Hugging Face tokenizer.json, read as transformers' fast tokenizer
+// (tokenizers) reads it, with tokenizer_config.json's settings applied where transformers
+// applies them.
+#pragma once
+
+#include <filesystem>
+#include <memory>
+
+#include "tokenizer/tokenizer_impl.h"
+
+namespace loom::detail {
+
+std::unique_ptr<TokenizerImpl> load_json_tokenizer(const std::filesystem::path& dir, int bos_id);
+
+}  // namespace loom::detail

@@ -1,0 +1,60 @@
+#include "tokenizer/tokenizer_config.h"
+
+#include <fstream>
+#include <nlohmann/json.hpp>
+
+#include "loom/error.h"
+
+namespace loom::detail {
+namespace fs = std::filesystem;
+
+namespace {
+
+std::optional<bool> get_bool(const nlohmann::json& j, const char* key, const fs::path& file) {
+  auto it = j.find(key);
+  if (it == j.end() || it->is_null()) return std::nullopt;
+  if (!it->is_boolean()) {
+    throw Error(file.string() + ": key '" + key + "' must be true or false, got " + it->dump());
+  }
+  return it->get<bool>();
+}
+
+// A special token is written as a string or as {"__type": "AddedToken", "content": ...}.
+std::optional<std::string> get_token(const nlohmann::json& j, const char* key,
+                                     const fs::path& file) {
+  auto it = j.find(key);
+  if (it == j.end() || it->is_null()) return std::nullopt;
+  if (it->is_string()) return it->get<std::string>();
+  if (it->is_object()) {
+    auto c = it->find("content");
+    if (c != it->end() && c->is_string()) return c->get<std::string>();
+  }
+  throw Error(file.string() + ": key '" + key + "' must be a token (a string or an object with " +
+              "\"content\"), got " + it->dump());
+}
+
+}  // namespace
+
+TokenizerConfig read_tokenizer_config(const fs::path& file) {
+  TokenizerConfig c;
+  if (!fs::exists(file)) return c;
+  std::ifstream in(file);
+  nlohmann::json j;
+  try {
+    j = nlohmann::json::parse(in);
+  } catch (const nlohmann::json::exception& e) {
+    throw Error(file.string() + ": invalid JSON: " + e.what());
+  }
+  if (!j.is_object()) throw Error(file.string() + ": not a JSON object");
+  c.add_bos_token = get_bool(j, "add_bos_token", file);
+  c.add_eos_token = get_bool(j, "add_eos_token", file);
+  c.clean_up_tokenization_spaces = get_bool(j, "clean_up_tokenization_spaces", file);
+  c.bos_token = get_token(j, "bos_token", file);
+  c.eos_token = get_token(j, "eos_token", file);
+  if (auto it = j.find("tokenizer_class"); it != j.end() && it->is_string()) {
+    c.tokenizer_class = it->get<std::string>();
+  }
+  return c;
+}
+
+}  // namespace loom::detail

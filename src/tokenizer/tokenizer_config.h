@@ -1,0 +1,24 @@
+// What tokenizer_config.json says about special tokens and decoding.
+#pragma once
+
+#include <filesystem>
+#include <optional>
+#include <string>
+
+namespace loom::detail {
+
+struct TokenizerConfig {
+  std::optional<bool> add_bos_token;
+  std::optional<bool> add_eos_token;
+  std::optional<std::string> bos_token;  // the content, also when written as an AddedToken object
+  std::optional<std::string> eos_token;
+  // transformers' default when the key is absent is true for most classes; the caller decides.
+  std::optional<bool> clean_up_tokenization_spaces;
+  std::string tokenizer_class;
+};
+
+// Reads FILE; an absent file gives an empty config. Throws loom::Error for malformed JSON or a
+// key of the wrong type, naming the file and the key.
+TokenizerConfig read_tokenizer_config(const std::filesystem::path& file);
+
+}  // namespace loom::detail
