@@ -1,6 +1,7 @@
 #include "tokenizer/bpe.h"
 
 #include <algorithm>
+#include <atomic>
 #include <queue>
 
 #include "loom/error.h"
@@ -52,7 +53,38 @@ std::string in_quotes(std::string_view s) {
 
 }  // namespace
 
-Bpe::Bpe(const JsonValue& model, bool byte_level) : byte_level_(byte_level) {
+namespace {
+
+std::atomic<uint64_t> next_serial{1};
+
+// Each thread keeps the ids of the words it merged lately, as tokenizers does: running text
+// repeats its words, and a lookup costs less than merging again. Entries belong to one model.
+struct WordCache {
+  static constexpr size_t kMaxWords = 1 << 16;
+  static constexpr size_t kMaxWordBytes = 64;
+  uint64_t owner = 0;
+  VocabTable index;             // word -> entry
+  std::vector<uint32_t> begin;  // entry -> its first id in ids, and one past the last entry
+  std::vector<int> ids;
+  void reset(uint64_t serial) {
+    owner = serial;
+    index = VocabTable();
+    index.reserve(kMaxWords);
+    begin.assign(1, 0);
+    ids.clear();
+  }
+};
+
+WordCache& word_cache(uint64_t serial) {
+  thread_local WordCache c;
+  if (c.owner != serial || c.begin.size() > WordCache::kMaxWords) c.reset(serial);
+  return c;
+}
+
+}  // namespace
+
+Bpe::Bpe(const JsonValue& model, bool byte_level)
+    : byte_level_(byte_level), serial_(next_serial++) {
   const std::string file = model.file().string();
   if (auto d = model.get("dropout"); d && d->number() != 0.0) {
     d->fail("is " + d->dump() + "; loom supports BPE without dropout only (null)");
@@ -180,11 +212,34 @@ Bpe::Bpe(const JsonValue& model, bool byte_level) : byte_level_(byte_level) {
 
 void Bpe::encode(std::string_view piece, std::vector<int>& out) const {
   if (piece.empty()) return;
-  if (!byte_level_) return encode_chars(piece, out);
-  if (fast_bytes_) return encode_bytes(piece, out);
-  // A byte-level vocabulary missing some byte's character, or with a prefix or suffix: spell
-  // the piece in byte-level characters and take the general path.
-  encode_chars(to_byte_level(piece), out);
+  if (piece.size() == 1 && fast_bytes_) {
+    out.push_back(byte_id_[static_cast<uint8_t>(piece[0])]);
+    return;
+  }
+  const bool cache = piece.size() <= WordCache::kMaxWordBytes;
+  if (cache) {
+    WordCache& c = word_cache(serial_);
+    if (const int e = c.index.find(piece); e >= 0) {
+      out.insert(out.end(), c.ids.begin() + c.begin[e], c.ids.begin() + c.begin[e + 1]);
+      return;
+    }
+  }
+  const size_t first = out.size();
+  if (!byte_level_) {
+    encode_chars(piece, out);
+  } else if (fast_bytes_) {
+    encode_bytes(piece, out);
+  } else {
+    // A byte-level vocabulary missing some byte's character, or with a prefix or suffix: spell
+    // the piece in byte-level characters and take the general path.
+    encode_chars(to_byte_level(piece), out);
+  }
+  if (cache) {
+    WordCache& c = word_cache(serial_);
+    c.index.insert(piece, static_cast<int>(c.begin.size() - 1));
+    c.ids.insert(c.ids.end(), out.begin() + static_cast<ptrdiff_t>(first), out.end());
+    c.begin.push_back(static_cast<uint32_t>(c.ids.size()));
+  }
 }
 
 void Bpe::encode_bytes(std::string_view word, std::vector<int>& out) const {

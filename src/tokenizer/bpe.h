@@ -93,6 +93,7 @@ class Bpe {
   VocabTable raw_vocab_;
   int ascii_id_[128];     // single ASCII characters' ids (-1: none)
   int fallback_id_[256];  // byte_fallback's <0xAB> tokens (-1: none)
+  uint64_t serial_;       // tells this model's entries in the per-thread cache from others'
 };
 
 }  // namespace loom::detail

@@ -173,8 +173,21 @@ JsonTokenizer::JsonTokenizer(const fs::path& dir, int bos_id) {
   }
 
   const TokenizerConfig cfg = read_tokenizer_config(dir / "tokenizer_config.json");
+  const auto config_token = [&](const std::optional<std::string>& t) {
+    return t ? token_id(*t).value_or(-1) : -1;
+  };
+  if (cfg.names_add_bos_or_eos) {
+    // transformers (TokenizersBackend) replaces the file's post-processor when
+    // tokenizer_config.json names add_bos_token or add_eos_token: BOS if add_bos_token, the
+    // text, EOS if add_eos_token (each false when absent, and dropped when the config names no
+    // such token).
+    post_ = PostProcessor{};
+    const int bos = config_token(cfg.bos_token), eos = config_token(cfg.eos_token);
+    if (cfg.add_bos_token.value_or(false) && bos >= 0) post_.before.push_back(bos);
+    if (cfg.add_eos_token.value_or(false) && eos >= 0) post_.after.push_back(eos);
+  }
   bos_id_ = bos_id;
-  if (bos_id_ < 0 && cfg.bos_token) bos_id_ = token_id(*cfg.bos_token).value_or(-1);
+  if (bos_id_ < 0) bos_id_ = config_token(cfg.bos_token);
   clean_up_ = cfg.clean_up_tokenization_spaces.value_or(false);
   add_bos_ = bos_id_ >= 0 &&
              std::find(post_.before.begin(), post_.before.end(), bos_id_) != post_.before.end();
@@ -201,12 +214,12 @@ void JsonTokenizer::encode_text(std::string_view text, bool origin, bool parse_s
       ids.push_back(s.id);
       continue;
     }
-    pieces.text.assign(norm, s.begin, s.end - s.begin);
-    pieces.list.assign(1, {0, static_cast<uint32_t>(s.end - s.begin), origin && s.begin == 0});
-    if (pre_.first) pre_.first->apply(pieces);
-    for (const Piece& p : pieces.list) {
-      model_->encode(std::string_view(pieces.text).substr(p.begin, p.end - p.begin), ids);
-    }
+    pre_.run(std::string_view(norm).substr(s.begin, s.end - s.begin), origin && s.begin == 0,
+             pieces, [&](const Pieces& batch) {
+               for (const Piece& p : batch.list) {
+                 model_->encode(std::string_view(batch.text).substr(p.begin, p.end - p.begin), ids);
+               }
+             });
   }
 }
 
@@ -219,10 +232,12 @@ std::vector<int> JsonTokenizer::encode(std::string_view text, bool add_special,
   std::vector<int> ids;
   ids.reserve(text.size() / 3 + post_.before.size() + post_.after.size() + 4);
   if (add_special) ids = post_.before;
-  std::vector<Segment> segs;
+  // Scratch kept per thread: its memory is reused from call to call.
+  thread_local std::vector<Segment> segs;
+  thread_local Pieces pieces;
+  thread_local std::string norm;
+  segs.clear();
   added_.split(text, false, parse_special, segs);
-  Pieces pieces;
-  std::string norm;
   for (const Segment& s : segs) {
     if (s.id >= 0) {
       ids.push_back(s.id);

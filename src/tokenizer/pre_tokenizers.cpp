@@ -19,66 +19,64 @@ struct Seg {
 // Cuts piece P at SEGS (contiguous, covering P, in text offsets) as tokenizers'
 // NormalizedString::split does for behavior B, appending the non-empty results to OUT.
 void cut(const Piece& p, std::vector<Seg>& segs, Behavior b, std::vector<Piece>& out) {
-  std::vector<Seg> r;
-  r.reserve(segs.size());
+  const auto emit = [&](uint32_t begin, uint32_t end) {
+    if (end > begin) out.push_back({begin, end, p.origin && begin == p.begin});
+  };
   switch (b) {
     case Behavior::Isolated:
-      for (Seg& s : segs) s.match = false;
-      r.swap(segs);
-      break;
+      for (const Seg& s : segs) emit(s.begin, s.end);
+      return;
     case Behavior::Removed:
-      r.swap(segs);
-      break;
-    case Behavior::Contiguous: {
-      bool prev = false;
       for (const Seg& s : segs) {
-        if (s.match == prev && !r.empty()) {
-          r.back().end = s.end;
-        } else {
-          r.push_back({s.begin, s.end, false});
-        }
-        prev = s.match;
+        if (!s.match) emit(s.begin, s.end);
       }
+      return;
+    default:
       break;
-    }
-    case Behavior::MergedWithPrevious: {
-      bool prev = false;
-      for (const Seg& s : segs) {
-        if (s.match && !prev && !r.empty()) {
-          r.back().end = s.end;
-        } else {
-          r.push_back({s.begin, s.end, false});
-        }
-        prev = s.match;
-      }
-      break;
-    }
-    case Behavior::MergedWithNext: {
-      bool prev = false;
-      for (size_t i = segs.size(); i-- > 0;) {
-        const Seg& s = segs[i];
-        if (s.match && !prev && !r.empty()) {
-          r.back().begin = s.begin;
-        } else {
-          r.push_back({s.begin, s.end, false});
-        }
-        prev = s.match;
-      }
-      std::reverse(r.begin(), r.end());
-      break;
-    }
   }
-  for (const Seg& s : r) {
-    if (!s.match && s.end > s.begin)
-      out.push_back({s.begin, s.end, p.origin && s.begin == p.begin});
+  thread_local std::vector<Seg> r;
+  r.clear();
+  if (b == Behavior::Contiguous) {
+    bool prev = false;
+    for (const Seg& s : segs) {
+      if (s.match == prev && !r.empty()) {
+        r.back().end = s.end;
+      } else {
+        r.push_back({s.begin, s.end, false});
+      }
+      prev = s.match;
+    }
+  } else if (b == Behavior::MergedWithPrevious) {
+    bool prev = false;
+    for (const Seg& s : segs) {
+      if (s.match && !prev && !r.empty()) {
+        r.back().end = s.end;
+      } else {
+        r.push_back({s.begin, s.end, false});
+      }
+      prev = s.match;
+    }
+  } else {  // MergedWithNext: the same from the right
+    bool prev = false;
+    for (size_t i = segs.size(); i-- > 0;) {
+      const Seg& s = segs[i];
+      if (s.match && !prev && !r.empty()) {
+        r.back().begin = s.begin;
+      } else {
+        r.push_back({s.begin, s.end, false});
+      }
+      prev = s.match;
+    }
+    std::reverse(r.begin(), r.end());
   }
+  for (const Seg& s : r) emit(s.begin, s.end);
 }
 
 // Splits every piece of P by what FIND marks as matches (FIND(text, piece, segs) fills SEGS).
 template <typename Find>
 void split_all(Pieces& p, Behavior b, bool invert, Find&& find) {
   p.list2.clear();
-  std::vector<Seg> segs;
+  thread_local std::vector<Seg> segs;
   for (const Piece& piece : p.list) {
     segs.clear();
     find(std::string_view(p.text).substr(piece.begin, piece.end - piece.begin), piece.begin, segs);
@@ -129,12 +127,46 @@ class Split final : public PreTokenizer {
       regex_segs(re_, s, base, segs);
     });
   }
+  // Whether each piece it cuts depends on its own match alone, not on its neighbours'.
+  bool batchable() const { return b_ == Behavior::Isolated || b_ == Behavior::Removed; }
+  void run_batches(std::string_view text, bool origin, Pieces& p, const PreTokenizer* rest,
+                   const std::function<void(const Pieces&)>& emit) const;
 
  private:
   Regex re_;
   Behavior b_;
   bool invert_;
 };
+
+void Split::run_batches(std::string_view text, bool origin, Pieces& p, const PreTokenizer* rest,
+                        const std::function<void(const Pieces&)>& emit) const {
+  constexpr size_t kBatch = 4096;  // matches
+  thread_local std::vector<Match> m;
+  thread_local std::vector<Seg> segs;
+  RegexCursor cur;
+  size_t begin = 0;  // where the current batch starts
+  while (!cur.done) {
+    m.clear();
+    re_.find_some(text, cur, m, kBatch);
+    const size_t end = cur.done ? text.size() : (m.empty() ? begin : m.back().end);
+    segs.clear();
+    auto prev = static_cast<uint32_t>(0);
+    for (const Match& x : m) {
+      const auto b = static_cast<uint32_t>(x.begin - begin),
+                 e = static_cast<uint32_t>(x.end - begin);
+      if (prev != b) segs.push_back({prev, b, invert_});
+      segs.push_back({b, e, !invert_});
+      prev = e;
+    }
+    if (prev != end - begin) segs.push_back({prev, static_cast<uint32_t>(end - begin), invert_});
+    p.text.assign(text.substr(begin, end - begin));
+    p.list.clear();
+    cut({0, static_cast<uint32_t>(end - begin), origin && begin == 0}, segs, b_, p.list);
+    if (rest) rest->apply(p);
+    if (!p.list.empty()) emit(p);
+    begin = end;
+  }
+}
 
 template <typename Pred>
 class CharSplit final : public PreTokenizer {
@@ -341,17 +373,40 @@ void parse_into(const JsonValue& v, std::vector<std::unique_ptr<PreTokenizer>>& 
 
 }  // namespace
 
+namespace {
+std::unique_ptr<PreTokenizer> sequence_of(std::vector<std::unique_ptr<PreTokenizer>> list) {
+  if (list.empty()) return nullptr;
+  if (list.size() == 1) return std::move(list[0]);
+  return std::make_unique<Sequence>(std::move(list));
+}
+}  // namespace
+
 PreTokenizerChain parse_pre_tokenizer(const JsonValue& v) {
   PreTokenizerChain chain;
   if (v.is_null()) return chain;
   std::vector<std::unique_ptr<PreTokenizer>> list;
   parse_into(v, list, chain.byte_level);
-  if (list.size() == 1) {
-    chain.first = std::move(list[0]);
-  } else if (!list.empty()) {
-    chain.first = std::make_unique<Sequence>(std::move(list));
+  const auto* split = list.empty() ? nullptr : dynamic_cast<const Split*>(list[0].get());
+  if (split && split->batchable()) {
+    chain.head = std::move(list[0]);
+    list.erase(list.begin());
+    chain.rest = sequence_of(std::move(list));
+  } else {
+    chain.all = sequence_of(std::move(list));
   }
   return chain;
+}
+
+void PreTokenizerChain::run(std::string_view text, bool origin, Pieces& p,
+                            const std::function<void(const Pieces&)>& emit) const {
+  if (head) {
+    static_cast<const Split&>(*head).run_batches(text, origin, p, rest.get(), emit);
+    return;
+  }
+  p.text.assign(text);
+  p.list.assign(1, {0, static_cast<uint32_t>(text.size()), origin});
+  if (all) all->apply(p);
+  emit(p);
 }
 
 }  // namespace loom::detail

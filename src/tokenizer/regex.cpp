@@ -66,16 +66,22 @@ Regex::~Regex() {
   if (code_) pcre2_code_free(static_cast<pcre2_code*>(code_));
 }
 
-void Regex::find_all(std::string_view text, std::vector<Match>& out) const {
+void Regex::find_some(std::string_view text, RegexCursor& c, std::vector<Match>& out,
+                      size_t max) const {
   MatchScratch& s = scratch();
   auto* code = static_cast<const pcre2_code*>(code_);
   const auto* subject = reinterpret_cast<PCRE2_SPTR>(text.data());
-  size_t pos = 0;
-  bool has_last = false;
-  size_t last_end = 0;
-  while (pos <= text.size()) {
-    const int rc = pcre2_match(code, subject, text.size(), pos, PCRE2_NO_UTF_CHECK, s.data, s.ctx);
-    if (rc == PCRE2_ERROR_NOMATCH) return;
+  for (size_t found = 0; found < max;) {
+    if (c.pos > text.size()) {
+      c.done = true;
+      return;
+    }
+    const int rc =
+        pcre2_match(code, subject, text.size(), c.pos, PCRE2_NO_UTF_CHECK, s.data, s.ctx);
+    if (rc == PCRE2_ERROR_NOMATCH) {
+      c.done = true;
+      return;
+    }
     if (rc < 0) {
       PCRE2_UCHAR msg[256];
       pcre2_get_error_message(rc, msg, sizeof msg);
@@ -84,18 +90,22 @@ void Regex::find_all(std::string_view text, std::vector<Match>& out) const {
     }
     const PCRE2_SIZE* ov = pcre2_get_ovector_pointer(s.data);
     const size_t b = ov[0], e = ov[1];
-    if (b == e && has_last && b == last_end) {
+    if (b == e && c.has_last && b == c.last_end) {
       // An empty match touching the previous one: step over one character and search again.
-      if (pos >= text.size()) return;
-      pos += char_len(static_cast<unsigned char>(text[pos]));
+      if (c.pos >= text.size()) {
+        c.done = true;
+        return;
+      }
+      c.pos += char_len(static_cast<unsigned char>(text[c.pos]));
       continue;
     }
     out.push_back({b, e});
-    has_last = true;
-    last_end = e;
+    ++found;
+    c.has_last = true;
+    c.last_end = e;
     // After an empty match the next search starts at the same place, where the check above
     // keeps it from matching empty again.
-    pos = e;
+    c.pos = e;
   }
 }
 

@@ -15,6 +15,14 @@ struct Match {
   size_t begin, end;
 };
 
+// Where a search through a text stands, to find its matches a batch at a time.
+struct RegexCursor {
+  size_t pos = 0;
+  bool has_last = false;
+  size_t last_end = 0;
+  bool done = false;
+};
+
 class Regex {
  public:
   // Throws loom::Error "WHERE: regex 'PATTERN' does not compile: MESSAGE at offset N".
@@ -28,7 +36,12 @@ class Regex {
   // Every match in TEXT from left to right, as Oniguruma's find_iter gives them: after an empty
   // match right at the end of the previous match, the search moves on one character. TEXT is
   // valid UTF-8.
-  void find_all(std::string_view text, std::vector<Match>& out) const;
+  void find_all(std::string_view text, std::vector<Match>& out) const {
+    RegexCursor c;
+    find_some(text, c, out, ~size_t{0});
+  }
+  // The same, resumable: appends up to MAX further matches; C.done once there are no more.
+  void find_some(std::string_view text, RegexCursor& c, std::vector<Match>& out, size_t max) const;
   const std::string& pattern() const { return pattern_; }
 
  private:

@@ -46,6 +46,7 @@ TokenizerConfig read_tokenizer_config(const fs::path& file) {
     throw Error(file.string() + ": invalid JSON: " + e.what());
   }
   if (!j.is_object()) throw Error(file.string() + ": not a JSON object");
+  c.names_add_bos_or_eos = j.contains("add_bos_token") || j.contains("add_eos_token");
   c.add_bos_token = get_bool(j, "add_bos_token", file);
   c.add_eos_token = get_bool(j, "add_eos_token", file);
   c.clean_up_tokenization_spaces = get_bool(j, "clean_up_tokenization_spaces", file);

@@ -8,8 +8,11 @@
 namespace loom::detail {
 
 struct TokenizerConfig {
-  std::optional<bool> add_bos_token;
+  std::optional<bool> add_bos_token;  // empty when the key is absent or null
   std::optional<bool> add_eos_token;
+  // Whether the file names add_bos_token or add_eos_token at all (transformers then rebuilds the
+  // post-processor from the two flags).
+  bool names_add_bos_or_eos = false;
   std::optional<std::string> bos_token;  // the content, also when written as an AddedToken object
   std::optional<std::string> eos_token;
   // transformers' default when the key is absent is true for most classes; the caller decides.

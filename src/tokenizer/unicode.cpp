@@ -145,17 +145,8 @@ bool is_combining_mark(char32_t c) {
 }
 
 namespace {
-bool is_ascii(std::string_view s) {
-  for (char c : s) {
-    if (static_cast<unsigned char>(c) >= 0x80) return false;
-  }
-  return true;
-}
-}  // namespace
 
-std::string normalize(std::string_view s, NormalForm form) {
-  // ASCII is unchanged by every form; most text skips utf8proc's allocation.
-  if (is_ascii(s)) return std::string(s);
+std::string utf8proc_form(std::string_view s, NormalForm form) {
   int options = UTF8PROC_STABLE;
   switch (form) {
     case NormalForm::NFC:
@@ -179,6 +170,33 @@ std::string normalize(std::string_view s, NormalForm form) {
   std::string r(reinterpret_cast<char*>(out), static_cast<size_t>(n));
   std::free(out);
   return r;
+}
+
+}  // namespace
+
+std::string normalize(std::string_view s, NormalForm form) {
+  // ASCII is unchanged by every form and never composes with what precedes it, and the only
+  // ASCII character a non-ASCII one can change is the starter right before it (a combining
+  // mark after "e"). So only the runs of non-ASCII bytes, each with the ASCII character before
+  // it, go through utf8proc; the rest is copied.
+  std::string out;
+  out.reserve(s.size());
+  size_t i = 0;
+  while (i < s.size()) {
+    size_t a = i;
+    while (a < s.size() && static_cast<unsigned char>(s[a]) < 0x80) ++a;
+    if (a == s.size()) {
+      out.append(s.substr(i));
+      break;
+    }
+    size_t b = a;
+    while (b < s.size() && static_cast<unsigned char>(s[b]) >= 0x80) ++b;
+    const size_t from = a > i ? a - 1 : a;  // the run and its ASCII starter
+    out.append(s.substr(i, from - i));
+    out += utf8proc_form(s.substr(from, b - from), form);
+    i = b;
+  }
+  return out;
 }
 
 std::string to_lower(std::string_view s) {
