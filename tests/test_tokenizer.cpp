@@ -108,6 +108,26 @@ TEST(TokenizerJson, ByteLevelTokens) {
   EXPECT_FALSE(t.is_special(12));
 }
 
+TEST(TokenizerJson, ConfigAddBosAddEos) {
+  // When tokenizer_config.json names add_bos_token or add_eos_token, transformers replaces the
+  // file's post-processor by [BOS] text [EOS] from the two flags (an absent one is false).
+  loom::test::TempDir dir;
+  fs::copy(kData / "bytelevel/tokenizer.json", dir.path() / "tokenizer.json");
+  loom::test::write_text(dir.path() / "tokenizer_config.json",
+                         R"({"add_eos_token": true, "eos_token": "<|end|>"})");
+  EXPECT_EQ(Tokenizer::load(dir.path(), -1).encode("hello", true), ids({11, 21}));
+  // bos_token from special_tokens_map.json when the config does not name it.
+  loom::test::write_text(dir.path() / "tokenizer_config.json", R"({"add_bos_token": true})");
+  loom::test::write_text(dir.path() / "special_tokens_map.json", R"({"bos_token": "<s>"})");
+  const Tokenizer t = Tokenizer::load(dir.path(), -1);
+  EXPECT_EQ(t.encode("hello", true), ids({20, 11}));
+  EXPECT_EQ(t.bos_id(), 20);
+  EXPECT_TRUE(t.add_bos());
+  // add_bos_token without any bos_token adds nothing.
+  fs::remove(dir.path() / "special_tokens_map.json");
+  EXPECT_EQ(Tokenizer::load(dir.path(), -1).encode("hello", true), ids({11}));
+}
+
 TEST(TokenizerJson, RejectsInvalidUtf8) {
   EXPECT_THAT(error_of([] { bytelevel().encode("ab\xC3(", false); }),
               AllOf(HasSubstr("not valid UTF-8"), HasSubstr("byte 2")));
@@ -162,6 +182,141 @@ TEST(TokenizerJson, TextStreamMatchesDecode) {
   out += stream.flush();
   EXPECT_EQ(out, t.decode(seq));
 }
+
+// ---------------------------------------------------------------------------------------------
+// Each normalizer and pre-tokenizer on its own, over tests/data/tokenizers/pieces: single
+// characters and merges that cross the places the pre-tokenizers cut, so the ids show the cuts.
+// Expected ids from tokenizers 0.23.2 with the same JSON.
+
+struct PieceCase {
+  const char* name;
+  const char* pre_tokenizer;  // JSON
+  const char* normalizer;     // JSON
+  std::vector<std::pair<std::string, std::vector<int>>> texts;
+};
+
+const PieceCase kPieceCases[] = {
+    {"SplitIsolated",
+     R"({"type": "Split", "pattern": {"String": ","}, "behavior": "Isolated", "invert": false})",
+     "null",
+     {{"ab,abc", {14, 8, 23}},
+      {"a,,a", {0, 8, 8, 0}},
+      {",ab,", {8, 14, 8}},
+      {"aaa,,,aa", {25, 8, 8, 8, 24}}}},
+    {"SplitRemoved",
+     R"({"type": "Split", "pattern": {"String": ","}, "behavior": "Removed", "invert": false})",
+     "null",
+     {{"ab,abc", {14, 23}}, {"a,,a", {0, 0}}, {",ab,", {14}}, {"aaa,,,aa", {25, 24}}}},
+    {"SplitMergedWithPrevious",
+     R"({"type": "Split", "pattern": {"String": ","}, "behavior": "MergedWithPrevious", "invert": false})",
+     "null",
+     {{"ab,abc", {14, 8, 23}},
+      {"a,,a", {0, 8, 8, 0}},
+      {",ab,", {8, 14, 8}},
+      {"aaa,,,aa", {25, 8, 8, 8, 24}}}},
+    {"SplitMergedWithNext",
+     R"({"type": "Split", "pattern": {"String": ","}, "behavior": "MergedWithNext", "invert": false})",
+     "null",
+     {{"ab,abc", {14, 8, 23}},
+      {"a,,a", {0, 8, 20}},
+      {",ab,", {8, 14, 8}},
+      {"aaa,,,aa", {25, 8, 8, 20, 0}}}},
+    {"SplitContiguous",
+     R"({"type": "Split", "pattern": {"String": ","}, "behavior": "Contiguous", "invert": false})",
+     "null",
+     {{"ab,abc", {14, 8, 23}},
+      {"a,,a", {0, 8, 8, 0}},
+      {",ab,", {8, 14, 8}},
+      {"aaa,,,aa", {25, 8, 8, 8, 24}}}},
+    {"SplitInvertRemoved",
+     R"({"type": "Split", "pattern": {"Regex": "[a-d]+"}, "behavior": "Removed", "invert": true})",
+     "null",
+     {{"ab 12,cd", {14, 21}}, {"1ab2", {14}}}},
+    {"SplitEmptyMatches",
+     R"({"type": "Split", "pattern": {"Regex": "a*"}, "behavior": "Isolated", "invert": false})",
+     "null",
+     {{"baab", {1, 24, 1}}, {"ab,a", {0, 1, 8, 0}}}},
+    {"DigitsIndividual",
+     R"({"type": "Digits", "individual_digits": true})",
+     "null",
+     {{"a123b", {0, 4, 5, 6, 1}}, {"a1", {0, 4}}}},
+    {"DigitsContiguous",
+     R"({"type": "Digits", "individual_digits": false})",
+     "null",
+     {{"a123b", {0, 16, 6, 1}}, {"a1 23", {0, 4, 7, 17}}}},
+    {"WhitespaceSplit",
+     R"({"type": "WhitespaceSplit"})",
+     "null",
+     {{"a b  c", {0, 1, 2}}, {" ab a ", {14, 0}}}},
+    {"Whitespace",
+     R"({"type": "Whitespace"})",
+     "null",
+     {{"ab, cd!", {14, 8, 21, 10}}, {"a1 .,a", {18, 9, 8, 0}}}},
+    {"Punctuation",
+     R"({"type": "Punctuation", "behavior": "Isolated"})",
+     "null",
+     {{"ab,.!cd", {14, 8, 9, 10, 21}}, {",a", {8, 0}}}},
+    {"CharDelimiterSplit",
+     R"({"type": "CharDelimiterSplit", "delimiter": ","})",
+     "null",
+     {{"ab,abc", {14, 23}}, {",a,", {0}}}},
+    {"Bert",
+     R"({"type": "BertPreTokenizer"})",
+     "null",
+     {{"ab,cd a", {14, 8, 21, 0}}, {"a1. b", {18, 9, 1}}}},
+    {"MetaspaceAlwaysSplit",
+     R"({"type": "Metaspace", "replacement": "▁", "prepend_scheme": "always", "split": true})",
+     "null",
+     {{"aa a", {22, 0, 22}}, {" a", {22}}}},
+    {"MetaspaceFirst",
+     R"({"type": "Metaspace", "replacement": "▁", "prepend_scheme": "first", "split": false})",
+     "null",
+     {{"a a", {22, 22}}, {"a,a", {22, 20}}}},
+    {"MetaspaceNever",
+     R"({"type": "Metaspace", "replacement": "▁", "prepend_scheme": "never", "split": true})",
+     "null",
+     {{"a a", {0, 22}}, {"aa", {24}}}},
+    {"SequenceSplitThenDigits",
+     R"({"type": "Sequence", "pretokenizers": [{"type": "Split", "pattern": {"String": ","}, "behavior": "Removed", "invert": false}, {"type": "Digits", "individual_digits": true}]})",
+     "null",
+     {{"a12,a123", {0, 4, 5, 0, 4, 5, 6}}, {"123", {4, 5, 6}}}},
+    {"Lowercase", "null", R"({"type": "Lowercase"})", {{"ABab", {14, 14}}, {"A1B", {18, 1}}}},
+    {"Strip",
+     "null",
+     R"({"type": "Strip", "strip_left": true, "strip_right": false})",
+     {{"  ab  ", {14, 7, 7}}, {" a ", {0, 7}}}},
+    {"NfdStripAccents",
+     "null",
+     R"({"type": "Sequence", "normalizers": [{"type": "NFD"}, {"type": "StripAccents"}]})",
+     {{"ábç", {23}}, {"áa", {24}}}},
+    {"Nfkc", "null", R"({"type": "NFKC"})", {{"ａｂ", {14}}, {"①", {4}}}},
+    {"ReplaceRegex",
+     "null",
+     R"({"type": "Replace", "pattern": {"Regex": "[0-9]+"}, "content": "a"})",
+     {{"b12c", {1, 0, 2}}, {"1 2", {0, 19}}}},
+    {"PrependReplace",
+     "null",
+     R"({"type": "Sequence", "normalizers": [{"type": "Prepend", "prepend": "▁"}, {"type": "Replace", "pattern": {"String": " "}, "content": "▁"}]})",
+     {{"a a", {22, 22}}, {"", {}}}},
+};
+
+class Pieces : public ::testing::TestWithParam<PieceCase> {};
+
+TEST_P(Pieces, EncodesAsTokenizers) {
+  const PieceCase& c = GetParam();
+  json j = loom::test::read_json(kData / "pieces/tokenizer.json");
+  j["pre_tokenizer"] = json::parse(c.pre_tokenizer);
+  j["normalizer"] = json::parse(c.normalizer);
+  loom::test::TempDir dir;
+  loom::test::write_json(dir.path() / "tokenizer.json", j);
+  const Tokenizer t = Tokenizer::load(dir.path(), -1);
+  for (const auto& [text, expected] : c.texts) {
+    EXPECT_EQ(t.encode(text, false), expected) << "text: \"" << text << "\"";
+  }
+}
+
+INSTANTIATE_TEST_SUITE_P(EachStep, Pieces, ::testing::ValuesIn(kPieceCases),
+                         [](const auto& info) { return std::string(info.param.name); });
 
 // ---------------------------------------------------------------------------------------------
 // Errors: each names the file and what is wrong in it.

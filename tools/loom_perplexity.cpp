@@ -50,7 +50,7 @@ int run(const Args& a) {
       std::fprintf(stderr, "loom-perplexity: quant cache: %s\n", l.c_str());
     }
   }
-  const std::vector<int> ids = model.tokenizer().encode(text, /*add_bos=*/false);
+  const std::vector<int> ids = model.tokenizer().encode(text, /*add_special=*/false);
   if (ids.empty()) throw loom::Error("--file: " + a.file + " has no text to measure");
 
   loom::Session session(model, {.ctx_size = a.ctx_size,

@@ -61,8 +61,10 @@ class Bpe {
     if (id < 0) return std::nullopt;
     return id;
   }
-  // Vocabulary entries by id (empty where the vocabulary has no such id).
-  const std::vector<std::string>& tokens() const { return tokens_; }
+  // Vocabulary entries by id (empty where the vocabulary has no such id), handed over once:
+  // the tokenizer keeps them with the added tokens.
+  std::vector<std::string> take_tokens() { return std::move(tokens_); }
+  size_t id_count() const { return has_id_.size(); }
   // Whether the vocabulary has an entry of id ID.
   bool has_id(size_t id) const { return id < has_id_.size() && has_id_[id]; }
   bool byte_fallback() const { return byte_fallback_; }

@@ -109,7 +109,7 @@ JsonTokenizer::JsonTokenizer(const fs::path& dir, int bos_id) {
   // Added tokens: ids may lie inside the model's vocabulary or follow it.
   std::vector<AddedToken> added;
   std::vector<std::string> added_norm;
-  const size_t model_size = model_->tokens().size();
+  const size_t model_size = model_->id_count();
   std::vector<JsonValue> added_v;
   if (auto a = root.get("added_tokens")) added_v = a->items();
   const int64_t id_limit = static_cast<int64_t>(model_size + added_v.size());
@@ -138,13 +138,11 @@ JsonTokenizer::JsonTokenizer(const fs::path& dir, int bos_id) {
   // Every id's token: added tokens take precedence over the model's entry, as in tokenizers.
   size_t n = model_size;
   for (const AddedToken& t : added) n = std::max(n, static_cast<size_t>(t.id) + 1);
-  tokens_.assign(n, {});
+  tokens_ = model_->take_tokens();
+  tokens_.resize(n);
   present_.assign(n, 0);
   special_.assign(n, 0);
-  for (size_t id = 0; id < model_size; ++id) {
-    tokens_[id] = model_->tokens()[id];
-    present_[id] = model_->has_id(id);
-  }
+  for (size_t id = 0; id < model_size; ++id) present_[id] = model_->has_id(id);
   for (const AddedToken& t : added) {
     tokens_[t.id] = t.content;
     present_[t.id] = 1;
@@ -172,7 +170,7 @@ JsonTokenizer::JsonTokenizer(const fs::path& dir, int bos_id) {
     }
   }
 
-  const TokenizerConfig cfg = read_tokenizer_config(dir / "tokenizer_config.json");
+  const TokenizerConfig cfg = read_tokenizer_config(dir);
   const auto config_token = [&](const std::optional<std::string>& t) {
     return t ? token_id(*t).value_or(-1) : -1;
   };

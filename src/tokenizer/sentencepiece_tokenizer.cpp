@@ -70,7 +70,7 @@ SentencePieceTokenizer::SentencePieceTokenizer(const fs::path& dir, int bos_id) 
                 "the folder's tokenizer.json");
   }
   bos_id_ = bos_id >= 0 ? bos_id : sp_.bos_id();
-  const TokenizerConfig cfg = read_tokenizer_config(dir / "tokenizer_config.json");
+  const TokenizerConfig cfg = read_tokenizer_config(dir);
   if (cfg.add_bos_token) add_bos_ = *cfg.add_bos_token;
 
   const int n = sp_.GetPieceSize();

@@ -35,9 +35,10 @@ std::optional<std::string> get_token(const nlohmann::json& j, const char* key,
 
 }  // namespace
 
-TokenizerConfig read_tokenizer_config(const fs::path& file) {
-  TokenizerConfig c;
-  if (!fs::exists(file)) return c;
+namespace {
+// FILE's JSON object, or an empty object when FILE does not exist.
+nlohmann::json read_object(const fs::path& file) {
+  if (!fs::exists(file)) return nlohmann::json::object();
   std::ifstream in(file);
   nlohmann::json j;
   try {
@@ -46,6 +47,14 @@ TokenizerConfig read_tokenizer_config(const fs::path& file) {
     throw Error(file.string() + ": invalid JSON: " + e.what());
   }
   if (!j.is_object()) throw Error(file.string() + ": not a JSON object");
+  return j;
+}
+}  // namespace
+
+TokenizerConfig read_tokenizer_config(const fs::path& dir) {
+  TokenizerConfig c;
+  const fs::path file = dir / "tokenizer_config.json";
+  const nlohmann::json j = read_object(file);
   c.names_add_bos_or_eos = j.contains("add_bos_token") || j.contains("add_eos_token");
   c.add_bos_token = get_bool(j, "add_bos_token", file);
   c.add_eos_token = get_bool(j, "add_eos_token", file);
@@ -54,6 +63,12 @@ TokenizerConfig read_tokenizer_config(const fs::path& file) {
   c.eos_token = get_token(j, "eos_token", file);
   if (auto it = j.find("tokenizer_class"); it != j.end() && it->is_string()) {
     c.tokenizer_class = it->get<std::string>();
+  }
+  if (!j.contains("bos_token") || !j.contains("eos_token")) {
+    const fs::path map_file = dir / "special_tokens_map.json";
+    const nlohmann::json m = read_object(map_file);
+    if (!j.contains("bos_token")) c.bos_token = get_token(m, "bos_token", map_file);
+    if (!j.contains("eos_token")) c.eos_token = get_token(m, "eos_token", map_file);
   }
   return c;
 }

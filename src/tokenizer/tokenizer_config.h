@@ -20,8 +20,10 @@ struct TokenizerConfig {
   std::string tokenizer_class;
 };
 
-// Reads FILE; an absent file gives an empty config. Throws loom::Error for malformed JSON or a
-// key of the wrong type, naming the file and the key.
-TokenizerConfig read_tokenizer_config(const std::filesystem::path& file);
+// Reads DIR/tokenizer_config.json, taking bos_token and eos_token from
+// DIR/special_tokens_map.json where the config does not name them (as transformers does); absent
+// files give an empty config. Throws loom::Error for malformed JSON or a key of the wrong type,
+// naming the file and the key.
+TokenizerConfig read_tokenizer_config(const std::filesystem::path& dir);
 
 }  // namespace loom::detail
