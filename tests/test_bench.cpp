@@ -400,4 +400,54 @@ TEST(Bench, HelpListsFlags) {
   }
 }
 
+const std::string kText = std::string(LOOM_SOURCE_DIR) + "/tests/data/stories_ppl.txt";
+
+// --tokenize: one row per folder and text; the token count is transformers' for that text.
+TEST(Bench, TokenizeTimesATokenizer) {
+  std::ifstream in(std::string(LOOM_SOURCE_DIR) + "/tests/data/tokenizer_goldens/llama3.json");
+  const json goldens = json::parse(in);
+  json entry;
+  for (const json& e : goldens["entries"]) {
+    if (e["text"].get<std::string>().rfind("Once upon a time, in a small village", 0) == 0)
+      entry = e;
+  }
+  ASSERT_FALSE(entry.is_null());
+  const std::string text = entry["text"];
+  const fs::path file = fs::temp_directory_path() / ("loom_bench_text_" + std::to_string(getpid()));
+  std::ofstream(file, std::ios::binary) << text;
+  const std::string tokenizers = std::string(LOOM_SHARED_DIR) + "/fixtures/tokenizers/";
+  const Result r = run("--tokenize " + file.string() + " -m " + tokenizers + "llama3 -m " +
+                       tokenizers + "qwen3 -r 2 -o json");
+  fs::remove(file);
+  ASSERT_EQ(r.exit_code, 0) << r.err;
+  const json rows = json::parse(r.out);
+  ASSERT_EQ(rows.size(), 2u);
+  EXPECT_EQ(rows[0]["tokenizer"], "llama3");
+  EXPECT_EQ(rows[1]["tokenizer"], "qwen3");
+  EXPECT_EQ(rows[0]["tokens"], entry["plain"].size());
+  for (const json& row : rows) {
+    EXPECT_EQ(row["bytes"], text.size());
+    EXPECT_EQ(row["threads"], 1);
+    EXPECT_GT(row["load_ms"].get<double>(), 0);
+    EXPECT_GT(row["encode_mb_s"].get<double>(), 0);
+    EXPECT_GT(row["encode_lines_mb_s"].get<double>(), 0);
+  }
+  const Result md = run("--tokenize " + kText + " -m " + tokenizers + "llama3 -r 1");
+  ASSERT_EQ(md.exit_code, 0) << md.err;
+  EXPECT_THAT(md.out, HasSubstr("| tokenizer | text | bytes | tokens | load ms | encode MB/s |"));
+}
+
+TEST(Bench, TokenizeErrors) {
+  const std::string llama3 = std::string(LOOM_SHARED_DIR) + "/fixtures/tokenizers/llama3";
+  const Result no_file = run("--tokenize /no/such/text.txt -m " + llama3);
+  EXPECT_EQ(no_file.exit_code, 1);
+  EXPECT_THAT(no_file.err, HasSubstr("/no/such/text.txt"));
+  const Result no_dir = run("--tokenize " + kText + " -m /no/such/folder");
+  EXPECT_EQ(no_dir.exit_code, 1);
+  EXPECT_THAT(no_dir.err, HasSubstr("/no/such/folder"));
+  const Result csv = run("--tokenize " + kText + " -m " + llama3 + " -o csv");
+  EXPECT_EQ(csv.exit_code, 1);
+  EXPECT_THAT(csv.err, HasSubstr("md or json"));
+}
+
 }  // namespace

@@ -19,6 +19,7 @@
 
 #include "bench/bandwidth.h"
 #include "bench/report.h"
+#include "bench/tokenize_bench.h"
 #include "loom/loom.h"
 #include "simd/cpu.h"
 
@@ -39,6 +40,7 @@ struct Args {
   std::vector<std::string> models, synthetic;
   std::vector<std::string> dtypes{"bf16"}, prompts{"512"}, gens{"128"}, depths{"0"}, threads;
   std::vector<std::string> kv_types{"f32"};
+  std::vector<std::string> tokenize;  // texts: benchmark the -m folders' tokenizers instead
   int repetitions = 5;
   bool no_warmup = false;
   int batch_size = 0;
@@ -447,6 +449,11 @@ int main(int argc, char** argv) {
       ->type_name("MIB")
       ->capture_default_str();
   app.add_flag("--no-bw", a.no_bw, "do not probe the memory bandwidth");
+  app.add_option("--tokenize", a.tokenize,
+                 "instead of the model: time the -m folders' tokenizers (load ms, encode MB/s on "
+                 "one thread, whole text and line by line) on these text files; repeatable")
+      ->type_name("FILE")
+      ->group("Tokenizer");
   try {
     app.parse(argc, argv);
   } catch (const CLI::Success& e) {
@@ -457,6 +464,15 @@ int main(int argc, char** argv) {
   }
 
   try {
+    if (!a.tokenize.empty()) {
+      if (!a.synthetic.empty())
+        throw loom::Error("--tokenize times tokenizer folders, not --synthetic");
+      return loom::bench::run_tokenize_bench(
+          {.files = a.tokenize,
+           .dirs = a.models.empty() ? std::vector<std::string>{LOOM_DEFAULT_MODEL} : a.models,
+           .repetitions = a.repetitions,
+           .output = a.output});
+    }
     return run(a);
   } catch (const std::exception& e) {
     std::fflush(stdout);
