@@ -124,23 +124,26 @@ TEST(ArchConfig, QwenSlidingWindowOnlyWithUseSlidingWindow) {
   j.erase("use_sliding_window");  // false by default
   EXPECT_EQ(parse(j).sliding_window, 0);
 
-  // From max_window_layers on: none of 2 layers, or all of them.
+  // From max_window_layers on: none of 2 layers, all of them, or the second only.
   j["use_sliding_window"] = true;
   j["sliding_window"] = 256;
+  auto windows = [&] {
+    const loom::ModelConfig c = parse(j);
+    return std::vector<int>{c.window_of(0), c.window_of(1)};
+  };
   j["max_window_layers"] = 2;
-  EXPECT_EQ(parse(j).sliding_window, 0);
+  EXPECT_EQ(windows(), (std::vector<int>{0, 0}));
   j["max_window_layers"] = 0;
-  EXPECT_EQ(parse(j).sliding_window, 256);
+  EXPECT_EQ(windows(), (std::vector<int>{256, 256}));
   j["max_window_layers"] = 1;
-  EXPECT_THAT(error_of([&] { parse(j); }),
-              AllOf(HasSubstr("max_window_layers"), HasSubstr("some layers only")));
+  EXPECT_EQ(windows(), (std::vector<int>{0, 256}));
 
   // layer_types, where given, decide.
   j["max_window_layers"] = 0;
   j["layer_types"] = {"full_attention", "full_attention"};
-  EXPECT_EQ(parse(j).sliding_window, 0);
+  EXPECT_EQ(windows(), (std::vector<int>{0, 0}));
   j["layer_types"] = {"sliding_attention", "full_attention"};
-  EXPECT_THAT(error_of([&] { parse(j); }), HasSubstr("layer_types"));
+  EXPECT_EQ(windows(), (std::vector<int>{256, 0}));
   j["layer_types"] = {"sliding_attention"};
   EXPECT_THAT(error_of([&] { parse(j); }),
               AllOf(HasSubstr("layer_types"), HasSubstr("num_hidden_layers")));
