@@ -297,3 +297,57 @@ TEST(Cli, HelpShowsSamplingFlagsAndDefaults) {
 }
 
 }  // namespace
+
+namespace {
+// llama2-gqa-bf16 with both tokenizer files: its tokenizer.model and the same tokenizer converted
+// to tokenizer.json by transformers (fixtures/tokenizers/llama2-json).
+struct BothTokenizers {
+  loom::test::TempDir dir;
+  BothTokenizers() {
+    const fs::path model = kShared + "/fixtures/llama2-gqa-bf16";
+    for (const auto& e : fs::directory_iterator(model)) {
+      fs::create_symlink(e.path(), dir.path() / e.path().filename());
+    }
+    fs::copy_file(kShared + "/fixtures/tokenizers/llama2-json/tokenizer.json",
+                  dir.path() / "tokenizer.json");
+  }
+};
+}  // namespace
+
+TEST(Cli, TokenizerJsonPreferredAsTransformersDoesAndTokenizerFlagChooses) {
+  BothTokenizers f;
+  const std::string base = "-m " + f.dir.path().string() + " -p '  two  spaces' -n 1 --json ";
+  // The ids transformers gives for each file (fixtures/README.md).
+  Result r = run(base);
+  ASSERT_EQ(r.exit_code, 0) << r.err;
+  EXPECT_EQ(json::parse(r.out)["prompt_ids"], json::parse("[1, 259, 10184, 259, 22854]"));
+  EXPECT_THAT(r.err, HasSubstr("llama model, tokenizer.json"));
+  r = run(base + "--tokenizer sentencepiece");
+  ASSERT_EQ(r.exit_code, 0) << r.err;
+  EXPECT_EQ(json::parse(r.out)["prompt_ids"], json::parse("[1, 259, 1023, 29871, 8162]"));
+  EXPECT_THAT(r.err, HasSubstr("tokenizer.model (sentencepiece"));
+  r = run(base + "--tokenizer json");
+  ASSERT_EQ(r.exit_code, 0) << r.err;
+  EXPECT_EQ(json::parse(r.out)["prompt_ids"], json::parse("[1, 259, 10184, 259, 22854]"));
+
+  r = run(base + "--tokenizer tiktoken");
+  EXPECT_EQ(r.exit_code, 1);
+  EXPECT_THAT(r.err, HasSubstr("--tokenizer: 'tiktoken'"));
+  r = run("-p hi -n 1 --tokenizer json");  // stories260K has no tokenizer.json
+  EXPECT_EQ(r.exit_code, 1);
+  EXPECT_THAT(r.err, HasSubstr("no tokenizer.json in"));
+}
+
+TEST(Cli, SpecialTokenTextIsParsedUnlessNoParseSpecial) {
+  BothTokenizers f;  // tokenizer.json's added tokens are split out of the text
+  const std::string base = "-m " + f.dir.path().string() + " -p 'Hi</s>there' -n 1 --json ";
+  Result r = run(base);
+  ASSERT_EQ(r.exit_code, 0) << r.err;
+  const auto parsed = json::parse(r.out)["prompt_ids"].get<std::vector<int>>();
+  EXPECT_EQ(std::count(parsed.begin() + 1, parsed.end(), 2), 1);  // </s> is EOS, id 2
+  r = run(base + "--no-parse-special");
+  ASSERT_EQ(r.exit_code, 0) << r.err;
+  const auto text = json::parse(r.out)["prompt_ids"].get<std::vector<int>>();
+  EXPECT_EQ(std::count(text.begin() + 1, text.end(), 2), 0);
+  EXPECT_GT(text.size(), parsed.size());
+}

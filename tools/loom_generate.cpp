@@ -11,6 +11,7 @@
 #include <vector>
 
 #include "loom/loom.h"
+#include "tokenizer_flag.h"
 
 namespace {
 
@@ -26,6 +27,8 @@ struct Args {
   std::string quant_cache = "auto";
   std::string kv_type = "f32";
   bool bf16_activations = false;
+  std::string tokenizer = "auto";
+  bool no_parse_special = false;
   std::string dump_logits;
   bool json = false;
   int logprobs = -1;
@@ -125,8 +128,11 @@ int run(const Args& a, const CLI::App& app) {
   const loom::DType kv = loom::SessionOptions::kv_type_from_flag(a.kv_type);
   loom::LoadOptions load = loom::LoadOptions::from_quantize_flag(a.quantize);
   load.set_quant_cache_flag(a.quant_cache);
+  load.tokenizer.source = loom::tools::tokenizer_source(a.tokenizer);
   const loom::Model model = loom::Model::load(a.model, load);
   const loom::Tokenizer& tok = model.tokenizer();
+  std::fprintf(stderr, "loom-generate: %s model, %s\n", loom::arch_name(model.config().arch),
+               tok.describe().c_str());
   if (const loom::Quantization& q = model.quantization(); q.type) {
     std::fprintf(stderr, "loom-generate: quantized %d matrices to %s\n", q.quantized,
                  loom::dtype_name(*q.type));
@@ -140,7 +146,7 @@ int run(const Args& a, const CLI::App& app) {
   if (!a.prompt_ids.empty()) {
     prompt = parse_ids(a.prompt_ids);
   } else {
-    prompt = tok.encode(a.prompt, true);
+    prompt = tok.encode(a.prompt, /*add_special=*/true, /*parse_special=*/!a.no_parse_special);
   }
   if (prompt.empty()) throw loom::Error("empty prompt: pass --prompt TEXT or --prompt-ids");
 
@@ -265,6 +271,10 @@ int main(int argc, char** argv) {
                  "values)")
       ->type_name("TYPE")
       ->capture_default_str();
+  loom::tools::add_tokenizer_flag(app, a.tokenizer);
+  app.add_flag("--no-parse-special", a.no_parse_special,
+               "read special-token text in the prompt (<|eot_id|>, </s>) as plain text instead of "
+               "as the special tokens (transformers' split_special_tokens)");
   app.add_flag("--bf16-activations", a.bf16_activations,
                "prompts' products with bf16 weights round the activations to bf16 (AVX-512 BF16 "
                "only; faster only where vdpbf16ps outruns fp32 FMAs, e.g. Zen 4; logits move, see "

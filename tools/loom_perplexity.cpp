@@ -10,6 +10,7 @@
 #include <vector>
 
 #include "loom/loom.h"
+#include "tokenizer_flag.h"
 
 namespace {
 
@@ -22,6 +23,7 @@ struct Args {
   std::string quant_cache = "auto";
   std::string kv_type = "f32";
   bool bf16_activations = false;
+  std::string tokenizer = "auto";
 };
 
 std::string read_text(const std::string& path) {
@@ -41,6 +43,7 @@ int run(const Args& a) {
   const loom::DType kv = loom::SessionOptions::kv_type_from_flag(a.kv_type);
   loom::LoadOptions load = loom::LoadOptions::from_quantize_flag(a.quantize);
   load.set_quant_cache_flag(a.quant_cache);
+  load.tokenizer.source = loom::tools::tokenizer_source(a.tokenizer);
   const std::string text = read_text(a.file);
   const loom::Model model = loom::Model::load(a.model, load);
   if (const loom::Quantization& q = model.quantization(); q.type) {
@@ -100,7 +103,7 @@ int main(int argc, char** argv) {
       "llama-perplexity"};
   app.get_formatter()->column_width(40);
   app.add_option("-m,--model", a.model,
-                 "model folder (config.json, *.safetensors, tokenizer.model)")
+                 "model folder (config.json, *.safetensors, tokenizer.json or tokenizer.model)")
       ->capture_default_str();
   app.add_option("-f,--file", a.file, "text file to measure")->type_name("FILE")->required();
   app.add_option("-c,--ctx-size,--ctx", a.ctx_size,
@@ -120,6 +123,7 @@ int main(int argc, char** argv) {
                  "written on first use), off, or the cache file's path")
       ->type_name("auto|off|PATH")
       ->capture_default_str();
+  loom::tools::add_tokenizer_flag(app, a.tokenizer);
   app.add_option("--kv-type", a.kv_type, "KV cache element type: f32, f16 or bf16")
       ->type_name("TYPE")
       ->capture_default_str();

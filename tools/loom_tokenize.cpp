@@ -15,6 +15,7 @@
 
 #include "loom/error.h"
 #include "loom/tokenizer.h"
+#include "tokenizer_flag.h"
 
 namespace {
 
@@ -25,6 +26,7 @@ struct Args {
   bool has_prompt = false;  // -p given, perhaps empty
   bool from_stdin = false, ids = false, show_count = false, no_bos = false;
   bool no_parse_special = false, no_escape = false, log_disable = false;
+  std::string tokenizer = "auto";
 };
 
 std::string read_bytes(std::istream& in) {
@@ -147,7 +149,8 @@ int run(const Args& a) {
   } else {
     text = a.no_escape ? a.prompt : unescape(a.prompt);
   }
-  const loom::Tokenizer tok = loom::Tokenizer::load(a.model, config_bos_id(a.model));
+  const loom::Tokenizer tok = loom::Tokenizer::load(
+      a.model, config_bos_id(a.model), {.source = loom::tools::tokenizer_source(a.tokenizer)});
   std::string decoded;
   std::vector<int> ids;
   if (!a.decode.empty()) {
@@ -194,6 +197,7 @@ int main(int argc, char** argv) {
                                        "text to tokenize (\\n, \\t, \\xHH... read as escapes)")
                             ->type_name("TEXT");
   app.add_option("-f,--file", a.file, "tokenize this file's bytes as they are")->type_name("FILE");
+  loom::tools::add_tokenizer_flag(app, a.tokenizer);
   app.add_flag("--stdin", a.from_stdin, "tokenize standard input's bytes as they are");
   app.add_flag("--ids", a.ids, "print only the ids, as [1, 2, 3]");
   app.add_flag("--show-count", a.show_count, "print the number of tokens at the end");
