@@ -82,12 +82,11 @@ bool is_llama_class(std::string_view tokenizer_class) {
 std::unique_ptr<JsonDocument> llama_pipeline(const TokenizerConfig& cfg, const fs::path& file) {
   const bool prefix = cfg.add_prefix_space.value_or(true);
   const char* scheme = !prefix ? "never" : cfg.legacy.value_or(false) ? "always" : "first";
-  std::string json = R"({"pre_tokenizer": {"type": "Metaspace", "replacement": "\u2581",
-      "prepend_scheme": ")" +
-                     std::string(scheme) + R"(", "split": false},
-    "decoder": {"type": "Sequence", "decoders": [
-      {"type": "Replace", "pattern": {"String": "\u2581"}, "content": " "},
-      {"type": "ByteFallback"}, {"type": "Fuse"})";
+  std::string json = R"({"pre_tokenizer": {"type": "Metaspace", "replacement": "\u2581", )";
+  json += R"("prepend_scheme": ")" + std::string(scheme) + R"(", "split": false}, )";
+  json += R"("decoder": {"type": "Sequence", "decoders": [)";
+  json += R"({"type": "Replace", "pattern": {"String": "\u2581"}, "content": " "}, )";
+  json += R"({"type": "ByteFallback"}, {"type": "Fuse"})";
   if (prefix) json += R"(, {"type": "Strip", "content": " ", "start": 1, "stop": 0})";
   json += "]}}";
   return JsonDocument::parse(json, file.string() + " (as transformers' LlamaTokenizer)");
