@@ -258,7 +258,6 @@ class Parity : public ::testing::TestWithParam<Case> {
     }
   }
 
-  json goldens_;
   std::vector<Expected> want_;
   // The checks the goldens cover where not every entry has one.
   std::vector<Check<std::vector<int>>> split_;
