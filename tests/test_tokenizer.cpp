@@ -167,6 +167,120 @@ TEST(TokenizerJson, SentencepieceStyleDecodes) {
   EXPECT_EQ(t.describe(), "tokenizer.json (BPE, byte-fallback, 13 tokens)");
 }
 
+// tokenizer_class LlamaTokenizer (or LlamaTokenizerFast) on a byte-fallback file: transformers
+// 5.17 drops the file's normalizer, pre-tokenizer and decoder for Metaspace("▁", no split) and
+// Replace/ByteFallback/Fuse/Strip; "▁" goes before the text's start only unless legacy is true,
+// and nowhere with add_prefix_space false (then no Strip either). Ids worked out by hand from
+// that pipeline over the spm file's vocabulary.
+class LlamaClass : public ::testing::Test {
+ protected:
+  Tokenizer load(const std::string& config) {
+    fs::copy(kData / "spm/tokenizer.json", dir_.path() / "tokenizer.json",
+             fs::copy_options::overwrite_existing);
+    loom::test::write_text(dir_.path() / "tokenizer_config.json", config);
+    return Tokenizer::load(dir_.path(), -1);
+  }
+  loom::test::TempDir dir_;
+};
+
+TEST_F(LlamaClass, PrependsOnlyAtTheStart) {
+  const Tokenizer t = load(R"({"tokenizer_class": "LlamaTokenizer"})");
+  EXPECT_THAT(t.describe(), HasSubstr("read as transformers' LlamaTokenizer"));
+  // The file's Prepend normalizer gives "▁hi" after </s> too (10); the class gives "hi".
+  EXPECT_EQ(t.encode("hi</s>hi", false), ids({10, 2, 7, 8}));
+  // A leading space is the "▁" itself: no second one (the file gives 6, 10).
+  EXPECT_EQ(t.encode(" hi", false), ids({10}));
+  EXPECT_EQ(t.encode("  hi", false), ids({6, 10}));
+  EXPECT_EQ(t.encode("hi", true), ids({1, 10}));  // the file's post-processor stays
+  EXPECT_EQ(t.decode(ids({10, 2, 7, 8})), "hi</s>hi");
+  EXPECT_TRUE(t.strips_leading_space());
+}
+
+TEST_F(LlamaClass, LegacyPrependsAfterSpecialTokens) {
+  const Tokenizer t = load(R"({"tokenizer_class": "LlamaTokenizerFast", "legacy": true})");
+  EXPECT_EQ(t.encode("hi</s>hi", false), ids({10, 2, 10}));
+  EXPECT_EQ(t.encode(" hi", false), ids({10}));
+}
+
+TEST_F(LlamaClass, NoPrefixSpace) {
+  const Tokenizer t = load(R"({"tokenizer_class": "LlamaTokenizer", "add_prefix_space": false})");
+  EXPECT_EQ(t.encode("hi", false), ids({7, 8}));
+  EXPECT_EQ(t.encode(" hi", false), ids({10}));
+  EXPECT_EQ(t.decode(ids({10})), " hi");  // no Strip
+  EXPECT_FALSE(t.strips_leading_space());
+}
+
+TEST_F(LlamaClass, OtherClassesKeepTheFile) {
+  const Tokenizer t = load(R"({"tokenizer_class": "PreTrainedTokenizerFast"})");
+  EXPECT_EQ(t.encode("hi</s>hi", false), ids({10, 2, 10}));
+  EXPECT_EQ(t.encode(" hi", false), ids({6, 10}));
+  EXPECT_EQ(t.describe(), "tokenizer.json (BPE, byte-fallback, 13 tokens)");
+}
+
+TEST(TokenizerJson, LlamaClassKeepsAByteLevelFile) {
+  // On a byte-level file the class's Metaspace would lose every space; loom keeps the file.
+  loom::test::TempDir dir;
+  fs::copy(kData / "bytelevel/tokenizer.json", dir.path() / "tokenizer.json");
+  loom::test::write_text(dir.path() / "tokenizer_config.json",
+                         R"({"tokenizer_class": "LlamaTokenizerFast"})");
+  const Tokenizer t = Tokenizer::load(dir.path(), -1);
+  EXPECT_EQ(t.encode("hello world", false), ids({11, 12, 3, 6, 2, 7}));
+  EXPECT_EQ(t.describe(), "tokenizer.json (BPE, byte-level, 24 tokens)");
+}
+
+// Tokens tokenizer_config.json names (or its class names by default) are special for decode and
+// streaming, as transformers re-adds them as special, even where tokenizer.json says they are
+// not; the input is still split on them as the file says.
+TEST(TokenizerJson, ConfigNamedTokensAreSpecial) {
+  loom::test::TempDir dir;
+  fs::copy(kData / "bytelevel/tokenizer.json", dir.path() / "tokenizer.json");
+  const auto load = [&](const std::string& config) {
+    loom::test::write_text(dir.path() / "tokenizer_config.json", config);
+    return Tokenizer::load(dir.path(), -1);
+  };
+  // "<x>" (22) is a non-special added token in the file.
+  EXPECT_FALSE(load("{}").is_special(22));
+  for (const char* config :
+       {R"({"mask_token": "<x>"})", R"({"pad_token": {"__type": "AddedToken", "content": "<x>"}})",
+        R"({"additional_special_tokens": ["<x>"]})",
+        R"({"extra_special_tokens": {"image_token": "<x>"}})"}) {
+    SCOPED_TRACE(config);
+    const Tokenizer t = load(config);
+    EXPECT_TRUE(t.is_special(22));
+    EXPECT_EQ(t.decode(ids({11, 22}), true), "hello");
+    EXPECT_EQ(t.decode(ids({11, 22})), "hello<x>");
+    EXPECT_EQ(t.token_bytes(22), "");
+    EXPECT_EQ(t.encode("a <x> b", false), ids({22}));  // still lstrip/rstrip, as the file says
+  }
+  // GemmaTokenizer's mask_token defaults to "<mask>"; a null mask_token names none.
+  json j = loom::test::read_json(kData / "bytelevel/tokenizer.json");
+  j["added_tokens"][2]["content"] = "<mask>";
+  loom::test::write_json(dir.path() / "tokenizer.json", j);
+  EXPECT_TRUE(load(R"({"tokenizer_class": "GemmaTokenizer"})").is_special(22));
+  EXPECT_FALSE(load(R"({"tokenizer_class": "GemmaTokenizer", "mask_token": null})").is_special(22));
+  EXPECT_FALSE(load(R"({"tokenizer_class": "PreTrainedTokenizerFast"})").is_special(22));
+}
+
+TEST(TokenizerJson, ConfigSpecialTokenErrors) {
+  loom::test::TempDir dir;
+  fs::copy(kData / "bytelevel/tokenizer.json", dir.path() / "tokenizer.json");
+  const fs::path config = dir.path() / "tokenizer_config.json";
+  const auto error_with = [&](const std::string& text) {
+    loom::test::write_text(config, text);
+    return error_of([&] { Tokenizer::load(dir.path(), -1); });
+  };
+  EXPECT_THAT(
+      error_with(R"({"extra_special_tokens": 5})"),
+      AllOf(HasSubstr(config.string()), HasSubstr("'extra_special_tokens' must be a list")));
+  EXPECT_THAT(error_with(R"({"additional_special_tokens": ["<x>", 3]})"),
+              AllOf(HasSubstr(config.string()), HasSubstr("'additional_special_tokens[1]'"),
+                    HasSubstr("must be a token")));
+  EXPECT_THAT(error_with(R"({"extra_special_tokens": {"image_token": {"id": 4}}})"),
+              HasSubstr("'extra_special_tokens.image_token' must be a token"));
+  EXPECT_THAT(error_with(R"({"tokenizer_class": "LlamaTokenizer", "legacy": "yes"})"),
+              AllOf(HasSubstr(config.string()), HasSubstr("'legacy' must be true or false")));
+}
+
 TEST(TokenizerJson, TextStreamMatchesDecode) {
   const Tokenizer& t = spm();
   const std::vector<int> seq = {10, 3, 9, 4, 5, 6, 12};
@@ -423,7 +537,9 @@ TEST(TokenizerReal, Qwen3) {
 
 TEST(TokenizerReal, Llama2Json) {
   const Tokenizer& t = real("llama2-json");
-  EXPECT_EQ(t.describe(), "tokenizer.json (BPE, byte-fallback, 32000 tokens)");
+  EXPECT_EQ(t.describe(),
+            "tokenizer.json (BPE, byte-fallback, 32000 tokens, read as transformers' "
+            "LlamaTokenizer)");
   EXPECT_TRUE(t.add_bos());
   EXPECT_TRUE(t.strips_leading_space());
   for (const RealCase& c : kRealCases) {

@@ -60,6 +60,71 @@ class JsonTokenizer final : public TokenizerImpl {
   std::string describe_;
 };
 
+namespace {
+
+// transformers 5.17 reads a tokenizer.json through the class tokenizer_config.json names, and
+// LlamaTokenizer (LlamaTokenizerFast is an alias of it) does not keep the file's pipeline: its
+// __init__ builds a BPE from the file's vocabulary and merges and gives it no normalizer, a
+// Metaspace pre-tokenizer ("▁", no split) and a Replace/ByteFallback/Fuse(/Strip) decoder; only
+// the file's post-processor and added tokens survive. Its Metaspace prepends "▁" at the text's
+// start only ("first") unless the config says legacy: true ("always", after every special token
+// too), and not at all with add_prefix_space: false (which also drops the Strip). This differs
+// from the legacy Prepend("▁") + Replace(" ", "▁") normalizer of Llama 2 / Mistral v0.1 files:
+// " " is "▁" there, not "▁▁", and "x</s>y" gives "y", not "▁y". Loom does the same, so ids match
+// what transformers feeds the model. Only for sentencepiece-style files (a byte_fallback model):
+// on a byte-level file (DeepSeek V3 names LlamaTokenizerFast) the rebuild loses every space,
+// which no model was trained on, so loom keeps the file's pipeline there. The model stays the
+// file's: transformers' BPE drops the file's unk_token, which byte fallback never reaches.
+bool is_llama_class(std::string_view tokenizer_class) {
+  return tokenizer_class == "LlamaTokenizer" || tokenizer_class == "LlamaTokenizerFast";
+}
+
+std::unique_ptr<JsonDocument> llama_pipeline(const TokenizerConfig& cfg, const fs::path& file) {
+  const bool prefix = cfg.add_prefix_space.value_or(true);
+  const char* scheme = !prefix ? "never" : cfg.legacy.value_or(false) ? "always" : "first";
+  std::string json = R"({"pre_tokenizer": {"type": "Metaspace", "replacement": "\u2581", )";
+  json += R"("prepend_scheme": ")" + std::string(scheme) + R"(", "split": false}, )";
+  json += R"("decoder": {"type": "Sequence", "decoders": [)";
+  json += R"({"type": "Replace", "pattern": {"String": "\u2581"}, "content": " "}, )";
+  json += R"({"type": "ByteFallback"}, {"type": "Fuse"})";
+  if (prefix) json += R"(, {"type": "Strip", "content": " ", "start": 1, "stop": 0})";
+  json += "]}}";
+  return JsonDocument::parse(json, file.string() + " (as transformers' LlamaTokenizer)");
+}
+
+// The tokens transformers treats as special beyond tokenizer.json's own: the named ones the
+// config sets, the class's defaults for those it does not (GemmaTokenizer's __init__ defaults
+// mask_token to "<mask>", which Gemma 3's config does not mention), and the extra ones.
+// transformers re-adds them all to its tokenizer as special, so decode(skip_special_tokens)
+// drops them even where tokenizer.json says "special": false.
+std::vector<std::string> config_special_tokens(const TokenizerConfig& cfg) {
+  using Defaults = std::vector<std::pair<const char*, const char*>>;
+  static const Defaults kGemma = {{"unk_token", "<unk>"},
+                                  {"bos_token", "<bos>"},
+                                  {"eos_token", "<eos>"},
+                                  {"pad_token", "<pad>"},
+                                  {"mask_token", "<mask>"}};
+  static const Defaults kLlama = {
+      {"unk_token", "<unk>"}, {"bos_token", "<s>"}, {"eos_token", "</s>"}};
+  static const Defaults kNone;
+  const Defaults& defaults =
+      cfg.tokenizer_class == "GemmaTokenizer" || cfg.tokenizer_class == "GemmaTokenizerFast"
+          ? kGemma
+      : is_llama_class(cfg.tokenizer_class) ? kLlama
+                                            : kNone;
+  std::vector<std::string> out;
+  for (const auto& [key, t] : cfg.named_tokens) {
+    if (t) out.push_back(*t);
+  }
+  for (const auto& [key, t] : defaults) {
+    if (!cfg.named_tokens.contains(key)) out.emplace_back(t);
+  }
+  out.insert(out.end(), cfg.extra_special_tokens.begin(), cfg.extra_special_tokens.end());
+  return out;
+}
+
+}  // namespace
+
 JsonTokenizer::JsonTokenizer(const fs::path& dir, int bos_id) {
   const fs::path file = dir / "tokenizer.json";
   doc_ = JsonDocument::load(file);
@@ -78,11 +143,20 @@ JsonTokenizer::JsonTokenizer(const fs::path& dir, int bos_id) {
                             "', which loom does not support yet (it reads BPE models only)");
   }
 
-  normalizer_ = root.get("normalizer") ? parse_normalizer(root.at("normalizer")) : nullptr;
-  pre_ = root.get("pre_tokenizer") ? parse_pre_tokenizer(root.at("pre_tokenizer"))
-                                   : PreTokenizerChain{};
+  const TokenizerConfig cfg = read_tokenizer_config(dir);
+  const bool llama =
+      is_llama_class(cfg.tokenizer_class) && model_v.get_bool("byte_fallback", false);
+  if (llama) {
+    const std::unique_ptr<JsonDocument> d = llama_pipeline(cfg, file);
+    pre_ = parse_pre_tokenizer(d->root().at("pre_tokenizer"));
+    decoder_ = parse_decoder(d->root().at("decoder"));
+  } else {
+    normalizer_ = root.get("normalizer") ? parse_normalizer(root.at("normalizer")) : nullptr;
+    pre_ = root.get("pre_tokenizer") ? parse_pre_tokenizer(root.at("pre_tokenizer"))
+                                     : PreTokenizerChain{};
+    decoder_ = root.get("decoder") ? parse_decoder(root.at("decoder")) : nullptr;
+  }
   model_ = std::make_unique<Bpe>(model_v, pre_.byte_level);
-  decoder_ = root.get("decoder") ? parse_decoder(root.at("decoder")) : nullptr;
 
   // Added tokens: ids may lie inside the model's vocabulary or follow it.
   std::vector<AddedToken> added;
@@ -128,6 +202,10 @@ JsonTokenizer::JsonTokenizer(const fs::path& dir, int bos_id) {
     added_by_content_.insert(t.content, t.id);
   }
   added_ = AddedTokens(std::move(added), added_norm);
+  // Special for decode and streaming; the input is still split on them as the file says.
+  for (const std::string& t : config_special_tokens(cfg)) {
+    if (const std::optional<int> id = token_id(t)) special_[*id] = 1;
+  }
 
   bytes_.resize(n);
   for (size_t id = 0; id < n; ++id) {
@@ -148,7 +226,6 @@ JsonTokenizer::JsonTokenizer(const fs::path& dir, int bos_id) {
     }
   }
 
-  const TokenizerConfig cfg = read_tokenizer_config(dir);
   const auto config_token = [&](const std::optional<std::string>& t) {
     return t ? token_id(*t).value_or(-1) : -1;
   };
@@ -166,7 +243,8 @@ JsonTokenizer::JsonTokenizer(const fs::path& dir, int bos_id) {
   } else if (model_->byte_fallback()) {
     describe_ += "byte-fallback, ";
   }
-  describe_ += std::to_string(n) + " tokens)";
+  describe_ += std::to_string(n) + " tokens";
+  describe_ += llama ? ", read as transformers' LlamaTokenizer)" : ")";
   doc_.reset();
 }
 

@@ -38,17 +38,33 @@ std::string locate_error(const simdjson::padded_string& text) {
 
 }  // namespace
 
+namespace {
+// Parses TEXT into ROOT; FILE is what errors name.
+void parse_into(simdjson::dom::parser& parser, const simdjson::padded_string& text,
+                simdjson::dom::element& root, const fs::path& file) {
+  if (auto err = parser.parse(text).get(root); err) {
+    std::string where = locate_error(text);
+    throw Error(file.string() + ": malformed JSON at " +
+                (where.empty() ? std::string(simdjson::error_message(err)) : where));
+  }
+}
+}  // namespace
+
 std::unique_ptr<JsonDocument> JsonDocument::load(const fs::path& file) {
   auto doc = std::make_unique<JsonDocument>();
   doc->file_ = file;
   if (simdjson::padded_string::load(file.string()).get(doc->text_)) {
     throw Error(file.string() + ": cannot read the file");
   }
-  if (auto err = doc->parser_.parse(doc->text_).get(doc->root_); err) {
-    std::string where = locate_error(doc->text_);
-    throw Error(file.string() + ": malformed JSON at " +
-                (where.empty() ? std::string(simdjson::error_message(err)) : where));
-  }
+  parse_into(doc->parser_, doc->text_, doc->root_, file);
+  return doc;
+}
+
+std::unique_ptr<JsonDocument> JsonDocument::parse(std::string_view text, const fs::path& name) {
+  auto doc = std::make_unique<JsonDocument>();
+  doc->file_ = name;
+  doc->text_ = simdjson::padded_string(text);
+  parse_into(doc->parser_, doc->text_, doc->root_, name);
   return doc;
 }
 

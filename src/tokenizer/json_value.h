@@ -25,6 +25,9 @@ class JsonDocument {
  public:
   // Throws loom::Error naming FILE and, for malformed JSON, the line and column.
   static std::unique_ptr<JsonDocument> load(const std::filesystem::path& file);
+  // TEXT parsed as if read from a file called NAME (what errors name).
+  static std::unique_ptr<JsonDocument> parse(std::string_view text,
+                                             const std::filesystem::path& name);
   JsonValue root() const;
   const std::filesystem::path& file() const { return file_; }
 

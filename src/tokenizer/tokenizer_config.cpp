@@ -19,18 +19,23 @@ std::optional<bool> get_bool(const nlohmann::json& j, const char* key, const fs:
   return it->get<bool>();
 }
 
-// A special token is written as a string or as {"__type": "AddedToken", "content": ...}.
+// A special token is written as a string or as {"__type": "AddedToken", "content": ...}; WHERE
+// names the key for errors.
+std::string token_of(const nlohmann::json& v, const std::string& where, const fs::path& file) {
+  if (v.is_string()) return v.get<std::string>();
+  if (v.is_object()) {
+    auto c = v.find("content");
+    if (c != v.end() && c->is_string()) return c->get<std::string>();
+  }
+  throw Error(file.string() + ": key '" + where + "' must be a token (a string or an object with " +
+              "\"content\"), got " + v.dump());
+}
+
 std::optional<std::string> get_token(const nlohmann::json& j, const char* key,
                                      const fs::path& file) {
   auto it = j.find(key);
   if (it == j.end() || it->is_null()) return std::nullopt;
-  if (it->is_string()) return it->get<std::string>();
-  if (it->is_object()) {
-    auto c = it->find("content");
-    if (c != it->end() && c->is_string()) return c->get<std::string>();
-  }
-  throw Error(file.string() + ": key '" + key + "' must be a token (a string or an object with " +
-              "\"content\"), got " + it->dump());
+  return token_of(*it, key, file);
 }
 
 }  // namespace
@@ -57,16 +62,42 @@ TokenizerConfig read_tokenizer_config(const fs::path& dir) {
   const nlohmann::json j = read_object(file);
   c.add_bos_token = get_bool(j, "add_bos_token", file);
   c.add_eos_token = get_bool(j, "add_eos_token", file);
-  c.bos_token = get_token(j, "bos_token", file);
-  c.eos_token = get_token(j, "eos_token", file);
   if (auto it = j.find("tokenizer_class"); it != j.end() && it->is_string()) {
     c.tokenizer_class = it->get<std::string>();
   }
-  if (!j.contains("bos_token") || !j.contains("eos_token")) {
-    const fs::path map_file = dir / "special_tokens_map.json";
-    const nlohmann::json m = read_object(map_file);
-    if (!j.contains("bos_token")) c.bos_token = get_token(m, "bos_token", map_file);
-    if (!j.contains("eos_token")) c.eos_token = get_token(m, "eos_token", map_file);
+  c.legacy = get_bool(j, "legacy", file);
+  c.add_prefix_space = get_bool(j, "add_prefix_space", file);
+
+  // The named special tokens; special_tokens_map.json speaks for the keys the config lacks.
+  const fs::path map_file = dir / "special_tokens_map.json";
+  const nlohmann::json m = read_object(map_file);
+  const auto named = [&](const char* key) {
+    return j.contains(key) ? get_token(j, key, file) : get_token(m, key, map_file);
+  };
+  c.bos_token = named("bos_token");
+  c.eos_token = named("eos_token");
+  for (const char* key : {"bos_token", "eos_token", "unk_token", "sep_token", "pad_token",
+                          "cls_token", "mask_token"}) {
+    if (j.contains(key) || m.contains(key)) c.named_tokens[key] = named(key);
+  }
+  for (const char* key : {"additional_special_tokens", "extra_special_tokens"}) {
+    const nlohmann::json& src = j.contains(key) ? j : m;
+    auto it = src.find(key);
+    if (it == src.end() || it->is_null()) continue;
+    const fs::path& from = &src == &j ? file : map_file;
+    if (!it->is_array() && !it->is_object()) {
+      throw Error(from.string() + ": key '" + key +
+                  "' must be a list of tokens or an object of named tokens, got " + it->dump());
+    }
+    for (auto e = it->begin(); e != it->end(); ++e) {
+      std::string where = key;
+      if (it->is_array()) {
+        where.append("[").append(std::to_string(e - it->begin())).append("]");
+      } else {
+        where.append(".").append(e.key());
+      }
+      c.extra_special_tokens.push_back(token_of(*e, where, from));
+    }
   }
   return c;
 }

@@ -2,8 +2,10 @@
 #pragma once
 
 #include <filesystem>
+#include <map>
 #include <optional>
 #include <string>
+#include <vector>
 
 namespace loom::detail {
 
@@ -13,6 +15,16 @@ struct TokenizerConfig {
   std::optional<std::string> bos_token;  // the content, also when written as an AddedToken object
   std::optional<std::string> eos_token;
   std::string tokenizer_class;
+  // LlamaTokenizer's options (empty when absent or null): see json_tokenizer.cpp.
+  std::optional<bool> legacy;
+  std::optional<bool> add_prefix_space;
+  // The named special tokens the config (or special_tokens_map.json) sets, by key (bos_token,
+  // eos_token, unk_token, sep_token, pad_token, cls_token, mask_token); null ones as empty. A key
+  // absent here takes the default of transformers' tokenizer class.
+  std::map<std::string, std::optional<std::string>> named_tokens;
+  // additional_special_tokens and extra_special_tokens (a list, or an object whose values are
+  // tokens).
+  std::vector<std::string> extra_special_tokens;
 };
 
 // Reads DIR/tokenizer_config.json, taking bos_token and eos_token from
