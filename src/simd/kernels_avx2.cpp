@@ -13,7 +13,6 @@
 
 #include "simd/avx2_loaders.h"
 #include "simd/kernels.h"
-#include "simd/stream_prefetch.h"
 
 namespace loom::simd {
 namespace {
@@ -132,31 +131,38 @@ void gemm(const void* w, size_t ldw, const float* x, size_t ldx, int m, int k, f
   packed_gemm<L, Tile>(w, ldw, x, ldx, m, k, out, ldo, rows);
 }
 
-// Decode: tile<L, 4, 1>'s sums (one accumulator a row, in k order), with the weight stream
-// prefetched ahead (stream_prefetch.h): a call's rows are contiguous, read four at a time, so
-// four rows are one unit of the stream, read in steps of 32 weights.
+// Decode: tile<L, 4, 1>'s sums (one accumulator a row, in k order), with each of the four rows'
+// streams prefetched kAhead bytes ahead, running on into the same row of the next four at a
+// row's end (the hardware prefetcher restarts on every short row; stream_prefetch.h has the
+// quantized kernels' version of this, one row at a time).
+constexpr size_t kAhead = 2048;
+
 template <class L>
-void gemv4_streamed(const void* w, size_t ldw, const float* x, int k, float* out,
-                    StreamPrefetch& prefetch, int unit) {
+void gemv4_streamed(const uint8_t* w, size_t ldw, size_t row_bytes, const uint8_t* end,
+                    const float* x, int k, float* out) {
   __m256 acc[4];
-  const void* row[4];
-  for (int r = 0; r < 4; ++r) {
-    row[r] = L::row(w, ldw, r);
-    acc[r] = _mm256_setzero_ps();
-  }
+  for (int r = 0; r < 4; ++r) acc[r] = _mm256_setzero_ps();
+  const size_t elem = row_bytes / ldw;
   const int k8 = k & ~7;
   int i = 0;
-  for (int step = 0; i < k8; ++step) {
-    prefetch.before(unit, step);
-    const int end = std::min(k8, i + 32);
-    for (; i < end; i += 8) {
+  while (i < k8) {
+    for (int r = 0; r < 4; ++r) {
+      size_t at = i * elem + kAhead;
+      for (const size_t until = at + 32 * elem; at < until; at += 64) {
+        const uint8_t* p = w + r * row_bytes + (at < row_bytes ? at : 3 * row_bytes + at);
+        if (p < end) _mm_prefetch(reinterpret_cast<const char*>(p), _MM_HINT_T0);
+      }
+    }
+    for (const int stop = std::min(k8, i + 32); i < stop; i += 8) {
       const __m256 xv = _mm256_loadu_ps(x + i);
-      for (int r = 0; r < 4; ++r) acc[r] = _mm256_fmadd_ps(L::load8(row[r], ldw, i), xv, acc[r]);
+      for (int r = 0; r < 4; ++r) {
+        acc[r] = _mm256_fmadd_ps(L::load8(w + r * row_bytes, ldw, i), xv, acc[r]);
+      }
     }
   }
   for (int r = 0; r < 4; ++r) {
     float s = hsum8(acc[r]);
-    for (int j = i; j < k; ++j) s = std::fma(L::load1(row[r], ldw, j), x[j], s);
+    for (int j = i; j < k; ++j) s = std::fma(L::load1(w + r * row_bytes, ldw, j), x[j], s);
     out[r] = s;
   }
 }
@@ -166,10 +172,10 @@ void gemv(const void* w, size_t ldw, const float* x, int k, float* out, int rows
   const auto* base = static_cast<const uint8_t*>(w);
   const size_t row_bytes =
       static_cast<size_t>(static_cast<const uint8_t*>(L::row(w, ldw, 1)) - base);
-  StreamPrefetch prefetch(base, 4 * row_bytes, rows / 4, (k / 8 + 3) / 4);
+  const uint8_t* end = base + rows * row_bytes;
   int r = 0;
   for (; r + 4 <= rows; r += 4) {
-    gemv4_streamed<L>(L::row(w, ldw, r), ldw, x, k, out + r, prefetch, r / 4);
+    gemv4_streamed<L>(base + r * row_bytes, ldw, row_bytes, end, x, k, out + r);
   }
   for (; r < rows; ++r) tile<L, 1, 1>(L::row(w, ldw, r), ldw, x, 0, k, out + r, 0);
 }
