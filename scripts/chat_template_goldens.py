@@ -5,6 +5,9 @@ for tests/test_chat_template_parity.cpp to compare loom's renderer with, byte fo
     scripts/chat_template_goldens.py            # writes tests/data/chat/goldens.json
     scripts/chat_template_goldens.py --extra DIR --out FILE
                                                 # every DIR/*.jinja, for a local check (not committed)
+    scripts/chat_template_goldens.py --extra-cases FILE --out FILE
+                                                # {name: {chat_template, data, target}} (variables
+                                                # and expected text of another project's tests)
 
 Templates: tests/data/chat/templates.json (tokenizer_config.json files of the shared fixtures and of
 the tokenizer cache that scripts/fetch_test_tokenizers.sh fills, and our own .jinja files).
@@ -172,6 +175,8 @@ def main():
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--extra", type=Path, help="render every .jinja file of this folder instead")
     parser.add_argument("--out", type=Path, help="where to write (default tests/data/chat/goldens.json)")
+    parser.add_argument("--extra-cases", type=Path,
+                        help="a JSON object {name: {chat_template, data, target}} instead")
     parser.add_argument("--bos", default="<s>", help="bos_token for --extra templates")
     parser.add_argument("--eos", default="</s>", help="eos_token for --extra templates")
     args = parser.parse_args()
@@ -191,6 +196,30 @@ def main():
             entry = render_all(env, source, {"bos_token": args.bos, "eos_token": args.eos}, corpus)
             entry["source"] = source
             out["templates"][path.stem] = entry
+        target = args.out or Path("chat_template_extra_goldens.json")
+    elif args.extra_cases:
+        # Each case renders with its own variables; "target" is what the other project expects,
+        # kept to count where jinja2 agrees with it.
+        cases = json.loads(args.extra_cases.read_text(encoding="utf-8"))
+        for name, c in cases.items():
+            entry = {"sha256": hashlib.sha256(c["chat_template"].encode("utf-8")).hexdigest(),
+                     "special_tokens": {}, "source": c["chat_template"]}
+            case = {"conversation": "own", "options": "own", "context": c["data"],
+                    "target": c["target"]}
+            try:
+                case["output"] = env.from_string(c["chat_template"]).render(**copy.deepcopy(c["data"]))
+            except RaisedByTemplate as e:
+                case["raises"] = e.message
+            except Exception as e:
+                case["error"] = f"{type(e).__name__}: {e}"
+            entry["cases"] = [case]
+            out["templates"][name] = entry
+        agree = sum(e["cases"][0].get("output") == e["cases"][0]["target"]
+                    for e in out["templates"].values())
+        print(f"jinja2 gives the expected text for {agree} of {len(cases)} cases")
+        for name, e in out["templates"].items():
+            if e["cases"][0].get("output") != e["cases"][0]["target"]:
+                print(f"  differs: {name}")
         target = args.out or Path("chat_template_extra_goldens.json")
     else:
         seen = {}

@@ -37,7 +37,11 @@ int main(int argc, char** argv) {
       std::printf("%-50s parse error: %s\n", name.c_str(), e.what());
       continue;
     }
-    const auto cases = chat::cases_for(corpus, json::object());
+    // A case with its own "context" (--extra-cases) renders with it; the others are the corpus'.
+    const bool own = !g["cases"].empty() && g["cases"][0].contains("context");
+    const auto cases = own ? decltype(chat::cases_for(corpus, json::object()))(
+                                 g["cases"].size(), {&g["cases"][0], &g["cases"][0]})
+                           : chat::cases_for(corpus, json::object());
     if (cases.size() != g["cases"].size()) {
       std::fprintf(stderr, "%s: the goldens are of another corpus\n", name.c_str());
       return 2;
@@ -46,13 +50,15 @@ int main(int argc, char** argv) {
     std::string first;
     for (size_t i = 0; i < cases.size(); ++i) {
       const json ctx =
-          chat::context_for(corpus, *cases[i].first, *cases[i].second, g["special_tokens"]);
+          own ? g["cases"][i]["context"]
+              : chat::context_for(corpus, *cases[i].first, *cases[i].second, g["special_tokens"]);
       const std::string diff = chat::check_case(*tmpl, ctx, g["cases"][i], now);
       if (diff.empty()) {
         ++ok;
       } else if (first.empty() || verbose) {
-        first = (*cases[i].first)["name"].get<std::string>() + "/" +
-                (*cases[i].second)["name"].get<std::string>() + ": " + diff;
+        first = own ? diff
+                    : (*cases[i].first)["name"].get<std::string>() + "/" +
+                          (*cases[i].second)["name"].get<std::string>() + ": " + diff;
         if (verbose) std::printf("  %s %s\n", name.c_str(), first.c_str());
       }
     }
