@@ -13,7 +13,7 @@
 #include "support/chat_parity.h"
 
 namespace chat = loom::test::chat;
-using nlohmann::json;
+using json = nlohmann::ordered_json;  // keys in the order of the file, as Python dicts keep them
 
 int main(int argc, char** argv) {
   if (argc < 2) {

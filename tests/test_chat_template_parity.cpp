@@ -27,7 +27,7 @@
 
 namespace {
 
-using nlohmann::json;
+using json = nlohmann::ordered_json;  // keys in the order of the file, as Python dicts keep them
 namespace fs = std::filesystem;
 namespace chat = loom::test::chat;
 
@@ -135,8 +135,10 @@ TEST_P(ChatTemplateParity, RendersAsJinja2) {
     const auto& [conv, opt] = cases[i];
     const json ctx = chat::context_for(corpus(), *conv, *opt, src.special_tokens, entry);
     const std::string diff = chat::check_case(*tmpl, ctx, golden["cases"][i], now);
-    EXPECT_EQ(diff, "") << name << " / " << (*conv)["name"].get<std::string>() << " / "
-                        << (*opt)["name"].get<std::string>();
+    if (!diff.empty()) {
+      ADD_FAILURE() << name << " / " << (*conv)["name"].get<std::string>() << " / "
+                    << (*opt)["name"].get<std::string>() << ": " << diff;
+    }
     agree += diff.empty();
   }
   std::printf("%s: %zu of %zu cases agree with jinja2\n", name.c_str(), agree, cases.size());

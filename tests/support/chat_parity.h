@@ -21,7 +21,7 @@
 
 namespace loom::test::chat {
 
-using nlohmann::json;
+using json = nlohmann::ordered_json;  // keys in the order of the file, as Python dicts keep them
 namespace fs = std::filesystem;
 
 inline json read_json(const fs::path& p) {
