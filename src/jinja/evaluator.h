@@ -27,7 +27,7 @@ class Evaluator {
  public:
   Evaluator(const std::string& origin, const RenderOptions& options);
 
-  void render(const Node& root, const nlohmann::json& context, std::string& out);
+  void render(const Node& root, const nlohmann::ordered_json& context, std::string& out);
 
   Value eval(const Expr& e);
   // obj.name and obj[key] as jinja2's sandbox resolves them.
