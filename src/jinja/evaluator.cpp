@@ -144,6 +144,11 @@ void Scope::set(std::string_view name, Value value) {
 Evaluator::Evaluator(const std::string& origin, const RenderOptions& options)
     : origin_(origin), options_(options) {}
 
+Evaluator::~Evaluator() {
+  for (auto& scope : closures_) scope->vars.clear();
+  for (auto& ns : namespaces_) ns->items.clear();
+}
+
 std::time_t Evaluator::now() const {
   return options_.now ? *options_.now
                       : std::chrono::system_clock::to_time_t(std::chrono::system_clock::now());
@@ -195,8 +200,10 @@ void Evaluator::render(const Node& root, const nlohmann::ordered_json& context, 
     for (auto& [k, v] : a.keyword) d.dict->set(Value::string(k), v);
     return d;
   };
-  globals->set("namespace", Value::function("namespace", [kw_dict](Args& a) {
-                 return kw_dict(a, Value::make_namespace());
+  globals->set("namespace", Value::function("namespace", [this, kw_dict](Args& a) {
+                 Value ns = kw_dict(a, Value::make_namespace());
+                 namespaces_.push_back(ns.dict);
+                 return ns;
                }));
   globals->set("dict", Value::function(
                            "dict", [kw_dict](Args& a) { return kw_dict(a, Value::make_dict()); }));
@@ -420,6 +427,7 @@ Value Evaluator::run_loop(const Node& n, const Value& iterable, std::size_t dept
 Value Evaluator::make_macro(const Node& n, const Body& body, const std::vector<std::string>& params,
                             const std::vector<const Expr*>& defaults, std::string name) {
   auto defining = scope_;
+  closures_.push_back(defining);
   (void)n;
   return Value::function(name, [this, &body, &params, defaults, defining, name](Args& args) {
     if (++depth_ > kMaxDepth) fail("maximum recursion depth exceeded");
