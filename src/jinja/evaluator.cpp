@@ -226,6 +226,22 @@ void Evaluator::render(const Node& root, const nlohmann::ordered_json& context, 
                  buf.resize(n);
                  return Value::string(buf);
                }));
+  globals->set("cycler", Value::function("cycler", [](Args& a) {
+                 if (a.positional.empty()) throw RenderError{"cycler needs at least one item"};
+                 auto items = std::make_shared<List>(a.positional);
+                 auto pos = std::make_shared<std::size_t>(0);
+                 Value c = Value::make_namespace();  // .next() and .reset()
+                 c.dict->set(Value::string("next"), Value::function("next", [items, pos](Args&) {
+                               const Value v = (*items)[*pos];
+                               *pos = (*pos + 1) % items->size();
+                               return v;
+                             }));
+                 c.dict->set(Value::string("reset"), Value::function("reset", [pos](Args&) {
+                               *pos = 0;
+                               return Value::none();
+                             }));
+                 return c;
+               }));
   globals->set("joiner", Value::function("joiner", [](Args& a) {
                  const std::string sep = a.positional.empty() ? ", " : to_str(a.positional[0]);
                  auto used = std::make_shared<bool>(false);
@@ -507,7 +523,26 @@ Value Evaluator::getattr(const Value& obj, const std::string& name) {
           return a.positional[state->index0 % a.positional.size()];
         });
       }
+      if (name == "changed") {
+        auto state = obj.loop;
+        return Value::function("changed", [state](Args& a) {
+          const Value now = Value::make_list(a.positional);
+          if (state->last_changed && equals(Value::make_list(*state->last_changed), now))
+            return Value::boolean(false);
+          state->last_changed = std::make_shared<List>(a.positional);
+          return Value::boolean(true);
+        });
+      }
       return obj.loop->attribute(name);
+    case Value::Type::Bool:
+    case Value::Type::Int:
+    case Value::Type::Float:  // the numbers' data attributes
+      if (name == "real" || name == "numerator")
+        return obj.type == Value::Type::Float ? obj : Value::integer(obj.as_int());
+      if (name == "imag")
+        return obj.type == Value::Type::Float ? Value::number(0.0) : Value::integer(0);
+      if (name == "denominator" && obj.type != Value::Type::Float) return Value::integer(1);
+      break;
     case Value::Type::Tuple:
       if (obj.i == 2 && (name == "grouper" || name == "list"))  // groupby's named tuples
         return (*obj.list)[name == "grouper" ? 0 : 1];

@@ -364,7 +364,19 @@ Value f_round(Evaluator&, const Value& v, Args& a) {
     throw RenderError{"type " + v.type_name().substr(0, v.type_name().find(' ')) +
                       " doesn't define __round__ method"};
   if (method == "common") {
-    if (v.is_int()) return Value::integer(v.as_int());  // Python's round(int, n) is the int
+    if (v.is_int()) {  // round(int, n): the int itself, or rounded half to even to 10**-n
+      if (precision >= 0) return Value::integer(v.as_int());
+      if (precision < -18) return Value::integer(0);
+      std::int64_t p = 1;
+      for (std::int64_t k = 0; k < -precision; ++k) p *= 10;
+      std::int64_t q = v.as_int() / p, r = v.as_int() % p;
+      if (r < 0) {
+        r += p;
+        q -= 1;
+      }
+      if (2 * r > p || (2 * r == p && (q & 1))) q += 1;
+      return Value::integer(q * p);
+    }
     char buf[512];
     if (precision >= 0 && precision < 300) {
       std::snprintf(buf, sizeof buf, "%.*f", static_cast<int>(precision),

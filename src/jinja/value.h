@@ -138,6 +138,8 @@ struct LoopState {
   std::size_t depth0 = 0;
   // Calls the loop's body again on a new iterable (a recursive loop); empty otherwise.
   std::function<Value(const Value&, std::size_t depth0)> recurse;
+  // loop.changed(...): the arguments of its last call.
+  std::shared_ptr<List> last_changed;
   Value attribute(std::string_view name) const;
 };
 
