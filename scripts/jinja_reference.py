@@ -126,6 +126,9 @@ CASES = [
     ("lstrip_after_block_line", "{% for x in xs %}\n    {% if x %}{{ x }}{% endif %}\n{% endfor %}", None, None),
     ("lstrip_tab", "\t{% if true %}x{% endif %}", {}, None),
     ("block_on_line_with_text", "x {% if true %}y{% endif %} z\n", {}, None),
+    ("minus_strips_unicode_space", "a {{- 'x' -}}\u3000\u00a0 b\n{%- if true -%}\u2003\nc{% endif %}", {}, None),
+    ("unicode_space_in_tag", "{{\u3000'x'\u00a0}}{%\u2003if true %}y{% endif %}", {}, None),
+    ("lstrip_unicode_space", "a\n\u3000\u00a0{% if true %}b{% endif %}", {}, None),
     ("whitespace_only_template", "   \n  ", {}, None),
     # --- literals and printing ---
     ("print_int", "{{ 42 }}", {}, None),
