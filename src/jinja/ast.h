@@ -95,6 +95,11 @@ struct Node {
   std::string target_attr;
   bool target_tuple = false;  // "a, b" unpacks
   bool recursive = false;
+  // Macro and CallBlock: whether the body names caller, varargs and kwargs; jinja2 refuses a
+  // caller, extra arguments and unknown keywords that the body does not take.
+  bool uses_caller = false;
+  bool uses_varargs = false;
+  bool uses_kwargs = false;
   std::vector<std::string> params;
 };
 

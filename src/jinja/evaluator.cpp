@@ -288,6 +288,17 @@ Evaluator::Flow Evaluator::exec(const Body& body, std::string& out) {
   return Flow::Normal;
 }
 
+// A block set's and a filter block's body: a scope of its own, as jinja2 gives it a frame.
+Evaluator::Flow Evaluator::exec_scoped(const Body& body, std::string& out) {
+  auto scope = std::make_shared<Scope>();
+  scope->parent = scope_;
+  auto saved = scope_;
+  scope_ = scope;
+  const Flow f = exec(body, out);
+  scope_ = saved;
+  return f;
+}
+
 Evaluator::Flow Evaluator::exec_node(const Node& n, std::string& out) {
   at_node_ = &n;
   at_expr_ = nullptr;
@@ -316,7 +327,8 @@ Evaluator::Flow Evaluator::exec_node(const Node& n, std::string& out) {
       return Flow::Normal;
     case Node::Kind::SetBlock: {
       std::string text;
-      exec(n.bodies[0], text);
+      const Flow f = exec_scoped(n.bodies[0], text);
+      if (f != Flow::Normal) return f;  // a break inside leaves the loop before the assignment
       Value v = Value::string(std::move(text));
       if (n.exprs[0]) {
         filter_input_ = &v;
@@ -348,7 +360,8 @@ Evaluator::Flow Evaluator::exec_node(const Node& n, std::string& out) {
     }
     case Node::Kind::FilterBlock: {
       std::string text;
-      exec(n.bodies[0], text);
+      const Flow f = exec_scoped(n.bodies[0], text);
+      if (f != Flow::Normal) return f;
       Value v = Value::string(std::move(text));
       filter_input_ = &v;
       Value r = eval(*n.exprs[0]);
@@ -463,8 +476,24 @@ Value Evaluator::make_macro(const Node& n, const Body& body, const std::vector<s
                             const std::vector<const Expr*>& defaults, std::string name) {
   auto defining = scope_;
   closures_.push_back(defining);
-  (void)n;
-  return Value::function(name, [this, &body, &params, defaults, defining, name](Args& args) {
+  const Node* node = &n;
+  const std::string display = name == "caller" ? "Macro anonymous" : "Macro '" + name + "'";
+  return Value::function(display, [this, &body, &params, defaults, defining, name,
+                                   node](Args& args) {
+    // jinja2's Macro.__call__ checks: keywords and extra arguments the body does not take.
+    for (const auto& [k, v] : args.keyword) {
+      bool known = false;
+      for (const auto& p : params) known = known || p == k;
+      if (known || node->uses_kwargs || (k == "caller" && node->uses_caller)) continue;
+      if (k == "caller")
+        fail("macro '" + name +
+             "' was invoked with two values for the special caller argument. This is most likely "
+             "a bug.");
+      fail("macro '" + name + "' takes no keyword argument '" + k + "'");
+    }
+    if (args.positional.size() > params.size() && !node->uses_varargs)
+      fail("macro '" + name + "' takes not more than " + std::to_string(params.size()) +
+           " argument(s)");
     if (++depth_ > kMaxDepth) fail("maximum recursion depth exceeded");
     auto scope = std::make_shared<Scope>();
     scope->parent = defining;
@@ -486,7 +515,7 @@ Value Evaluator::make_macro(const Node& n, const Body& body, const std::vector<s
     }
     Value kwargs = Value::make_dict();
     for (const auto& [k, v] : args.keyword) {
-      if (k == "caller") {
+      if (k == "caller" && node->uses_caller) {
         scope->set("caller", v);
         continue;
       }
@@ -494,6 +523,8 @@ Value Evaluator::make_macro(const Node& n, const Body& body, const std::vector<s
       for (const auto& p : params) is_param = is_param || p == k;
       if (!is_param) kwargs.dict->set(Value::string(k), v);
     }
+    if (node->uses_caller && !args.get_keyword("caller"))
+      scope->set("caller", Value::undefined("No caller defined"));
     scope->set("varargs", Value::make_tuple(std::move(varargs)));
     scope->set("kwargs", kwargs);
     std::string text;

@@ -50,6 +50,7 @@ class Evaluator {
 
   Flow exec(const Body& body, std::string& out);
   Flow exec_node(const Node& n, std::string& out);
+  Flow exec_scoped(const Body& body, std::string& out);
   void exec_for(const Node& n, std::string& out);
   Value run_loop(const Node& n, const Value& iterable, std::size_t depth0, std::string& out);
   void assign(const Node& n, Value value);

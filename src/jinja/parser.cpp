@@ -202,7 +202,7 @@ class Parser {
       n->bodies.push_back(parse_until_end("endwith"));
     } else if (tag == "break" || tag == "continue") {
       if (loops_ == 0)
-        fail(t, "'" + tag + "' outside of a loop");  // jinja2 allows it in macros too
+        fail(t, "'" + tag + "' not properly in loop");  // Python's compiler refuses it
       n->kind = tag == "break" ? Node::Kind::Break : Node::Kind::Continue;
       expect_block_end();
     } else if (tag == "generation") {
@@ -321,6 +321,25 @@ class Parser {
     expect_op(")");
   }
 
+  static void names_in(const Expr* e, Node& macro) {
+    if (!e) return;
+    if (e->kind == Expr::Kind::Name) {
+      macro.uses_caller |= e->name == "caller";
+      macro.uses_varargs |= e->name == "varargs";
+      macro.uses_kwargs |= e->name == "kwargs";
+    }
+    for (const auto& c : e->children) names_in(c.get(), macro);
+    for (const auto& kv : e->kwargs) names_in(kv.second.get(), macro);
+    names_in(e->dyn_args.get(), macro);
+    names_in(e->dyn_kwargs.get(), macro);
+  }
+  static void names_in(const Body& body, Node& macro) {
+    for (const auto& n : body) {
+      for (const auto& e : n->exprs) names_in(e.get(), macro);
+      for (const auto& b : n->bodies) names_in(b, macro);
+    }
+  }
+
   void parse_macro(Node& n) {
     n.kind = Node::Kind::Macro;
     n.text = expect_name();
@@ -330,6 +349,7 @@ class Parser {
     loops_ = 0;
     n.bodies.push_back(parse_until_end("endmacro"));
     loops_ = loops;
+    names_in(n.bodies[0], n);
   }
 
   void parse_call_block(Node& n) {
@@ -346,7 +366,11 @@ class Parser {
     n.exprs.push_back(std::move(call));
     for (auto& d : defaults) n.exprs.push_back(std::move(d));
     expect_block_end();
+    const int loops = loops_;  // the body is a function of its own: no break out of it
+    loops_ = 0;
     n.bodies.push_back(parse_until_end("endcall"));
+    loops_ = loops;
+    names_in(n.bodies[0], n);
   }
 
   // ---- expressions ----

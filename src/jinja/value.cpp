@@ -381,7 +381,8 @@ void append_str(std::string& out, const Value& v) {
       return;
     }
     case Value::Type::Function:
-      out += "<function " + v.fn->name + ">";
+      // A macro's name is "Macro 'm'" (jinja2's repr); a builtin's is its own.
+      out += (v.fn->name.rfind("Macro", 0) == 0 ? "<" : "<function ") + v.fn->name + ">";
       return;
     case Value::Type::Loop:
       out += "<LoopContext " + std::to_string(v.loop->index0 + 1) + "/" +
