@@ -255,9 +255,12 @@ Evaluator::Flow Evaluator::exec_node(const Node& n, std::string& out) {
     case Node::Kind::Text:
       out += n.text;
       return Flow::Normal;
-    case Node::Kind::Output:
-      append_str(out, eval(*n.exprs[0]));
+    case Node::Kind::Output: {
+      Value v = eval(*n.exprs[0]);
+      at_expr_ = n.exprs[0].get();
+      append_str(out, v);
       return Flow::Normal;
+    }
     case Node::Kind::If:
       for (std::size_t k = 0; k < n.exprs.size(); ++k)
         if (eval(*n.exprs[k]).truthy()) return exec(n.bodies[k], out);

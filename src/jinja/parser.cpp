@@ -167,6 +167,7 @@ class Parser {
 
   NodePtr parse_statement() {
     const Token& t = cur();
+    const Nesting nesting(*this, t);
     if (t.type != TokenType::Name) fail(t, "tag name expected");
     auto n = std::make_unique<Node>();
     n->line = t.line;
@@ -425,6 +426,7 @@ class Parser {
 
   ExprPtr parse_not() {
     if (is_name("not")) {
+      const Nesting nesting(*this, cur());
       const Token& at = advance();
       auto e = make(Expr::Kind::Not, at);
       e->children.push_back(parse_not());
@@ -504,7 +506,19 @@ class Parser {
     return left;
   }
 
+  // Expressions and blocks nest at most this deep, so that a malformed template cannot exhaust the
+  // stack of the parser or of the evaluator.
+  static constexpr int kMaxNesting = 200;
+  struct Nesting {
+    Parser& p;
+    explicit Nesting(Parser& parser, const Token& at) : p(parser) {
+      if (++p.nesting_ > kMaxNesting) p.fail(at, "the template nests too deeply");
+    }
+    ~Nesting() { --p.nesting_; }
+  };
+
   ExprPtr parse_unary(bool with_filter) {
+    const Nesting nesting(*this, cur());
     ExprPtr node;
     if (is_op("-") || is_op("+")) {
       const Token& at = advance();
@@ -713,6 +727,8 @@ class Parser {
 
   ExprPtr parse_call(ExprPtr node) {
     auto e = make(Expr::Kind::Call, cur());
+    e->line = node->line;  // an error in the call names where the callee begins
+    e->column = node->column;
     e->children.push_back(std::move(node));
     parse_call_args(*e);
     return e;
@@ -769,6 +785,7 @@ class Parser {
   std::size_t pos_ = 0;
   std::vector<std::string> tags_;
   int loops_ = 0;
+  int nesting_ = 0;
 };
 
 }  // namespace

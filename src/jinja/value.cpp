@@ -314,6 +314,23 @@ std::string repr(const Value& v) {
   return out;
 }
 
+namespace {
+// Containers nest at most this deep when printed: only a namespace can hold itself (ns.x = ns).
+constexpr int kMaxPrintDepth = 200;
+thread_local int print_depth = 0;
+struct DepthGuard {
+  DepthGuard() {
+    if (++print_depth > kMaxPrintDepth) {
+      print_depth = 0;
+      throw RenderError{"a value nested too deeply to print (a namespace that holds itself?)"};
+    }
+  }
+  ~DepthGuard() {
+    if (print_depth > 0) --print_depth;
+  }
+};
+}  // namespace
+
 void append_str(std::string& out, const Value& v) {
   switch (v.type) {
     case Value::Type::Undefined:
@@ -335,6 +352,7 @@ void append_str(std::string& out, const Value& v) {
       return;
     case Value::Type::List:
     case Value::Type::Tuple: {
+      const DepthGuard guard;
       const bool tuple = v.type == Value::Type::Tuple;
       out += tuple ? '(' : '[';
       for (std::size_t k = 0; k < v.list->size(); ++k) {
@@ -347,6 +365,7 @@ void append_str(std::string& out, const Value& v) {
     }
     case Value::Type::Dict:
     case Value::Type::Namespace: {
+      const DepthGuard guard;
       if (v.type == Value::Type::Namespace) out += "<Namespace ";
       out += '{';
       bool first = true;
@@ -563,6 +582,7 @@ static void newline_indent(std::string& out, const DumpOptions& o, int level) {
 }
 
 void dump_json(std::string& out, const Value& v, const DumpOptions& o, int level) {
+  if (level > kMaxPrintDepth) throw RenderError{"Circular reference detected"};
   switch (v.type) {
     case Value::Type::None:
       out += "null";
