@@ -3,6 +3,7 @@
 for tests/test_chat_template_parity.cpp to compare loom's renderer with, byte for byte.
 
     scripts/chat_template_goldens.py            # writes tests/data/chat/goldens.json
+    scripts/chat_template_goldens.py --check    # renders again and compares with goldens.json
     scripts/chat_template_goldens.py --extra DIR --out FILE
                                                 # every DIR/*.jinja, for a local check (not committed)
     scripts/chat_template_goldens.py --extra-cases FILE --out FILE
@@ -173,6 +174,8 @@ def render_all(env, source, special_tokens, corpus, only=None, defaults={}):
 
 def main():
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    parser.add_argument("--check", action="store_true",
+                        help="compare with the committed goldens instead of writing them")
     parser.add_argument("--extra", type=Path, help="render every .jinja file of this folder instead")
     parser.add_argument("--out", type=Path, help="where to write (default tests/data/chat/goldens.json)")
     parser.add_argument("--extra-cases", type=Path,
@@ -231,6 +234,12 @@ def main():
             seen[entry["sha256"]] = t["name"]
             out["templates"][t["name"]] = entry
         target = args.out or DATA / "goldens.json"
+        if args.check:
+            committed = json.loads(target.read_text(encoding="utf-8"))
+            bad = [name for name in set(out["templates"]) | set(committed["templates"])
+                   if out["templates"].get(name) != committed["templates"].get(name)]
+            print(f"{target}: " + (f"differs for {sorted(bad)}" if bad else "jinja2 renders the same"))
+            sys.exit(1 if bad else 0)
 
     target.write_text(json.dumps(out, ensure_ascii=False, indent=1) + "\n", encoding="utf-8")
     n = sum(len(e["cases"]) for e in out["templates"].values())
