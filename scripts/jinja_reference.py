@@ -258,6 +258,7 @@ CASES = [
     ("call_block_args", "{% macro each(items) %}{% for i in items %}{{ caller(i) }}{% endfor %}{% endmacro %}{% call(x) each([1, 2]) %}[{{ x }}]{% endcall %}", {}, None),
     ("filter_block", "{% filter upper %}hello {{ 'you' }}{% endfilter %}", {}, None),
     ("with_block", "{% with a = 1, b = 2 %}{{ a + b }}{% endwith %}[{{ a }}]", {}, None),
+    ("print_tag", "{% print 'a' ~ 1 %}|{%- print xs -%}|", None, None),
     ("generation_block", "{% generation %}reply{% endgeneration %}", {}, None),
     # --- filters ---
     ("filter_trim", "[{{ s|trim }}] [{{ 'xxhixx'|trim('x') }}] [{{ '\\n\\t a \\u3000'|trim }}]", None, None),

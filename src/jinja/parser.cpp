@@ -205,14 +205,18 @@ class Parser {
         fail(t, "'" + tag + "' not properly in loop");  // Python's compiler refuses it
       n->kind = tag == "break" ? Node::Kind::Break : Node::Kind::Continue;
       expect_block_end();
+    } else if (tag == "print") {  // {% print x %}: {{ x }}
+      n->kind = Node::Kind::Output;
+      n->exprs.push_back(parse_tuple(true, {}, false));
+      expect_block_end();
     } else if (tag == "generation") {
       n->kind = Node::Kind::Generation;
       expect_block_end();
       n->bodies.push_back(parse_until_end("endgeneration"));
     } else {
       tags_.pop_back();
-      static const std::set<std::string> kUnsupported = {"block", "extends", "include",   "import",
-                                                         "from",  "print",   "autoescape"};
+      static const std::set<std::string> kUnsupported = {"block",  "extends", "include",
+                                                         "import", "from",    "autoescape"};
       if (kUnsupported.count(tag)) fail(t, "the '" + tag + "' tag is not supported");
       static const std::set<std::string> kEnds = {
           "endif",   "endfor",        "endset", "endmacro", "endcall", "endfilter",
