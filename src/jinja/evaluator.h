@@ -33,6 +33,8 @@ class Evaluator {
   ~Evaluator();
 
   void render(const Node& root, const nlohmann::ordered_json& context, std::string& out);
+  // The scope of the globals (globals.cpp), below the context's variables.
+  std::shared_ptr<Scope> make_globals();
 
   Value eval(const Expr& e);
   // obj.name and obj[key] as jinja2's sandbox resolves them.

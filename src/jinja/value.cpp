@@ -438,7 +438,7 @@ bool equals(const Value& a, const Value& b) {
   }
 }
 
-static std::string short_type(const Value& v) {
+std::string type_short(const Value& v) {
   switch (v.type) {
     case Value::Type::None:
       return "NoneType";
@@ -467,8 +467,8 @@ bool less(const Value& a, const Value& b) {
     }
     return a.list->size() < b.list->size();
   }
-  throw RenderError{"'<' not supported between instances of '" + short_type(a) + "' and '" +
-                    short_type(b) + "'"};
+  throw RenderError{"'<' not supported between instances of '" + type_short(a) + "' and '" +
+                    type_short(b) + "'"};
 }
 
 // ---- JSON ----
@@ -647,7 +647,7 @@ void dump_json(std::string& out, const Value& v, const DumpOptions& o, int level
         else if (k.is_number())
           dump_string(out, to_str(k), false);
         else
-          throw RenderError{"keys must be str, int, float, bool or None, not " + short_type(k)};
+          throw RenderError{"keys must be str, int, float, bool or None, not " + type_short(k)};
         out += o.key_separator;
         dump_json(out, kv->second, o, level + 1);
       }
@@ -659,7 +659,7 @@ void dump_json(std::string& out, const Value& v, const DumpOptions& o, int level
       throw RenderError{"Object of type " +
                         (v.type == Value::Type::Namespace ? std::string("Namespace")
                          : v.type == Value::Type::Loop    ? std::string("LoopContext")
-                                                          : short_type(v)) +
+                                                          : type_short(v)) +
                         " is not JSON serializable"};
   }
 }
@@ -690,7 +690,7 @@ List iterate(const Value& v) {
     case Value::Type::Undefined:
       return {};
     default:
-      throw RenderError{"'" + short_type(v) + "' object is not iterable"};
+      throw RenderError{"'" + type_short(v) + "' object is not iterable"};
   }
 }
 
@@ -711,7 +711,7 @@ std::int64_t length(const Value& v) {
     case Value::Type::Undefined:
       return 0;
     default:
-      throw RenderError{"object of type '" + short_type(v) + "' has no len()"};
+      throw RenderError{"object of type '" + type_short(v) + "' has no len()"};
   }
 }
 

@@ -113,6 +113,9 @@ struct Value {
   std::string type_name() const;
 };
 
+// Python's type(v).__name__ ("dict", "NoneType"), as Python's TypeErrors write it.
+std::string type_short(const Value& v);
+
 struct Dict {
   std::vector<std::pair<Value, Value>> items;
   const Value* find(const Value& key) const;
