@@ -131,6 +131,10 @@ TEST(JinjaErrors, NestingIsBounded) {
   EXPECT_NE(error_of(blocks).find("nests too deeply"), std::string::npos);
   EXPECT_NE(error_of("{% macro m() %}{{ m() }}{% endmacro %}{{ m() }}").find("recursion"),
             std::string::npos);
+  Json deep = 1;
+  for (int k = 0; k < 2000; ++k) deep = Json::array({deep});
+  EXPECT_NE(error_of("{{ x }}", {{"x", deep}}).find("nested more than 1000 levels"),
+            std::string::npos);
 }
 
 // Every prefix of every case's template, and each template with one byte doubled or dropped,

@@ -245,7 +245,6 @@ class Lexer {
 
   void lex_tag(bool variable) {
     std::vector<char> balance;
-    const std::size_t open = pos_ - 2;
     for (;;) {
       pos_ = skip_space(pos_);
       if (pos_ >= src_.size()) return;  // the parser reports the unexpected end
@@ -270,7 +269,6 @@ class Lexer {
           }
         }
       }
-      (void)open;
       lex_expression_token(balance);
     }
   }

@@ -10,10 +10,9 @@ namespace loom::jinja {
 namespace {
 
 const Value& other(const Args& a) {
-  static const Value missing = Value::undefined("a test needs an argument");
   const Value* v = a.get(0, "");
   if (!v) throw RenderError{"the test needs an argument"};
-  return v ? *v : missing;
+  return *v;
 }
 
 bool t_defined(Evaluator&, const Value& v, Args&) {

@@ -473,7 +473,8 @@ bool less(const Value& a, const Value& b) {
 
 // ---- JSON ----
 
-Value from_json(const nlohmann::ordered_json& j) {
+Value from_json(const nlohmann::ordered_json& j, int depth) {
+  if (depth > 1000) throw RenderError{"a variable nested more than 1000 levels deep"};
   switch (j.type()) {
     case nlohmann::ordered_json::value_t::null:
       return Value::none();
@@ -493,14 +494,14 @@ Value from_json(const nlohmann::ordered_json& j) {
     case nlohmann::ordered_json::value_t::array: {
       List items;
       items.reserve(j.size());
-      for (const auto& x : j) items.push_back(from_json(x));
+      for (const auto& x : j) items.push_back(from_json(x, depth + 1));
       return Value::make_list(std::move(items));
     }
     case nlohmann::ordered_json::value_t::object: {
       Value d = Value::make_dict();
       d.dict->items.reserve(j.size());
       for (auto it = j.begin(); it != j.end(); ++it)
-        d.dict->items.emplace_back(Value::string(it.key()), from_json(it.value()));
+        d.dict->items.emplace_back(Value::string(it.key()), from_json(it.value(), depth + 1));
       return d;
     }
     default:

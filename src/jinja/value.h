@@ -161,7 +161,7 @@ std::string string_repr(std::string_view s);
 bool equals(const Value& a, const Value& b);
 bool less(const Value& a, const Value& b);
 
-Value from_json(const nlohmann::ordered_json& j);
+Value from_json(const nlohmann::ordered_json& j, int depth = 0);
 // json.dumps(value, ensure_ascii=False, indent, separators, sort_keys).
 struct DumpOptions {
   bool indent = false;      // json.dumps' indent given: one item a line
