@@ -64,7 +64,7 @@ Value f_batch(Evaluator&, const Value& v, Args& a) {
       while (static_cast<std::int64_t>(cur.size()) < n) cur.push_back(*fill);
     out.push_back(Value::make_list(std::move(cur)));
   }
-  return Value::make_list(std::move(out));
+  return Value::make_iterator(std::move(out));
 }
 
 Value f_slice(Evaluator&, const Value& v, Args& a) {
@@ -84,7 +84,7 @@ Value f_slice(Evaluator&, const Value& v, Args& a) {
     if (fill && !fill->is_none() && k >= extra) part.push_back(*fill);
     out.push_back(Value::make_list(std::move(part)));
   }
-  return Value::make_list(std::move(out));
+  return Value::make_iterator(std::move(out));
 }
 
 Value f_capitalize(Evaluator&, const Value& v, Args&) {
@@ -178,6 +178,7 @@ Value f_first(Evaluator&, const Value& v, Args&) {
 }
 
 Value f_last(Evaluator&, const Value& v, Args&) {
+  if (v.is_iterator()) throw RenderError{"'generator' object is not reversible"};
   if (v.is_list())
     return v.list->empty() ? Value::undefined("No last item, sequence was empty.") : v.list->back();
   const List items = to_list(v);
@@ -295,11 +296,11 @@ Value f_indent(Evaluator&, const Value& v, Args& a) {
 }
 
 Value f_items(Evaluator&, const Value& v, Args&) {
-  if (v.is_undefined()) return Value::make_list();
+  if (v.is_undefined()) return Value::make_iterator({});
   if (!v.is_dict()) throw RenderError{"Can only get item pairs from a mapping."};
   List out;
   for (const auto& [k, x] : v.dict->items) out.push_back(Value::make_tuple({k, x}));
-  return Value::make_list(std::move(out));
+  return Value::make_iterator(std::move(out));
 }
 
 Value f_join(Evaluator& ev, const Value& v, Args& a) {
@@ -366,9 +367,11 @@ Value f_reverse(Evaluator&, const Value& v, Args&) {
     std::reverse(u.begin(), u.end());
     return Value::string(utf8_encode(u));
   }
+  // A list, tuple or dict gives Python's reverse iterator; an iterator, a reversed list.
+  const bool iterator = !v.is_iterator();
   List items = to_list(v);
   std::reverse(items.begin(), items.end());
-  return Value::make_list(std::move(items));
+  return iterator ? Value::make_iterator(std::move(items)) : Value::make_list(std::move(items));
 }
 
 Value f_round(Evaluator&, const Value& v, Args& a) {
@@ -510,24 +513,22 @@ Value f_unique(Evaluator& ev, const Value& v, Args& a) {
     seen.push_back(key);
     out.push_back(x);
   }
-  return Value::make_list(std::move(out));
+  return Value::make_iterator(std::move(out));
 }
 
 // sort(attribute="a,b"): a list of keys per item.
 Value sort_key(Evaluator& ev, const Value& item, const Value* attribute, bool case_sensitive) {
-  if (!attribute || attribute->is_none()) return case_sensitive ? item : ignore_case(item);
-  if (!attribute->is_string()) {
-    Value k = ev.attribute_path(item, *attribute);
-    return case_sensitive ? k : ignore_case(k);
-  }
+  // jinja2's key is always a list, so equal items are never compared with < (None, Undefined).
+  auto key = [&](const Value& k) { return case_sensitive ? k : ignore_case(k); };
+  if (!attribute || attribute->is_none()) return Value::make_list({key(item)});
+  if (!attribute->is_string()) return Value::make_list({key(ev.attribute_path(item, *attribute))});
   List keys;
   std::size_t start = 0;
   for (;;) {
     const auto comma = attribute->s.find(',', start);
-    Value k = ev.attribute_path(
-        item, Value::string(attribute->s.substr(
-                  start, comma == std::string::npos ? std::string::npos : comma - start)));
-    keys.push_back(case_sensitive ? k : ignore_case(k));
+    const std::string part =
+        attribute->s.substr(start, comma == std::string::npos ? std::string::npos : comma - start);
+    keys.push_back(key(ev.attribute_path(item, Value::string(part))));
     if (comma == std::string::npos) break;
     start = comma + 1;
   }
@@ -606,7 +607,7 @@ Value f_sum(Evaluator& ev, const Value& v, Args& a) {
 // map('filter', args...) or map(attribute='x', default=...).
 Value f_map(Evaluator& ev, const Value& v, Args& a) {
   List out;
-  if (!v.truthy()) return Value::make_list();  // jinja2 maps nothing over a false value
+  if (!v.truthy()) return Value::make_iterator({});  // jinja2 maps nothing over a false value
   const List items = to_list(v);
   if (a.positional.empty()) {
     const Value* attribute = a.get_keyword("attribute");
@@ -617,7 +618,7 @@ Value f_map(Evaluator& ev, const Value& v, Args& a) {
       if (d && !d->is_none() && r.is_undefined()) r = *d;
       out.push_back(std::move(r));
     }
-    return Value::make_list(std::move(out));
+    return Value::make_iterator(std::move(out));
   }
   const std::string name = to_str(a.positional[0]);
   Args rest;
@@ -627,7 +628,7 @@ Value f_map(Evaluator& ev, const Value& v, Args& a) {
     Args copy = rest;
     out.push_back(ev.apply_filter(name, x, copy));
   }
-  return Value::make_list(std::move(out));
+  return Value::make_iterator(std::move(out));
 }
 
 Value select_reject(Evaluator& ev, const Value& v, Args& a, bool select, bool by_attribute) {
@@ -646,7 +647,7 @@ Value select_reject(Evaluator& ev, const Value& v, Args& a, bool select, bool by
                            a.positional.end());
   rest.keyword = a.keyword;
   List out;
-  if (!v.truthy()) return Value::make_list();
+  if (!v.truthy()) return Value::make_iterator({});
   for (const auto& x : to_list(v)) {
     const Value y = by_attribute ? ev.attribute_path(x, attribute) : x;
     bool r;
@@ -658,7 +659,7 @@ Value select_reject(Evaluator& ev, const Value& v, Args& a, bool select, bool by
     }
     if (r == select) out.push_back(x);
   }
-  return Value::make_list(std::move(out));
+  return Value::make_iterator(std::move(out));
 }
 Value f_select(Evaluator& ev, const Value& v, Args& a) {
   return select_reject(ev, v, a, true, false);

@@ -126,6 +126,7 @@ Value Evaluator::getattr(const Value& obj, const std::string& name) {
 
 Value Evaluator::getitem(const Value& obj, const Value& key) {
   // A slice is Python's own subscription in jinja2 (no environment.getitem): it raises.
+  if (obj.is_iterator()) fail("'generator' object is not subscriptable");
   if (key.type == Value::Type::Tuple && key.b && !obj.is_list() && !obj.is_string()) {
     if (obj.is_undefined()) fail_undefined(obj);
     if (obj.type == Value::Type::Dict) fail("unhashable type: 'slice'");

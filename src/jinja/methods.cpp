@@ -347,7 +347,7 @@ bool has_method(const Value& obj, std::string_view name) {
     case Value::Type::String:
       return kStrMethods.count(name) > 0;
     case Value::Type::List:
-      return kListMethods.count(name) > 0;
+      return !obj.is_iterator() && kListMethods.count(name) > 0;
     case Value::Type::Tuple:
       return kTupleMethods.count(name) > 0;
     case Value::Type::Dict:
@@ -358,7 +358,7 @@ bool has_method(const Value& obj, std::string_view name) {
 }
 
 bool is_unsafe_method(const Value& obj, std::string_view name) {
-  if (obj.type == Value::Type::List) return kUnsafeList.count(name) > 0;
+  if (obj.type == Value::Type::List && !obj.is_iterator()) return kUnsafeList.count(name) > 0;
   if (obj.type == Value::Type::Dict) return kUnsafeDict.count(name) > 0;
   return false;
 }

@@ -126,6 +126,8 @@ Value Evaluator::binary(const Expr& e) {
   const Value b = eval(*e.children[1]);
   at_expr_ = &e;
   if (a.is_undefined()) fail_undefined(a);
+  // str % Undefined is str.__mod__ with a mapping-like argument (Undefined has __getitem__).
+  if (e.kind == Expr::Kind::Mod && a.is_string()) return Value::string(py_percent(a.s, b));
   if (b.is_undefined()) fail_undefined(b);
   const bool nums = a.is_number() && b.is_number();
   const bool ints = a.is_int() && b.is_int();
@@ -143,7 +145,7 @@ Value Evaluator::binary(const Expr& e) {
         }
         return Value::string(a.s + b.s);
       }
-      if (a.is_list() && a.type == b.type) {
+      if (a.is_list() && a.type == b.type && !a.is_iterator() && !b.is_iterator()) {
         List items = *a.list;
         items.insert(items.end(), b.list->begin(), b.list->end());
         Value v = Value::make_list(std::move(items));
@@ -161,8 +163,10 @@ Value Evaluator::binary(const Expr& e) {
     case Expr::Kind::Mul:
       if (ints) return Value::integer(mul(a.as_int(), b.as_int()));
       if (nums) return Value::number(a.as_float() * b.as_float());
-      if ((a.is_string() || a.is_list()) && b.is_int()) return repeat(a, b.as_int());
-      if (a.is_int() && (b.is_string() || b.is_list())) return repeat(b, a.as_int());
+      if ((a.is_string() || (a.is_list() && !a.is_iterator())) && b.is_int())
+        return repeat(a, b.as_int());
+      if (a.is_int() && (b.is_string() || (b.is_list() && !b.is_iterator())))
+        return repeat(b, a.as_int());
       type_error("*", a, b);
     case Expr::Kind::Div:
       if (nums) {

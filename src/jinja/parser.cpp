@@ -252,6 +252,18 @@ class Parser {
   }
 
   void parse_target(Node& n, const std::set<std::string>& end_names, bool with_namespace) {
+    if (skip_op("(")) {  // (a, b): the names of a tuple; (a): one name
+      for (;;) {
+        if (cur().type != TokenType::Name) fail(cur(), "can't assign to '" + show(cur()) + "'");
+        n.targets.push_back(advance().text);
+        if (!skip_op(",")) break;
+        n.target_tuple = true;
+        if (is_op(")")) break;
+      }
+      expect_op(")");
+      if (is_op(",")) fail(cur(), "nested tuples are not supported as assignment targets");
+      return;
+    }
     for (;;) {
       const Token& t = cur();
       if (t.type != TokenType::Name) fail(t, "can't assign to '" + show(t) + "'");
@@ -272,9 +284,7 @@ class Parser {
 
   void parse_for(Node& n) {
     n.kind = Node::Kind::For;
-    const bool parens = skip_op("(");
     parse_target(n, {"in"}, false);
-    if (parens) expect_op(")");
     if (!skip_name("in")) fail_expected("in");
     n.exprs.push_back(parse_tuple(false, {"recursive"}, false));
     if (skip_name("if"))

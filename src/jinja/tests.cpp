@@ -49,7 +49,7 @@ bool t_mapping(Evaluator&, const Value& v, Args&) {
   return v.is_dict();
 }
 bool t_iterable(Evaluator&, const Value& v, Args&) {
-  return v.is_list() || v.is_dict() || v.is_string() || v.is_undefined();
+  return (v.is_list() && !v.is_iterator()) || v.is_dict() || v.is_string() || v.is_undefined();
 }
 // Undefined has __len__ and __getitem__, so it passes as a sequence.
 bool t_sequence(Evaluator&, const Value& v, Args&) {

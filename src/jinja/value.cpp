@@ -16,6 +16,12 @@ Value Value::make_list(List items) {
   return v;
 }
 
+Value Value::make_iterator(List items) {
+  Value v = make_list(std::move(items));
+  v.i = 3;
+  return v;
+}
+
 Value Value::make_tuple(List items) {
   Value v = make_list(std::move(items));
   v.type = Type::Tuple;
@@ -57,7 +63,7 @@ bool Value::truthy() const {
       return !s.empty();
     case Type::List:
     case Type::Tuple:
-      return !list->empty();
+      return is_iterator() || !list->empty();
     case Type::Dict:
       return !dict->items.empty();
     default:
@@ -80,7 +86,7 @@ std::string Value::type_name() const {
     case Type::String:
       return "str object";
     case Type::List:
-      return "list object";
+      return is_iterator() ? "generator object" : "list object";
     case Type::Tuple:
       return "tuple object";
     case Type::Dict:
@@ -352,6 +358,10 @@ void append_str(std::string& out, const Value& v) {
       return;
     case Value::Type::List:
     case Value::Type::Tuple: {
+      if (v.is_iterator()) {  // Python prints the object and its address
+        out += "<generator object>";
+        return;
+      }
       const DepthGuard guard;
       const bool tuple = v.type == Value::Type::Tuple;
       out += tuple ? '(' : '[';
@@ -406,6 +416,7 @@ bool equals(const Value& a, const Value& b) {
       return a.as_float() == b.as_float();
     return a.as_int() == b.as_int();
   }
+  if (a.is_iterator() || b.is_iterator()) return a.list == b.list;
   if (a.is_list() && b.is_list()) {
     if (a.type != b.type || a.list->size() != b.list->size()) return false;
     for (std::size_t k = 0; k < a.list->size(); ++k)
@@ -458,7 +469,7 @@ bool less(const Value& a, const Value& b) {
     return a.as_int() < b.as_int();
   }
   if (a.is_string() && b.is_string()) return a.s < b.s;  // UTF-8 order is code point order
-  if (a.is_list() && b.is_list() && a.type == b.type) {
+  if (a.is_list() && b.is_list() && a.type == b.type && !a.is_iterator() && !b.is_iterator()) {
     const auto n = std::min(a.list->size(), b.list->size());
     for (std::size_t k = 0; k < n; ++k) {
       const Value& x = (*a.list)[k];
@@ -608,6 +619,7 @@ void dump_json(std::string& out, const Value& v, const DumpOptions& o, int level
       return;
     case Value::Type::List:
     case Value::Type::Tuple: {
+      if (v.is_iterator()) throw RenderError{"Object of type generator is not JSON serializable"};
       if (v.list->empty()) {
         out += "[]";
         return;
@@ -696,6 +708,7 @@ List iterate(const Value& v) {
 }
 
 std::int64_t length(const Value& v) {
+  if (v.is_iterator()) throw RenderError{"object of type 'generator' has no len()"};
   switch (v.type) {
     case Value::Type::List:
     case Value::Type::Tuple:

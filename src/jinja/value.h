@@ -46,7 +46,8 @@ struct Value {
   bool b = false;
   // Int: the value. Undefined: 1 when it stands for an attribute the sandbox refuses (a
   // SecurityError on use). String: 1 for markupsafe's Markup (the result of escape or safe).
-  // Tuple: 2 for groupby's (grouper, list).
+  // Tuple: 2 for groupby's (grouper, list). List: 3 for an iterator (what jinja2's map, select,
+  // items, unique, batch and reverse return: no len(), no subscript, always true).
   std::int64_t i = 0;
   double f = 0.0;
   // String: the text; Undefined: the error its use raises ("'x' is undefined").
@@ -93,6 +94,7 @@ struct Value {
   }
   static Value make_list(List items = {});
   static Value make_tuple(List items);
+  static Value make_iterator(List items);
   static Value make_dict();
   static Value make_namespace();
   static Value function(std::string name, std::function<Value(struct Args&)> call);
@@ -103,6 +105,7 @@ struct Value {
   bool is_int() const { return type == Type::Int || type == Type::Bool; }  // Python: bool is int
   bool is_number() const { return is_int() || type == Type::Float; }
   bool is_list() const { return type == Type::List || type == Type::Tuple; }
+  bool is_iterator() const { return type == Type::List && i == 3; }
   bool is_dict() const { return type == Type::Dict; }
   bool is_callable() const { return type == Type::Function || type == Type::Loop; }
   std::int64_t as_int() const { return type == Type::Bool ? (b ? 1 : 0) : i; }
