@@ -442,7 +442,13 @@ CASES = [
     ("generator_consumers", "{{ xs|map('string')|join('-') }} {{ xs|reverse|first }} {{ xs|select|sum }} {{ d|items|list|length }} {{ 2 in xs|map('int') }} {{ xs|reverse|reverse }}", None, None),
     ("generator_last", "{{ xs|map('string')|last }}", None, "'generator' object is not reversible"),
     ("generator_tojson", "{{ xs|unique|tojson }}", None, "not JSON serializable"),
+    ("generator_tests", "{{ xs|map('string') is iterable }} {{ xs|map('string') is sequence }} {{ d.items() is iterable }}", None, None),
     ("generator_in_loop", "{% for x in xs|reverse %}{{ loop.index }}{{ x }}{{ loop.last }} {% endfor %}", None, None),
+    ("generator_used_once", "{% set g = xs|map('string') %}[{{ g|join }}][{{ g|join }}]{% set h = xs|select %}[{{ h|first }}][{{ h|list }}]{% set i = xs|reverse %}{{ 1 in i }}{{ i|list }}", None, None),
+    ("dict_views", "{{ d.keys() }} {{ d.values() }} {{ d.items() }} {{ d.keys()|length }} {{ 'a' in d.keys() }} {{ d.keys()|list }} {{ d.keys() == ['b', 'a', 'c'] }} {{ d.keys() == d.keys() }} {{ d.values() == d.values() }} {{ {}.keys() is sequence }} {% if {}.items() %}x{% else %}empty{% endif %}", None, None),
+    ("dict_view_index", "[{{ d.keys()[0] }}][{{ (xs|map('string'))[0] }}]", None, None),
+    ("dict_view_slice", "{{ d.keys()[1:] }}", None, "'dict_keys' object is not subscriptable"),
+    ("dict_view_tojson", "{{ d.items()|tojson }}", None, "not JSON serializable"),
     # --- syntax errors ---
     ("syntax_unclosed_if", "{% if x %}\nabc", {}, "Unexpected end of template"),
     ("syntax_unclosed_variable", "line1\n{{ x", {}, "unexpected end of template"),

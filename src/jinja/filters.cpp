@@ -170,6 +170,12 @@ Value f_forceescape(Evaluator&, const Value& v, Args&) {
 }
 
 Value f_first(Evaluator&, const Value& v, Args&) {
+  if (v.is_iterator()) {  // next(): takes the item
+    if (v.list->empty()) return Value::undefined("No first item, sequence was empty.");
+    Value first = v.list->front();
+    v.list->erase(v.list->begin());
+    return first;
+  }
   if (v.is_list())
     return v.list->empty() ? Value::undefined("No first item, sequence was empty.")
                            : v.list->front();

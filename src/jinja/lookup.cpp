@@ -126,7 +126,15 @@ Value Evaluator::getattr(const Value& obj, const std::string& name) {
 
 Value Evaluator::getitem(const Value& obj, const Value& key) {
   // A slice is Python's own subscription in jinja2 (no environment.getitem): it raises.
-  if (obj.is_iterator()) fail("'generator' object is not subscriptable");
+  // Iterators and views take no subscript: a slice raises (Python's own subscription), an index
+  // is Undefined (the sandbox's getitem catches the TypeError).
+  if (obj.is_iterator() || obj.is_view()) {
+    const std::string name = obj.is_iterator() ? "generator" : obj.view_name();
+    if (key.type == Value::Type::Tuple && key.b)
+      fail(cat({"'", name, "' object is not subscriptable"}));
+    if (key.is_string() && has_method(obj, key.s)) return getattr(obj, key.s);
+    return Value::undefined(cat({"'", name, " object' has no element ", repr(key)}));
+  }
   if (key.type == Value::Type::Tuple && key.b && !obj.is_list() && !obj.is_string()) {
     if (obj.is_undefined()) fail_undefined(obj);
     if (obj.type == Value::Type::Dict) fail("unhashable type: 'slice'");

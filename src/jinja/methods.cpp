@@ -317,13 +317,17 @@ Value dict_method(const Value& obj, std::string_view name, Args& a) {
     List out;
     out.reserve(d.items.size());
     for (const auto& [k, v] : d.items) out.push_back(Value::make_tuple({k, v}));
-    return Value::make_list(std::move(out));
+    Value view = Value::make_list(std::move(out));
+    view.i = 4;
+    return view;
   }
   if (name == "keys" || name == "values") {
     List out;
     out.reserve(d.items.size());
     for (const auto& [k, v] : d.items) out.push_back(name == "keys" ? k : v);
-    return Value::make_list(std::move(out));
+    Value view = Value::make_list(std::move(out));
+    view.i = name == "keys" ? 5 : 6;
+    return view;
   }
   if (name == "get") {
     const Value* key = a.get(0, "");
@@ -347,7 +351,7 @@ bool has_method(const Value& obj, std::string_view name) {
     case Value::Type::String:
       return kStrMethods.count(name) > 0;
     case Value::Type::List:
-      return !obj.is_iterator() && kListMethods.count(name) > 0;
+      return obj.i == 0 && kListMethods.count(name) > 0;
     case Value::Type::Tuple:
       return kTupleMethods.count(name) > 0;
     case Value::Type::Dict:
@@ -358,7 +362,7 @@ bool has_method(const Value& obj, std::string_view name) {
 }
 
 bool is_unsafe_method(const Value& obj, std::string_view name) {
-  if (obj.type == Value::Type::List && !obj.is_iterator()) return kUnsafeList.count(name) > 0;
+  if (obj.type == Value::Type::List && obj.i == 0) return kUnsafeList.count(name) > 0;
   if (obj.type == Value::Type::Dict) return kUnsafeDict.count(name) > 0;
   return false;
 }

@@ -86,13 +86,12 @@ bool Evaluator::compare(const std::string& op, const Value& a, const Value& b) {
         found = b.s.find(a.s) != std::string::npos;
         break;
       case Value::Type::List:
-      case Value::Type::Tuple:
-        for (const auto& x : *b.list)
-          if (equals(x, a)) {
-            found = true;
-            break;
-          }
+      case Value::Type::Tuple: {
+        std::size_t k = 0;
+        for (; k < b.list->size() && !found; ++k) found = equals((*b.list)[k], a);
+        if (b.is_iterator()) b.list->erase(b.list->begin(), b.list->begin() + k);  // consumed
         break;
+      }
       case Value::Type::Dict:
       case Value::Type::Namespace:
         if (a.type == Value::Type::List || a.type == Value::Type::Dict)
@@ -145,7 +144,7 @@ Value Evaluator::binary(const Expr& e) {
         }
         return Value::string(a.s + b.s);
       }
-      if (a.is_list() && a.type == b.type && !a.is_iterator() && !b.is_iterator()) {
+      if (a.is_plain_list() && b.is_plain_list() && a.type == b.type) {
         List items = *a.list;
         items.insert(items.end(), b.list->begin(), b.list->end());
         Value v = Value::make_list(std::move(items));
@@ -163,10 +162,8 @@ Value Evaluator::binary(const Expr& e) {
     case Expr::Kind::Mul:
       if (ints) return Value::integer(mul(a.as_int(), b.as_int()));
       if (nums) return Value::number(a.as_float() * b.as_float());
-      if ((a.is_string() || (a.is_list() && !a.is_iterator())) && b.is_int())
-        return repeat(a, b.as_int());
-      if (a.is_int() && (b.is_string() || (b.is_list() && !b.is_iterator())))
-        return repeat(b, a.as_int());
+      if ((a.is_string() || a.is_plain_list()) && b.is_int()) return repeat(a, b.as_int());
+      if (a.is_int() && (b.is_string() || b.is_plain_list())) return repeat(b, a.as_int());
       type_error("*", a, b);
     case Expr::Kind::Div:
       if (nums) {

@@ -49,11 +49,12 @@ bool t_mapping(Evaluator&, const Value& v, Args&) {
   return v.is_dict();
 }
 bool t_iterable(Evaluator&, const Value& v, Args&) {
-  return (v.is_list() && !v.is_iterator()) || v.is_dict() || v.is_string() || v.is_undefined();
-}
-// Undefined has __len__ and __getitem__, so it passes as a sequence.
-bool t_sequence(Evaluator&, const Value& v, Args&) {
   return v.is_list() || v.is_dict() || v.is_string() || v.is_undefined();
+}
+// Undefined has __len__ and __getitem__, so it passes as a sequence; iterators and a dict's
+// views do not (no __getitem__).
+bool t_sequence(Evaluator&, const Value& v, Args&) {
+  return v.is_plain_list() || v.is_dict() || v.is_string() || v.is_undefined();
 }
 // jinja2's Undefined has a __call__ (that raises), so callable() holds for it.
 bool t_callable(Evaluator&, const Value& v, Args&) {

@@ -86,6 +86,7 @@ std::string Value::type_name() const {
     case Type::String:
       return "str object";
     case Type::List:
+      if (is_view()) return std::string(view_name()) + " object";
       return is_iterator() ? "generator object" : "list object";
     case Type::Tuple:
       return "tuple object";
@@ -362,6 +363,15 @@ void append_str(std::string& out, const Value& v) {
         out += "<generator object>";
         return;
       }
+      if (v.is_view()) {  // dict_keys(['a', 'b'])
+        Value items = v;
+        items.i = 0;
+        out += v.view_name();
+        out += '(';
+        append_str(out, items);
+        out += ')';
+        return;
+      }
       const DepthGuard guard;
       const bool tuple = v.type == Value::Type::Tuple;
       out += tuple ? '(' : '[';
@@ -417,6 +427,16 @@ bool equals(const Value& a, const Value& b) {
     return a.as_int() == b.as_int();
   }
   if (a.is_iterator() || b.is_iterator()) return a.list == b.list;
+  if (a.is_view() || b.is_view()) {  // keys and items views compare as sets, values by identity
+    if (a.i != b.i || a.i == 6) return a.list == b.list;
+    if (a.list->size() != b.list->size()) return false;
+    for (const auto& x : *a.list) {
+      bool found = false;
+      for (const auto& y : *b.list) found = found || equals(x, y);
+      if (!found) return false;
+    }
+    return true;
+  }
   if (a.is_list() && b.is_list()) {
     if (a.type != b.type || a.list->size() != b.list->size()) return false;
     for (std::size_t k = 0; k < a.list->size(); ++k)
@@ -469,7 +489,7 @@ bool less(const Value& a, const Value& b) {
     return a.as_int() < b.as_int();
   }
   if (a.is_string() && b.is_string()) return a.s < b.s;  // UTF-8 order is code point order
-  if (a.is_list() && b.is_list() && a.type == b.type && !a.is_iterator() && !b.is_iterator()) {
+  if (a.is_plain_list() && b.is_plain_list() && a.type == b.type) {
     const auto n = std::min(a.list->size(), b.list->size());
     for (std::size_t k = 0; k < n; ++k) {
       const Value& x = (*a.list)[k];
@@ -620,6 +640,9 @@ void dump_json(std::string& out, const Value& v, const DumpOptions& o, int level
     case Value::Type::List:
     case Value::Type::Tuple: {
       if (v.is_iterator()) throw RenderError{"Object of type generator is not JSON serializable"};
+      if (v.is_view())
+        throw RenderError{std::string("Object of type ") + v.view_name() +
+                          " is not JSON serializable"};
       if (v.list->empty()) {
         out += "[]";
         return;
@@ -680,6 +703,11 @@ void dump_json(std::string& out, const Value& v, const DumpOptions& o, int level
 // ---- iteration ----
 
 List iterate(const Value& v) {
+  if (v.is_iterator()) {  // an iterator is used up: a second pass sees nothing, as in Python
+    List items = std::move(*v.list);
+    v.list->clear();
+    return items;
+  }
   switch (v.type) {
     case Value::Type::List:
     case Value::Type::Tuple:

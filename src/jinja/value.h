@@ -47,7 +47,8 @@ struct Value {
   // Int: the value. Undefined: 1 when it stands for an attribute the sandbox refuses (a
   // SecurityError on use). String: 1 for markupsafe's Markup (the result of escape or safe).
   // Tuple: 2 for groupby's (grouper, list). List: 3 for an iterator (what jinja2's map, select,
-  // items, unique, batch and reverse return: no len(), no subscript, always true).
+  // items, unique, batch and reverse return: no len(), no subscript, always true), 4 to 6 for
+  // a dict's views.
   std::int64_t i = 0;
   double f = 0.0;
   // String: the text; Undefined: the error its use raises ("'x' is undefined").
@@ -106,6 +107,12 @@ struct Value {
   bool is_number() const { return is_int() || type == Type::Float; }
   bool is_list() const { return type == Type::List || type == Type::Tuple; }
   bool is_iterator() const { return type == Type::List && i == 3; }
+  // dict.items(), keys() and values(): dict_items, dict_keys, dict_values (i = 4, 5, 6).
+  bool is_view() const { return type == Type::List && i >= 4 && i <= 6; }
+  const char* view_name() const {
+    return i == 4 ? "dict_items" : i == 5 ? "dict_keys" : "dict_values";
+  }
+  bool is_plain_list() const { return type == Type::Tuple || (type == Type::List && i == 0); }
   bool is_dict() const { return type == Type::Dict; }
   bool is_callable() const { return type == Type::Function || type == Type::Loop; }
   std::int64_t as_int() const { return type == Type::Bool ? (b ? 1 : 0) : i; }
