@@ -10,6 +10,7 @@
 #include <string>
 #include <vector>
 
+#include "cli_habits.h"
 #include "loom/loom.h"
 #include "tokenizer_flag.h"
 
@@ -192,16 +193,11 @@ int run(const Args& a, const CLI::App& app) {
   for (const std::string& b : a.logit_bias) sp.logit_bias.push_back(parse_logit_bias(b));
   sp.seed = a.seed >= 0 ? static_cast<uint64_t>(a.seed) : std::random_device{}();
 
-  if (!a.json && a.prompt_ids.empty()) {
-    std::fputs(a.prompt.c_str(), stdout);
-    std::fflush(stdout);
-  }
+  loom::tools::TextOut out;
+  if (!a.json && a.prompt_ids.empty()) out.write(a.prompt);
   const loom::GenerateResult r =
       loom::generate(session, prompt, go, [&](const loom::TokenEvent& e) {
-        if (!a.json) {
-          std::fwrite(e.text.data(), 1, e.text.size(), stdout);
-          std::fflush(stdout);
-        }
+        if (!a.json) out.write(e.text);
         return true;
       });
   if (a.json) {
@@ -213,7 +209,7 @@ int run(const Args& a, const CLI::App& app) {
     if (a.logprobs >= 0) j["logprobs"] = logprobs_json(tok, r);
     std::puts(j.dump(-1, ' ', false, nlohmann::json::error_handler_t::replace).c_str());
   } else {
-    std::fputc('\n', stdout);
+    out.end_line();
   }
   if (r.stop == loom::StopReason::ContextFull) {
     std::fprintf(stderr, "loom-generate: the context of %d tokens is full; generation stopped\n",
@@ -236,6 +232,7 @@ int main(int argc, char** argv) {
   Args a;
   CLI::App app{"loom-generate: generate text with a Llama-style model from a Hugging Face folder"};
   app.get_formatter()->column_width(40);
+  loom::tools::take_last_value(app);
   app.add_option("-m,--model", a.model,
                  "model folder (config.json, *.safetensors, tokenizer.model)")
       ->capture_default_str();
@@ -298,15 +295,18 @@ int main(int argc, char** argv) {
            "sampler order: hf, llamacpp, or a chain such as "
            "'penalties;top_k;typ_p;top_p;min_p;temperature'",
            "llamacpp");
-  app.add_option("-l,--logit-bias", a.logit_bias,
-                 "TOKEN_ID+BIAS or TOKEN_ID-BIAS added to a logit (-inf bans); repeatable")
+  loom::tools::repeatable(
+      app.add_option("-l,--logit-bias", a.logit_bias,
+                     "TOKEN_ID+BIAS or TOKEN_ID-BIAS added to a logit (-inf bans); repeatable"))
       ->group("Sampling");
   app.add_option("-s,--seed", a.seed, "random seed (-1: a random one, printed at the end)")
       ->capture_default_str()
       ->check(CLI::Range(int64_t{-1}, std::numeric_limits<int64_t>::max()))
       ->group("Sampling");
 
-  app.add_option("--stop", a.stop, "stop when the text contains STRING (not printed); repeatable")
+  loom::tools::repeatable(
+      app.add_option("--stop", a.stop,
+                     "stop when the text contains STRING (not printed); repeatable"))
       ->group("Stopping");
   app.add_flag("--ignore-eos", a.ignore_eos, "keep generating past end-of-sequence tokens")
       ->group("Stopping");

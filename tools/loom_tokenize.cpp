@@ -13,6 +13,7 @@
 #include <string>
 #include <vector>
 
+#include "cli_habits.h"
 #include "loom/error.h"
 #include "loom/tokenizer.h"
 #include "tokenizer_flag.h"
@@ -190,6 +191,7 @@ int main(int argc, char** argv) {
   Args a;
   CLI::App app{"loom-tokenize: the token ids of a text (or the text of ids), as llama-tokenize"};
   app.get_formatter()->column_width(36);
+  loom::tools::take_last_value(app);
   app.add_option("-m,--model", a.model, "folder with tokenizer.json or tokenizer.model")
       ->type_name("DIR")
       ->required();
