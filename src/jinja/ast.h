@@ -39,12 +39,12 @@ struct Expr {
     FloorDiv,
     Mod,
     Pow,
-    Concat,   // children joined by ~
-    Compare,  // children[0] ops[k] children[k+1]
-    CondExpr, // children: then, test, else (may be null)
+    Concat,    // children joined by ~
+    Compare,   // children[0] ops[k] children[k+1]
+    CondExpr,  // children: then, test, else (may be null)
     List,
     Tuple,
-    Dict,     // children: key, value, key, value, ...
+    Dict,  // children: key, value, key, value, ...
   };
 
   Kind kind;
@@ -54,8 +54,8 @@ struct Expr {
   std::string name;  // Name, Getattr, Filter, Test
   std::vector<ExprPtr> children;
   std::vector<std::pair<std::string, ExprPtr>> kwargs;
-  ExprPtr dyn_args;    // *args
-  ExprPtr dyn_kwargs;  // **kwargs
+  ExprPtr dyn_args;              // *args
+  ExprPtr dyn_kwargs;            // **kwargs
   std::vector<std::string> ops;  // Compare: ==, !=, <, <=, >, >=, in, notin
   bool negated = false;          // Test: "is not"
   FilterFn filter = nullptr;     // Filter: resolved at parse time, null when unknown
@@ -69,19 +69,19 @@ using Body = std::vector<NodePtr>;
 struct Node {
   enum class Kind {
     Root,
-    Text,       // text
-    Output,     // {{ exprs[0] }}
-    If,         // exprs: conditions; bodies: one per condition, then the else body
-    For,        // targets; exprs: iterable, filter (may be null); bodies: body, else
-    Set,        // targets (a name, a tuple of names or ns.attr); exprs[0]
-    SetBlock,   // targets; exprs[0]: filter chain (may be null); bodies[0]
-    Macro,      // name; params with defaults in exprs (null: required); bodies[0]
-    CallBlock,  // exprs[0]: the call; params: the caller's; bodies[0]
-    FilterBlock,// exprs[0]: filter chain on a null target; bodies[0]
-    With,       // targets / exprs pairwise; bodies[0]
+    Text,         // text
+    Output,       // {{ exprs[0] }}
+    If,           // exprs: conditions; bodies: one per condition, then the else body
+    For,          // targets; exprs: iterable, filter (may be null); bodies: body, else
+    Set,          // targets (a name, a tuple of names or ns.attr); exprs[0]
+    SetBlock,     // targets; exprs[0]: filter chain (may be null); bodies[0]
+    Macro,        // name; params with defaults in exprs (null: required); bodies[0]
+    CallBlock,    // exprs[0]: the call; params: the caller's; bodies[0]
+    FilterBlock,  // exprs[0]: filter chain on a null target; bodies[0]
+    With,         // targets / exprs pairwise; bodies[0]
     Break,
     Continue,
-    Generation, // transformers' {% generation %}: renders its body
+    Generation,  // transformers' {% generation %}: renders its body
   };
 
   Kind kind;

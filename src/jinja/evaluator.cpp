@@ -28,6 +28,22 @@ std::int64_t checked(bool overflow, std::int64_t r) {
   return r;
 }
 
+std::int64_t add(std::int64_t a, std::int64_t b) {
+  std::int64_t r;
+  if (__builtin_add_overflow(a, b, &r)) return checked(true, 0);
+  return r;
+}
+std::int64_t sub(std::int64_t a, std::int64_t b) {
+  std::int64_t r;
+  if (__builtin_sub_overflow(a, b, &r)) return checked(true, 0);
+  return r;
+}
+std::int64_t mul(std::int64_t a, std::int64_t b) {
+  std::int64_t r;
+  if (__builtin_mul_overflow(a, b, &r)) return checked(true, 0);
+  return r;
+}
+
 // Python's float divmod.
 void float_divmod(double vx, double wx, double& floordiv, double& mod) {
   if (wx == 0.0) throw RenderError{"float division by zero"};
@@ -56,7 +72,8 @@ Value repeat(const Value& seq, std::int64_t n) {
     return Value::string(std::move(out));
   }
   List items;
-  for (std::int64_t k = 0; k < n; ++k) items.insert(items.end(), seq.list->begin(), seq.list->end());
+  for (std::int64_t k = 0; k < n; ++k)
+    items.insert(items.end(), seq.list->begin(), seq.list->end());
   Value r = Value::make_list(std::move(items));
   r.type = seq.type;
   return r;
@@ -127,41 +144,47 @@ void Scope::set(std::string_view name, Value value) {
 Evaluator::Evaluator(const std::string& origin, const RenderOptions& options)
     : origin_(origin), options_(options) {}
 
+Evaluator::~Evaluator() {
+  for (auto& scope : closures_) scope->vars.clear();
+  for (auto& ns : namespaces_) ns->items.clear();
+}
+
 std::time_t Evaluator::now() const {
   return options_.now ? *options_.now
                       : std::chrono::system_clock::to_time_t(std::chrono::system_clock::now());
 }
 
-void Evaluator::fail(const std::string& message) const { throw RenderError{message}; }
+void Evaluator::fail(const std::string& message) const {
+  throw RenderError{message};
+}
 
-void Evaluator::render(const Node& root, const nlohmann::json& context, std::string& out) {
+void Evaluator::render(const Node& root, const nlohmann::ordered_json& context, std::string& out) {
   auto globals = std::make_shared<Scope>();
-  globals->set("range", Value::function("range", [](Args& a) {
-                 std::int64_t start = 0, stop = 0, step = 1;
-                 auto num = [](const Value& v) {
-                   if (!v.is_int())
-                     throw RenderError{"'" + type_short(v) +
-                                       "' object cannot be interpreted as an integer"};
-                   return v.as_int();
-                 };
-                 if (a.positional.size() == 1) {
-                   stop = num(a.positional[0]);
-                 } else if (a.positional.size() >= 2) {
-                   start = num(a.positional[0]);
-                   stop = num(a.positional[1]);
-                   if (a.positional.size() >= 3) step = num(a.positional[2]);
-                 } else {
-                   throw RenderError{"range expected at least 1 argument, got 0"};
-                 }
-                 if (step == 0) throw RenderError{"range() arg 3 must not be zero"};
-                 List items;
-                 for (std::int64_t k = start; step > 0 ? k < stop : k > stop; k += step) {
-                   if (items.size() >= 100000)
-                     throw RenderError{"range too big, maximum length is 100000"};
-                   items.push_back(Value::integer(k));
-                 }
-                 return Value::make_list(std::move(items));
-               }));
+  globals->set(
+      "range", Value::function("range", [](Args& a) {
+        std::int64_t start = 0, stop = 0, step = 1;
+        auto num = [](const Value& v) {
+          if (!v.is_int())
+            throw RenderError{"'" + type_short(v) + "' object cannot be interpreted as an integer"};
+          return v.as_int();
+        };
+        if (a.positional.size() == 1) {
+          stop = num(a.positional[0]);
+        } else if (a.positional.size() >= 2) {
+          start = num(a.positional[0]);
+          stop = num(a.positional[1]);
+          if (a.positional.size() >= 3) step = num(a.positional[2]);
+        } else {
+          throw RenderError{"range expected at least 1 argument, got 0"};
+        }
+        if (step == 0) throw RenderError{"range() arg 3 must not be zero"};
+        List items;
+        for (std::int64_t k = start; step > 0 ? k < stop : k > stop; k += step) {
+          if (items.size() >= 100000) throw RenderError{"range too big, maximum length is 100000"};
+          items.push_back(Value::integer(k));
+        }
+        return Value::make_list(std::move(items));
+      }));
   auto kw_dict = [](Args& a, Value d) {
     for (const auto& p : a.positional) {
       if (p.is_dict() || p.type == Value::Type::Namespace)
@@ -169,19 +192,21 @@ void Evaluator::render(const Node& root, const nlohmann::json& context, std::str
       else if (p.is_list())
         for (const auto& item : *p.list) {
           const List kv = iterate(item);
-          if (kv.size() != 2) throw RenderError{"dictionary update sequence element has wrong length"};
+          if (kv.size() != 2)
+            throw RenderError{"dictionary update sequence element has wrong length"};
           d.dict->set(kv[0], kv[1]);
         }
     }
     for (auto& [k, v] : a.keyword) d.dict->set(Value::string(k), v);
     return d;
   };
-  globals->set("namespace", Value::function("namespace", [kw_dict](Args& a) {
-                 return kw_dict(a, Value::make_namespace());
+  globals->set("namespace", Value::function("namespace", [this, kw_dict](Args& a) {
+                 Value ns = kw_dict(a, Value::make_namespace());
+                 namespaces_.push_back(ns.dict);
+                 return ns;
                }));
-  globals->set("dict", Value::function("dict", [kw_dict](Args& a) {
-                 return kw_dict(a, Value::make_dict());
-               }));
+  globals->set("dict", Value::function(
+                           "dict", [kw_dict](Args& a) { return kw_dict(a, Value::make_dict()); }));
   globals->set("raise_exception", Value::function("raise_exception", [](Args& a) -> Value {
                  throw RenderError{a.positional.empty() ? std::string() : to_str(a.positional[0])};
                }));
@@ -194,12 +219,28 @@ void Evaluator::render(const Node& root, const nlohmann::json& context, std::str
                  std::size_t n = 0;
                  if (!fmt.empty()) {
                    for (int tries = 0; tries < 8 && (n = std::strftime(buf.data(), buf.size(),
-                                                                         fmt.c_str(), &tm)) == 0;
+                                                                       fmt.c_str(), &tm)) == 0;
                         ++tries)
                      buf.resize(buf.size() * 4);
                  }
                  buf.resize(n);
                  return Value::string(buf);
+               }));
+  globals->set("cycler", Value::function("cycler", [](Args& a) {
+                 if (a.positional.empty()) throw RenderError{"cycler needs at least one item"};
+                 auto items = std::make_shared<List>(a.positional);
+                 auto pos = std::make_shared<std::size_t>(0);
+                 Value c = Value::make_namespace();  // .next() and .reset()
+                 c.dict->set(Value::string("next"), Value::function("next", [items, pos](Args&) {
+                               const Value v = (*items)[*pos];
+                               *pos = (*pos + 1) % items->size();
+                               return v;
+                             }));
+                 c.dict->set(Value::string("reset"), Value::function("reset", [pos](Args&) {
+                               *pos = 0;
+                               return Value::none();
+                             }));
+                 return c;
                }));
   globals->set("joiner", Value::function("joiner", [](Args& a) {
                  const std::string sep = a.positional.empty() ? ", " : to_str(a.positional[0]);
@@ -237,9 +278,12 @@ Evaluator::Flow Evaluator::exec_node(const Node& n, std::string& out) {
     case Node::Kind::Text:
       out += n.text;
       return Flow::Normal;
-    case Node::Kind::Output:
-      append_str(out, eval(*n.exprs[0]));
+    case Node::Kind::Output: {
+      Value v = eval(*n.exprs[0]);
+      at_expr_ = n.exprs[0].get();
+      append_str(out, v);
       return Flow::Normal;
+    }
     case Node::Kind::If:
       for (std::size_t k = 0; k < n.exprs.size(); ++k)
         if (eval(*n.exprs[k]).truthy()) return exec(n.bodies[k], out);
@@ -399,6 +443,7 @@ Value Evaluator::run_loop(const Node& n, const Value& iterable, std::size_t dept
 Value Evaluator::make_macro(const Node& n, const Body& body, const std::vector<std::string>& params,
                             const std::vector<const Expr*>& defaults, std::string name) {
   auto defining = scope_;
+  closures_.push_back(defining);
   (void)n;
   return Value::function(name, [this, &body, &params, defaults, defining, name](Args& args) {
     if (++depth_ > kMaxDepth) fail("maximum recursion depth exceeded");
@@ -430,7 +475,7 @@ Value Evaluator::make_macro(const Node& n, const Body& body, const std::vector<s
       for (const auto& p : params) is_param = is_param || p == k;
       if (!is_param) kwargs.dict->set(Value::string(k), v);
     }
-    scope->set("varargs", Value::make_list(std::move(varargs)));
+    scope->set("varargs", Value::make_tuple(std::move(varargs)));
     scope->set("kwargs", kwargs);
     std::string text;
     exec(body, text);
@@ -443,7 +488,8 @@ Value Evaluator::make_macro(const Node& n, const Body& body, const std::vector<s
 // ---- expressions ----
 
 void Evaluator::eval_args(const Expr& e, std::size_t first, Args& args) {
-  for (std::size_t k = first; k < e.children.size(); ++k) args.positional.push_back(eval(*e.children[k]));
+  for (std::size_t k = first; k < e.children.size(); ++k)
+    args.positional.push_back(eval(*e.children[k]));
   if (e.dyn_args) {
     const Value v = eval(*e.dyn_args);
     for (auto& x : iterate(v)) args.positional.push_back(x);
@@ -477,7 +523,26 @@ Value Evaluator::getattr(const Value& obj, const std::string& name) {
           return a.positional[state->index0 % a.positional.size()];
         });
       }
+      if (name == "changed") {
+        auto state = obj.loop;
+        return Value::function("changed", [state](Args& a) {
+          const Value now = Value::make_list(a.positional);
+          if (state->last_changed && equals(Value::make_list(*state->last_changed), now))
+            return Value::boolean(false);
+          state->last_changed = std::make_shared<List>(a.positional);
+          return Value::boolean(true);
+        });
+      }
       return obj.loop->attribute(name);
+    case Value::Type::Bool:
+    case Value::Type::Int:
+    case Value::Type::Float:  // the numbers' data attributes
+      if (name == "real" || name == "numerator")
+        return obj.type == Value::Type::Float ? obj : Value::integer(obj.as_int());
+      if (name == "imag")
+        return obj.type == Value::Type::Float ? Value::number(0.0) : Value::integer(0);
+      if (name == "denominator" && obj.type != Value::Type::Float) return Value::integer(1);
+      break;
     case Value::Type::Tuple:
       if (obj.i == 2 && (name == "grouper" || name == "list"))  // groupby's named tuples
         return (*obj.list)[name == "grouper" ? 0 : 1];
@@ -493,9 +558,8 @@ Value Evaluator::getattr(const Value& obj, const std::string& name) {
       return u;
     }
     Value self = obj;
-    return Value::function(name, [this, self, name](Args& args) {
-      return call_method(*this, self, name, args);
-    });
+    return Value::function(
+        name, [this, self, name](Args& args) { return call_method(*this, self, name, args); });
   }
   return Value::undefined("'" + obj.type_name() + "' has no attribute '" + name + "'");
 }
@@ -537,7 +601,9 @@ Value Evaluator::getitem(const Value& obj, const Value& key) {
         std::int64_t k = key.as_int();
         if (k < 0) k += n;
         if (k >= 0 && k < n) {
-          if (str) return Value::string(utf8_encode(std::u32string(1, chars[static_cast<std::size_t>(k)])));
+          if (str)
+            return Value::string(
+                utf8_encode(std::u32string(1, chars[static_cast<std::size_t>(k)])));
           return (*obj.list)[static_cast<std::size_t>(k)];
         }
       }
@@ -587,7 +653,8 @@ Value Evaluator::attribute_path(const Value& item, const Value& path) {
   std::size_t start = 0;
   for (;;) {
     const auto dot = path.s.find('.', start);
-    const std::string part = path.s.substr(start, dot == std::string::npos ? std::string::npos : dot - start);
+    const std::string part =
+        path.s.substr(start, dot == std::string::npos ? std::string::npos : dot - start);
     const bool digits = !part.empty() && part.find_first_not_of("0123456789") == std::string::npos;
     if (digits) {
       v = getitem(v, Value::integer(std::stoll(part)));
@@ -656,10 +723,9 @@ Value Evaluator::binary(const Expr& e) {
   if (b.is_undefined()) fail_undefined(b);
   const bool nums = a.is_number() && b.is_number();
   const bool ints = a.is_int() && b.is_int();
-  std::int64_t r = 0;
   switch (e.kind) {
     case Expr::Kind::Add:
-      if (ints) return Value::integer(checked(__builtin_add_overflow(a.as_int(), b.as_int(), &r), r));
+      if (ints) return Value::integer(add(a.as_int(), b.as_int()));
       if (nums) return Value::number(a.as_float() + b.as_float());
       if (a.is_string() && b.is_string()) return Value::string(a.s + b.s);
       if (a.is_list() && a.type == b.type) {
@@ -674,11 +740,11 @@ Value Evaluator::binary(const Expr& e) {
         fail("can only concatenate list (not \"" + type_short(b) + "\") to list");
       type_error("+", a, b);
     case Expr::Kind::Sub:
-      if (ints) return Value::integer(checked(__builtin_sub_overflow(a.as_int(), b.as_int(), &r), r));
+      if (ints) return Value::integer(sub(a.as_int(), b.as_int()));
       if (nums) return Value::number(a.as_float() - b.as_float());
       type_error("-", a, b);
     case Expr::Kind::Mul:
-      if (ints) return Value::integer(checked(__builtin_mul_overflow(a.as_int(), b.as_int(), &r), r));
+      if (ints) return Value::integer(mul(a.as_int(), b.as_int()));
       if (nums) return Value::number(a.as_float() * b.as_float());
       if ((a.is_string() || a.is_list()) && b.is_int()) return repeat(a, b.as_int());
       if (a.is_int() && (b.is_string() || b.is_list())) return repeat(b, a.as_int());
@@ -694,7 +760,8 @@ Value Evaluator::binary(const Expr& e) {
       const bool floordiv = e.kind == Expr::Kind::FloorDiv;
       if (ints) {
         const std::int64_t x = a.as_int(), y = b.as_int();
-        if (y == 0) fail(floordiv ? "integer division or modulo by zero" : "integer modulo by zero");
+        if (y == 0)
+          fail(floordiv ? "integer division or modulo by zero" : "integer modulo by zero");
         if (y == -1) return Value::integer(floordiv ? checked(x == INT64_MIN, -x) : 0);
         std::int64_t q = x / y, m = x % y;
         if (m != 0 && ((m < 0) != (y < 0))) {
@@ -716,9 +783,9 @@ Value Evaluator::binary(const Expr& e) {
       if (ints && b.as_int() >= 0) {
         std::int64_t base = a.as_int(), exp = b.as_int(), result = 1;
         while (exp > 0) {
-          if (exp & 1) result = checked(__builtin_mul_overflow(result, base, &result), result);
+          if (exp & 1) result = mul(result, base);
           exp >>= 1;
-          if (exp > 0) base = checked(__builtin_mul_overflow(base, base, &base), base);
+          if (exp > 0) base = mul(base, base);
         }
         return Value::integer(result);
       }
@@ -818,7 +885,8 @@ Value Evaluator::eval(const Expr& e) {
       if (!v.is_number())
         fail(std::string("bad operand type for unary ") + (e.kind == Expr::Kind::Neg ? "-" : "+") +
              ": '" + type_short(v) + "'");
-      if (e.kind == Expr::Kind::Pos) return v.type == Value::Type::Bool ? Value::integer(v.as_int()) : v;
+      if (e.kind == Expr::Kind::Pos)
+        return v.type == Value::Type::Bool ? Value::integer(v.as_int()) : v;
       if (v.type == Value::Type::Float) return Value::number(-v.f);
       return Value::integer(checked(v.as_int() == INT64_MIN, -v.as_int()));
     }

@@ -26,8 +26,13 @@ struct Scope {
 class Evaluator {
  public:
   Evaluator(const std::string& origin, const RenderOptions& options);
+  Evaluator(const Evaluator&) = delete;
+  Evaluator& operator=(const Evaluator&) = delete;
+  // Breaks the reference cycles a render may leave (a macro held by the scope it closes over, a
+  // namespace that holds itself), so that everything is freed.
+  ~Evaluator();
 
-  void render(const Node& root, const nlohmann::json& context, std::string& out);
+  void render(const Node& root, const nlohmann::ordered_json& context, std::string& out);
 
   Value eval(const Expr& e);
   // obj.name and obj[key] as jinja2's sandbox resolves them.
@@ -62,6 +67,8 @@ class Evaluator {
   const Node* at_node_ = nullptr;
   const Value* filter_input_ = nullptr;  // the text a filter block or block set filters
   int depth_ = 0;
+  std::vector<std::shared_ptr<Scope>> closures_;  // scopes a macro closes over
+  std::vector<std::shared_ptr<Dict>> namespaces_;
 
   friend class Template;
 };

@@ -28,12 +28,15 @@ List to_list(const Value& v) {
   return iterate(v);
 }
 
-Value ignore_case(const Value& v) { return v.is_string() ? Value::string(py_lower(v.s)) : v; }
+Value ignore_case(const Value& v) {
+  return v.is_string() ? Value::string(py_lower(v.s)) : v;
+}
 
 Value f_abs(Evaluator&, const Value& v, Args&) {
   if (v.type == Value::Type::Float) return Value::number(std::fabs(v.f));
   if (v.is_int()) return Value::integer(std::llabs(v.as_int()));
-  throw RenderError{"bad operand type for abs(): '" + v.type_name().substr(0, v.type_name().find(' ')) + "'"};
+  throw RenderError{"bad operand type for abs(): '" +
+                    v.type_name().substr(0, v.type_name().find(' ')) + "'"};
 }
 
 Value f_attr(Evaluator& ev, const Value& v, Args& a) {
@@ -84,7 +87,9 @@ Value f_slice(Evaluator&, const Value& v, Args& a) {
   return Value::make_list(std::move(out));
 }
 
-Value f_capitalize(Evaluator&, const Value& v, Args&) { return Value::string(py_capitalize(to_str(v))); }
+Value f_capitalize(Evaluator&, const Value& v, Args&) {
+  return Value::string(py_capitalize(to_str(v)));
+}
 
 Value f_center(Evaluator&, const Value& v, Args& a) {
   const std::string s = to_str(v);
@@ -109,7 +114,8 @@ Value f_dictsort(Evaluator&, const Value& v, Args& a) {
   const bool case_sensitive = flag(a, 0, "case_sensitive");
   const std::string by = str_arg(arg(a, 1, "by"), "key");
   const bool reverse = flag(a, 2, "reverse");
-  if (by != "key" && by != "value") throw RenderError{"You can only sort by either \"key\" or \"value\""};
+  if (by != "key" && by != "value")
+    throw RenderError{"You can only sort by either \"key\" or \"value\""};
   const int pos = by == "key" ? 0 : 1;
   List items;
   for (const auto& [k, x] : v.dict->items) items.push_back(Value::make_tuple({k, x}));
@@ -127,12 +133,23 @@ std::string html_escape(const std::string& s) {
   std::string out;
   for (char c : s) {
     switch (c) {
-      case '&': out += "&amp;"; break;
-      case '<': out += "&lt;"; break;
-      case '>': out += "&gt;"; break;
-      case '"': out += "&#34;"; break;
-      case '\'': out += "&#39;"; break;
-      default: out += c;
+      case '&':
+        out += "&amp;";
+        break;
+      case '<':
+        out += "&lt;";
+        break;
+      case '>':
+        out += "&gt;";
+        break;
+      case '"':
+        out += "&#34;";
+        break;
+      case '\'':
+        out += "&#39;";
+        break;
+      default:
+        out += c;
     }
   }
   return out;
@@ -144,13 +161,16 @@ Value f_escape(Evaluator&, const Value& v, Args&) {
 }
 
 Value f_first(Evaluator&, const Value& v, Args&) {
-  if (v.is_list()) return v.list->empty() ? Value::undefined("No first item, sequence was empty.") : v.list->front();
+  if (v.is_list())
+    return v.list->empty() ? Value::undefined("No first item, sequence was empty.")
+                           : v.list->front();
   const List items = to_list(v);
   return items.empty() ? Value::undefined("No first item, sequence was empty.") : items.front();
 }
 
 Value f_last(Evaluator&, const Value& v, Args&) {
-  if (v.is_list()) return v.list->empty() ? Value::undefined("No last item, sequence was empty.") : v.list->back();
+  if (v.is_list())
+    return v.list->empty() ? Value::undefined("No last item, sequence was empty.") : v.list->back();
   const List items = to_list(v);
   return items.empty() ? Value::undefined("No last item, sequence was empty.") : items.back();
 }
@@ -159,7 +179,8 @@ bool parse_float(const std::string& text, double& out) {
   const std::string t = py_strip(text, true, true);
   if (t.empty()) return false;
   std::string clean;
-  for (char c : t) if (c != '_') clean += c;
+  for (char c : t)
+    if (c != '_') clean += c;
   const std::string lower = py_lower(clean);
   const std::string body = lower[0] == '+' || lower[0] == '-' ? lower.substr(1) : lower;
   if (body == "inf" || body == "infinity" || body == "nan") {
@@ -195,7 +216,8 @@ Value f_int(Evaluator&, const Value& v, Args& a) {
   if (v.is_string()) {
     std::string t = py_strip(v.s, true, true);
     std::string clean;
-    for (char c : t) if (c != '_') clean += c;
+    for (char c : t)
+      if (c != '_') clean += c;
     if (!clean.empty()) {
       char* end = nullptr;
       errno = 0;
@@ -229,8 +251,11 @@ std::vector<std::string> splitlines_simple(const std::string& s) {
 Value f_indent(Evaluator&, const Value& v, Args& a) {
   const Value* w = arg(a, 0, "width");
   std::string indention = "    ";
-  if (w && w->is_string()) indention = w->s;
-  else if (w) indention = std::string(static_cast<std::size_t>(std::max<std::int64_t>(0, int_arg(w, 4, "width"))), ' ');
+  if (w && w->is_string())
+    indention = w->s;
+  else if (w)
+    indention = std::string(
+        static_cast<std::size_t>(std::max<std::int64_t>(0, int_arg(w, 4, "width"))), ' ');
   const bool first = flag(a, 1, "first");
   const bool blank = flag(a, 2, "blank");
   const std::string s = to_str(v) + "\n";
@@ -274,19 +299,29 @@ Value f_join(Evaluator& ev, const Value& v, Args& a) {
   return Value::string(out);
 }
 
-Value f_length(Evaluator&, const Value& v, Args&) { return Value::integer(length(v)); }
+Value f_length(Evaluator&, const Value& v, Args&) {
+  return Value::integer(length(v));
+}
 
-Value f_list(Evaluator&, const Value& v, Args&) { return Value::make_list(to_list(v)); }
+Value f_list(Evaluator&, const Value& v, Args&) {
+  return Value::make_list(to_list(v));
+}
 
-Value f_lower(Evaluator&, const Value& v, Args&) { return Value::string(py_lower(to_str(v))); }
-Value f_upper(Evaluator&, const Value& v, Args&) { return Value::string(py_upper(to_str(v))); }
+Value f_lower(Evaluator&, const Value& v, Args&) {
+  return Value::string(py_lower(to_str(v)));
+}
+Value f_upper(Evaluator&, const Value& v, Args&) {
+  return Value::string(py_upper(to_str(v)));
+}
 
 Value f_title(Evaluator&, const Value& v, Args&) {
   // Words begin after runs of -, whitespace, (, {, [ and <.
   const std::u32string u = utf8_decode(to_str(v));
   std::string out;
   std::size_t k = 0;
-  auto delim = [](char32_t c) { return c == '-' || c == '(' || c == '{' || c == '[' || c == '<' || py_isspace(c); };
+  auto delim = [](char32_t c) {
+    return c == '-' || c == '(' || c == '{' || c == '[' || c == '<' || py_isspace(c);
+  };
   while (k < u.size()) {
     std::size_t e = k;
     const bool d = delim(u[k]);
@@ -325,12 +360,27 @@ Value f_round(Evaluator&, const Value& v, Args& a) {
   const std::string method = str_arg(arg(a, 1, "method"), "common");
   if (method != "common" && method != "ceil" && method != "floor")
     throw RenderError{"method must be common, ceil or floor"};
-  if (!v.is_number()) throw RenderError{"type " + v.type_name().substr(0, v.type_name().find(' ')) + " doesn't define __round__ method"};
+  if (!v.is_number())
+    throw RenderError{"type " + v.type_name().substr(0, v.type_name().find(' ')) +
+                      " doesn't define __round__ method"};
   if (method == "common") {
-    if (v.is_int()) return Value::integer(v.as_int());  // Python's round(int, n) is the int
+    if (v.is_int()) {  // round(int, n): the int itself, or rounded half to even to 10**-n
+      if (precision >= 0) return Value::integer(v.as_int());
+      if (precision < -18) return Value::integer(0);
+      std::int64_t p = 1;
+      for (std::int64_t k = 0; k < -precision; ++k) p *= 10;
+      std::int64_t q = v.as_int() / p, r = v.as_int() % p;
+      if (r < 0) {
+        r += p;
+        q -= 1;
+      }
+      if (2 * r > p || (2 * r == p && (q & 1))) q += 1;
+      return Value::integer(q * p);
+    }
     char buf[512];
     if (precision >= 0 && precision < 300) {
-      std::snprintf(buf, sizeof buf, "%.*f", static_cast<int>(precision), v.f);  // round half even on the exact value
+      std::snprintf(buf, sizeof buf, "%.*f", static_cast<int>(precision),
+                    v.f);  // round half even on the exact value
       return Value::number(std::strtod(buf, nullptr));
     }
     const double scale = std::pow(10.0, static_cast<double>(-precision));
@@ -341,8 +391,12 @@ Value f_round(Evaluator&, const Value& v, Args& a) {
   return Value::number((method == "ceil" ? std::ceil(x) : std::floor(x)) / scale);
 }
 
-Value f_string(Evaluator&, const Value& v, Args&) { return Value::string(to_str(v)); }
-Value f_safe(Evaluator&, const Value& v, Args&) { return Value::string(to_str(v)); }
+Value f_string(Evaluator&, const Value& v, Args&) {
+  return Value::string(to_str(v));
+}
+Value f_safe(Evaluator&, const Value& v, Args&) {
+  return Value::string(to_str(v));
+}
 
 Value f_trim(Evaluator&, const Value& v, Args& a) {
   const Value* chars = arg(a, 0, "chars");
@@ -361,9 +415,12 @@ Value f_truncate(Evaluator&, const Value& v, Args& a) {
   const std::int64_t leeway = int_arg(arg(a, 3, "leeway"), 5, "leeway");
   const std::u32string u = utf8_decode(s);
   const auto end_len = static_cast<std::int64_t>(utf8_decode(end).size());
-  if (len < end_len) throw RenderError{"expected length >= " + std::to_string(end_len) + ", got " + std::to_string(len)};
+  if (len < end_len)
+    throw RenderError{"expected length >= " + std::to_string(end_len) + ", got " +
+                      std::to_string(len)};
   if (static_cast<std::int64_t>(u.size()) <= len + leeway) return Value::string(s);
-  const std::string head = utf8_encode(std::u32string_view(u).substr(0, static_cast<std::size_t>(len - end_len)));
+  const std::string head =
+      utf8_encode(std::u32string_view(u).substr(0, static_cast<std::size_t>(len - end_len)));
   if (killwords) return Value::string(head + end);
   const auto space = head.rfind(' ');
   return Value::string((space == std::string::npos ? head : head.substr(0, space)) + end);
@@ -373,7 +430,8 @@ Value f_wordcount(Evaluator&, const Value& v, Args&) {
   std::int64_t n = 0;
   bool in_word = false;
   for (char32_t c : utf8_decode(to_str(v))) {
-    bool w = c == '_' || (c < 0x80 && ((c | 0x20) >= 'a' && (c | 0x20) <= 'z')) || (c >= '0' && c <= '9');
+    bool w = c == '_' || (c < 0x80 && ((c | 0x20) >= 'a' && (c | 0x20) <= 'z')) ||
+             (c >= '0' && c <= '9');
     if (c >= 0x80) {
       const auto cat = utf8proc_category(static_cast<utf8proc_int32_t>(c));
       w = (cat >= UTF8PROC_CATEGORY_LU && cat <= UTF8PROC_CATEGORY_LO) ||
@@ -395,13 +453,15 @@ Value f_tojson(Evaluator&, const Value& v, Args& a) {
     if (indent->is_string())
       o.indent_text = indent->s;
     else
-      o.indent_text = std::string(static_cast<std::size_t>(std::max<std::int64_t>(0, int_arg(indent, 0, "indent"))), ' ');
+      o.indent_text = std::string(
+          static_cast<std::size_t>(std::max<std::int64_t>(0, int_arg(indent, 0, "indent"))), ' ');
     o.item_separator = ",";
   }
   const Value* separators = arg(a, 2, "separators");
   if (separators && !separators->is_none()) {
     const List s = iterate(*separators);
-    if (s.size() != 2) throw RenderError{"separators must be an (item_separator, key_separator) pair"};
+    if (s.size() != 2)
+      throw RenderError{"separators must be an (item_separator, key_separator) pair"};
     o.item_separator = to_str(s[0]);
     o.key_separator = to_str(s[1]);
   }
@@ -438,7 +498,9 @@ Value sort_key(Evaluator& ev, const Value& item, const Value* attribute, bool ca
   std::size_t start = 0;
   for (;;) {
     const auto comma = attribute->s.find(',', start);
-    Value k = ev.attribute_path(item, Value::string(attribute->s.substr(start, comma == std::string::npos ? std::string::npos : comma - start)));
+    Value k = ev.attribute_path(
+        item, Value::string(attribute->s.substr(
+                  start, comma == std::string::npos ? std::string::npos : comma - start)));
     keys.push_back(case_sensitive ? k : ignore_case(k));
     if (comma == std::string::npos) break;
     start = comma + 1;
@@ -452,7 +514,8 @@ Value f_sort(Evaluator& ev, const Value& v, Args& a) {
   const Value* attribute = arg(a, 2, "attribute");
   List items = to_list(v);
   std::vector<std::pair<Value, std::size_t>> keyed;
-  for (std::size_t k = 0; k < items.size(); ++k) keyed.emplace_back(sort_key(ev, items[k], attribute, case_sensitive), k);
+  for (std::size_t k = 0; k < items.size(); ++k)
+    keyed.emplace_back(sort_key(ev, items[k], attribute, case_sensitive), k);
   std::stable_sort(keyed.begin(), keyed.end(), [&](const auto& x, const auto& y) {
     return reverse ? less(y.first, x.first) : less(x.first, y.first);
   });
@@ -481,8 +544,12 @@ Value min_max(Evaluator& ev, const Value& v, Args& a, bool max) {
   }
   return items[best];
 }
-Value f_min(Evaluator& ev, const Value& v, Args& a) { return min_max(ev, v, a, false); }
-Value f_max(Evaluator& ev, const Value& v, Args& a) { return min_max(ev, v, a, true); }
+Value f_min(Evaluator& ev, const Value& v, Args& a) {
+  return min_max(ev, v, a, false);
+}
+Value f_max(Evaluator& ev, const Value& v, Args& a) {
+  return min_max(ev, v, a, true);
+}
 
 Value f_sum(Evaluator& ev, const Value& v, Args& a) {
   const Value* attribute = arg(a, 0, "attribute");
@@ -492,7 +559,8 @@ Value f_sum(Evaluator& ev, const Value& v, Args& a) {
     const Value y = attribute && !attribute->is_none() ? ev.attribute_path(x, *attribute) : x;
     if (total.is_int() && y.is_int()) {
       std::int64_t r;
-      if (__builtin_add_overflow(total.as_int(), y.as_int(), &r)) throw RenderError{"integer overflow"};
+      if (__builtin_add_overflow(total.as_int(), y.as_int(), &r))
+        throw RenderError{"integer overflow"};
       total = Value::integer(r);
     } else if (total.is_number() && y.is_number()) {
       total = Value::number(total.as_float() + y.as_float());
@@ -501,8 +569,9 @@ Value f_sum(Evaluator& ev, const Value& v, Args& a) {
       items.insert(items.end(), y.list->begin(), y.list->end());
       total = Value::make_list(std::move(items));
     } else {
-      throw RenderError{"unsupported operand type(s) for +: '" + total.type_name().substr(0, total.type_name().find(' ')) +
-                        "' and '" + y.type_name().substr(0, y.type_name().find(' ')) + "'"};
+      throw RenderError{"unsupported operand type(s) for +: '" +
+                        total.type_name().substr(0, total.type_name().find(' ')) + "' and '" +
+                        y.type_name().substr(0, y.type_name().find(' ')) + "'"};
     }
   }
   return total;
@@ -545,7 +614,9 @@ Value select_reject(Evaluator& ev, const Value& v, Args& a, bool select, bool by
   const bool have_test = a.positional.size() > off;
   const std::string test = have_test ? to_str(a.positional[off]) : "";
   Args rest;
-  if (have_test) rest.positional.assign(a.positional.begin() + static_cast<std::ptrdiff_t>(off) + 1, a.positional.end());
+  if (have_test)
+    rest.positional.assign(a.positional.begin() + static_cast<std::ptrdiff_t>(off) + 1,
+                           a.positional.end());
   rest.keyword = a.keyword;
   List out;
   if (!v.truthy()) return Value::make_list();
@@ -562,10 +633,18 @@ Value select_reject(Evaluator& ev, const Value& v, Args& a, bool select, bool by
   }
   return Value::make_list(std::move(out));
 }
-Value f_select(Evaluator& ev, const Value& v, Args& a) { return select_reject(ev, v, a, true, false); }
-Value f_reject(Evaluator& ev, const Value& v, Args& a) { return select_reject(ev, v, a, false, false); }
-Value f_selectattr(Evaluator& ev, const Value& v, Args& a) { return select_reject(ev, v, a, true, true); }
-Value f_rejectattr(Evaluator& ev, const Value& v, Args& a) { return select_reject(ev, v, a, false, true); }
+Value f_select(Evaluator& ev, const Value& v, Args& a) {
+  return select_reject(ev, v, a, true, false);
+}
+Value f_reject(Evaluator& ev, const Value& v, Args& a) {
+  return select_reject(ev, v, a, false, false);
+}
+Value f_selectattr(Evaluator& ev, const Value& v, Args& a) {
+  return select_reject(ev, v, a, true, true);
+}
+Value f_rejectattr(Evaluator& ev, const Value& v, Args& a) {
+  return select_reject(ev, v, a, false, true);
+}
 
 Value f_groupby(Evaluator& ev, const Value& v, Args& a) {
   const Value* attribute = arg(a, 0, "attribute");
@@ -578,7 +657,9 @@ Value f_groupby(Evaluator& ev, const Value& v, Args& a) {
     return fold && !case_sensitive ? ignore_case(k) : k;
   };
   List items = to_list(v);
-  std::stable_sort(items.begin(), items.end(), [&](const Value& x, const Value& y) { return less(key(x, true), key(y, true)); });
+  std::stable_sort(items.begin(), items.end(), [&](const Value& x, const Value& y) {
+    return less(key(x, true), key(y, true));
+  });
   List out;
   for (std::size_t k = 0; k < items.size();) {
     const Value group = key(items[k], true);
@@ -604,7 +685,9 @@ Value f_format(Evaluator&, const Value& v, Args& a) {
   return Value::string(py_percent(to_str(v), Value::make_tuple(a.positional)));
 }
 
-Value f_pprint(Evaluator&, const Value& v, Args&) { return Value::string(repr(v)); }
+Value f_pprint(Evaluator&, const Value& v, Args&) {
+  return Value::string(repr(v));
+}
 
 Value f_striptags(Evaluator&, const Value& v, Args&) {
   std::string s = to_str(v), out;
@@ -623,22 +706,30 @@ Value f_striptags(Evaluator&, const Value& v, Args&) {
 
 const std::map<std::string, FilterFn, std::less<>>& filters() {
   static const std::map<std::string, FilterFn, std::less<>> table = {
-      {"abs", f_abs},         {"attr", f_attr},         {"batch", f_batch},
-      {"capitalize", f_capitalize}, {"center", f_center}, {"count", f_length},
-      {"d", f_default},       {"default", f_default},   {"dictsort", f_dictsort},
-      {"e", f_escape},        {"escape", f_escape},     {"first", f_first},
-      {"float", f_float},     {"forceescape", f_escape}, {"format", f_format},
-      {"groupby", f_groupby}, {"indent", f_indent},     {"int", f_int},
-      {"items", f_items},     {"join", f_join},         {"last", f_last},
-      {"length", f_length},   {"list", f_list},         {"lower", f_lower},
-      {"map", f_map},         {"max", f_max},           {"min", f_min},
-      {"pprint", f_pprint},   {"reject", f_reject},     {"rejectattr", f_rejectattr},
-      {"replace", f_replace}, {"reverse", f_reverse},   {"round", f_round},
-      {"safe", f_safe},       {"select", f_select},     {"selectattr", f_selectattr},
-      {"slice", f_slice},     {"sort", f_sort},         {"string", f_string},
-      {"striptags", f_striptags}, {"sum", f_sum},       {"title", f_title},
-      {"tojson", f_tojson},   {"trim", f_trim},         {"truncate", f_truncate},
-      {"unique", f_unique},   {"upper", f_upper},       {"wordcount", f_wordcount},
+      {"abs", f_abs},           {"attr", f_attr},
+      {"batch", f_batch},       {"capitalize", f_capitalize},
+      {"center", f_center},     {"count", f_length},
+      {"d", f_default},         {"default", f_default},
+      {"dictsort", f_dictsort}, {"e", f_escape},
+      {"escape", f_escape},     {"first", f_first},
+      {"float", f_float},       {"forceescape", f_escape},
+      {"format", f_format},     {"groupby", f_groupby},
+      {"indent", f_indent},     {"int", f_int},
+      {"items", f_items},       {"join", f_join},
+      {"last", f_last},         {"length", f_length},
+      {"list", f_list},         {"lower", f_lower},
+      {"map", f_map},           {"max", f_max},
+      {"min", f_min},           {"pprint", f_pprint},
+      {"reject", f_reject},     {"rejectattr", f_rejectattr},
+      {"replace", f_replace},   {"reverse", f_reverse},
+      {"round", f_round},       {"safe", f_safe},
+      {"select", f_select},     {"selectattr", f_selectattr},
+      {"slice", f_slice},       {"sort", f_sort},
+      {"string", f_string},     {"striptags", f_striptags},
+      {"sum", f_sum},           {"title", f_title},
+      {"tojson", f_tojson},     {"trim", f_trim},
+      {"truncate", f_truncate}, {"unique", f_unique},
+      {"upper", f_upper},       {"wordcount", f_wordcount},
   };
   return table;
 }

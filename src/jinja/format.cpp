@@ -44,7 +44,8 @@ std::string pad(std::string body, const Spec& spec, char default_align) {
   if (align == '<') return body + rep(fill);
   if (align == '^') return rep(fill / 2) + body + rep(fill - fill / 2);
   if (align == '=') {  // padding after the sign
-    std::size_t sign = (!body.empty() && (body[0] == '-' || body[0] == '+' || body[0] == ' ')) ? 1 : 0;
+    std::size_t sign =
+        (!body.empty() && (body[0] == '-' || body[0] == '+' || body[0] == ' ')) ? 1 : 0;
     return body.substr(0, sign) + rep(fill) + body.substr(sign);
   }
   return rep(fill) + body;
@@ -66,11 +67,14 @@ std::string format_number(const Value& v, Spec spec) {
   std::string body;
   bool negative = false;
   if (type == 'd' || type == 'x' || type == 'X' || type == 'o' || type == 'b' || type == 'c') {
-    if (!v.is_int()) throw RenderError{"Unknown format code '" + std::string(1, type) + "' for object of type 'float'"};
+    if (!v.is_int())
+      throw RenderError{"Unknown format code '" + std::string(1, type) +
+                        "' for object of type 'float'"};
     std::int64_t x = v.as_int();
     negative = x < 0;
     std::uint64_t u = negative ? 0 - static_cast<std::uint64_t>(x) : static_cast<std::uint64_t>(x);
-    if (type == 'c') return pad(utf8_encode(std::u32string(1, static_cast<char32_t>(u))), spec, '<');
+    if (type == 'c')
+      return pad(utf8_encode(std::u32string(1, static_cast<char32_t>(u))), spec, '<');
     const int base = type == 'd' ? 10 : type == 'o' ? 8 : type == 'b' ? 2 : 16;
     const char* digits = type == 'X' ? "0123456789ABCDEF" : "0123456789abcdef";
     do {
@@ -78,7 +82,8 @@ std::string format_number(const Value& v, Spec spec) {
       u /= static_cast<unsigned>(base);
     } while (u);
     if (spec.comma) body = group_thousands(body);
-    if (spec.alternate && base != 10) body = std::string("0") + (type == 'o' ? 'o' : type == 'b' ? 'b' : type) + body;
+    if (spec.alternate && base != 10)
+      body = std::string("0") + (type == 'o' ? 'o' : type == 'b' ? 'b' : type) + body;
   } else {
     double x = v.as_float();
     negative = std::signbit(x) && !std::isnan(x);
@@ -99,7 +104,8 @@ std::string format_number(const Value& v, Spec spec) {
       body = buf;
       if (spec.comma) {
         const auto dot = body.find_first_not_of("0123456789");
-        body = group_thousands(body.substr(0, dot)) + (dot == std::string::npos ? "" : body.substr(dot));
+        body = group_thousands(body.substr(0, dot)) +
+               (dot == std::string::npos ? "" : body.substr(dot));
       }
       if (type == '%') body += '%';
     }
@@ -138,7 +144,8 @@ Spec parse_spec(std::string_view s) {
   }
   if (k < s.size() && s[k] >= '0' && s[k] <= '9') {
     spec.width = 0;
-    while (k < s.size() && s[k] >= '0' && s[k] <= '9') spec.width = spec.width * 10 + (s[k++] - '0');
+    while (k < s.size() && s[k] >= '0' && s[k] <= '9')
+      spec.width = spec.width * 10 + (s[k++] - '0');
   }
   if (k < s.size() && s[k] == ',') {
     spec.comma = true;
@@ -158,10 +165,12 @@ Spec parse_spec(std::string_view s) {
 std::string format_value(const Value& v, std::string_view spec_text) {
   if (spec_text.empty()) return to_str(v);
   const Spec spec = parse_spec(spec_text);
-  if (v.is_number() && !(v.type == Value::Type::Bool && spec.type == 0)) return format_number(v, spec);
+  if (v.is_number() && !(v.type == Value::Type::Bool && spec.type == 0))
+    return format_number(v, spec);
   if (spec.type && spec.type != 's')
-    throw RenderError{"Unknown format code '" + std::string(1, spec.type) + "' for object of type '" +
-                      v.type_name().substr(0, v.type_name().find(' ')) + "'"};
+    throw RenderError{"Unknown format code '" + std::string(1, spec.type) +
+                      "' for object of type '" + v.type_name().substr(0, v.type_name().find(' ')) +
+                      "'"};
   std::string s = to_str(v);
   if (spec.precision >= 0) {
     const std::u32string u = utf8_decode(s);
@@ -220,12 +229,14 @@ std::string py_format(Evaluator& ev, std::string_view f, const Args& args) {
     Value v;
     if (head.empty()) {
       if (auto_index >= args.positional.size())
-        throw RenderError{"Replacement index " + std::to_string(auto_index) + " out of range for positional args tuple"};
+        throw RenderError{"Replacement index " + std::to_string(auto_index) +
+                          " out of range for positional args tuple"};
       v = args.positional[auto_index++];
     } else if (head.find_first_not_of("0123456789") == std::string_view::npos) {
       const std::size_t index = std::stoul(std::string(head));
       if (index >= args.positional.size())
-        throw RenderError{"Replacement index " + std::string(head) + " out of range for positional args tuple"};
+        throw RenderError{"Replacement index " + std::string(head) +
+                          " out of range for positional args tuple"};
       v = args.positional[index];
     } else {
       const Value* kw = args.get_keyword(head);
@@ -241,13 +252,16 @@ std::string py_format(Evaluator& ev, std::string_view f, const Args& args) {
         const std::size_t close = field.find(']', name_end);
         if (close == std::string_view::npos) throw RenderError{"Missing ']' in format string"};
         const std::string key(field.substr(name_end + 1, close - name_end - 1));
-        const bool digits = !key.empty() && key.find_first_not_of("0123456789") == std::string::npos;
+        const bool digits =
+            !key.empty() && key.find_first_not_of("0123456789") == std::string::npos;
         v = ev.getitem(v, digits ? Value::integer(std::stoll(key)) : Value::string(key));
         name_end = close + 1;
       }
     }
-    if (conversion == "r") v = Value::string(repr(v));
-    else if (conversion == "s") v = Value::string(to_str(v));
+    if (conversion == "r")
+      v = Value::string(repr(v));
+    else if (conversion == "s")
+      v = Value::string(to_str(v));
     out += format_value(v, spec);
   }
   return out;
@@ -283,19 +297,27 @@ std::string py_percent(std::string_view f, const Value& args) {
     Spec spec;
     for (; k < f.size(); ++k) {
       const char c = f[k];
-      if (c == '-') spec.align = '<';
-      else if (c == '+') spec.sign = '+';
-      else if (c == ' ') { if (spec.sign != '+') spec.sign = ' '; }
-      else if (c == '#') spec.alternate = true;
-      else if (c == '0') spec.zero = true;
-      else break;
+      if (c == '-')
+        spec.align = '<';
+      else if (c == '+')
+        spec.sign = '+';
+      else if (c == ' ') {
+        if (spec.sign != '+') spec.sign = ' ';
+      } else if (c == '#')
+        spec.alternate = true;
+      else if (c == '0')
+        spec.zero = true;
+      else
+        break;
     }
     if (k < f.size() && f[k] == '*') throw RenderError{"* width is not supported"};
-    while (k < f.size() && f[k] >= '0' && f[k] <= '9') spec.width = (spec.width < 0 ? 0 : spec.width) * 10 + (f[k++] - '0');
+    while (k < f.size() && f[k] >= '0' && f[k] <= '9')
+      spec.width = (spec.width < 0 ? 0 : spec.width) * 10 + (f[k++] - '0');
     if (k < f.size() && f[k] == '.') {
       ++k;
       spec.precision = 0;
-      while (k < f.size() && f[k] >= '0' && f[k] <= '9') spec.precision = spec.precision * 10 + (f[k++] - '0');
+      while (k < f.size() && f[k] >= '0' && f[k] <= '9')
+        spec.precision = spec.precision * 10 + (f[k++] - '0');
     }
     if (k >= f.size()) throw RenderError{"incomplete format"};
     const char type = f[k];
@@ -320,7 +342,8 @@ std::string py_percent(std::string_view f, const Value& args) {
         if (spec.precision >= 0) {
           const std::u32string u = utf8_decode(s);
           if (u.size() > static_cast<std::size_t>(spec.precision))
-            s = utf8_encode(std::u32string_view(u).substr(0, static_cast<std::size_t>(spec.precision)));
+            s = utf8_encode(
+                std::u32string_view(u).substr(0, static_cast<std::size_t>(spec.precision)));
         }
         Spec p = spec;
         p.align = spec.align ? '<' : '>';
@@ -346,7 +369,8 @@ std::string py_percent(std::string_view f, const Value& args) {
         Spec p = spec;
         p.type = type == 'i' || type == 'u' ? 'd' : type;
         Value x = v;
-        if ((p.type == 'd' || p.type == 'x' || p.type == 'X' || p.type == 'o') && v.type == Value::Type::Float)
+        if ((p.type == 'd' || p.type == 'x' || p.type == 'X' || p.type == 'o') &&
+            v.type == Value::Type::Float)
           x = Value::integer(static_cast<std::int64_t>(std::trunc(v.f)));
         if (p.type == 'd' || p.type == 'x' || p.type == 'X' || p.type == 'o') p.precision = -1;
         out += format_number(x, p);

@@ -29,13 +29,19 @@ std::string_view rstrip_space(std::string_view s) {
   return s;
 }
 
-bool is_space(char c) { return c == ' ' || c == '\t' || c == '\n' || c == '\r' || c == '\f' || c == '\v'; }
-bool is_digit(char c) { return c >= '0' && c <= '9'; }
+bool is_space(char c) {
+  return c == ' ' || c == '\t' || c == '\n' || c == '\r' || c == '\f' || c == '\v';
+}
+bool is_digit(char c) {
+  return c >= '0' && c <= '9';
+}
 bool is_name_start(char c) {
   return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || c == '_' ||
          static_cast<unsigned char>(c) >= 0x80;
 }
-bool is_name_char(char c) { return is_name_start(c) || is_digit(c); }
+bool is_name_char(char c) {
+  return is_name_start(c) || is_digit(c);
+}
 
 class Lexer {
  public:
@@ -100,7 +106,8 @@ class Lexer {
       if (kind == '#') {
         lex_comment(open, after);
       } else {
-        tokens_.push_back(make(kind == '{' ? TokenType::VariableBegin : TokenType::BlockBegin, open));
+        tokens_.push_back(
+            make(kind == '{' ? TokenType::VariableBegin : TokenType::BlockBegin, open));
         pos_ = after;
         lex_tag(kind == '{');
       }
@@ -213,9 +220,9 @@ class Lexer {
       q = skip_space(q);
       const std::size_t e = match_block_end(q, '%');
       if (e == std::string::npos) continue;
-      push_text(strip_before(std::string_view(src_).substr(body, p - body), sign, true,
-                             line_starting),
-                body);
+      push_text(
+          strip_before(std::string_view(src_).substr(body, p - body), sign, true, line_starting),
+          body);
       pos_ = e;
       return;
     }
@@ -342,8 +349,8 @@ class Lexer {
       }
       if (fraction || exponent) {
         Token t = make(TokenType::Float, start);
-        t.number = std::strtod(clean(std::string_view(src_).substr(start, f - start)).c_str(),
-                               nullptr);
+        t.number =
+            std::strtod(clean(std::string_view(src_).substr(start, f - start)).c_str(), nullptr);
         tokens_.push_back(std::move(t));
         pos_ = f;
         return;
@@ -358,7 +365,7 @@ class Lexer {
         base = p == 'b' ? 2 : p == 'o' ? 8 : 16;
         std::size_t q = start + 2;
         if (q < src_.size() && src_[q] == '_') ++q;
-        auto ok = base == 2    ? +[](char c) { return c == '0' || c == '1'; }
+        auto ok = base == 2   ? +[](char c) { return c == '0' || c == '1'; }
                   : base == 8 ? +[](char c) { return c >= '0' && c <= '7'; }
                               : +[](char c) {
                                   return is_digit(c) || ((c | 0x20) >= 'a' && (c | 0x20) <= 'f');
@@ -373,8 +380,8 @@ class Lexer {
       }
       if (base == 10) {  // "0", "00", "0_0": a zero; "01" lexes as 0 then 1, as jinja2's does
         e = start + 1;
-        while (e < src_.size() && (src_[e] == '0' || (src_[e] == '_' && e + 1 < src_.size() &&
-                                                      src_[e + 1] == '0')))
+        while (e < src_.size() &&
+               (src_[e] == '0' || (src_[e] == '_' && e + 1 < src_.size() && src_[e + 1] == '0')))
           ++e;
       }
     }

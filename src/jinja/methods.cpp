@@ -13,22 +13,22 @@ namespace loom::jinja {
 namespace {
 
 const std::set<std::string, std::less<>> kStrMethods = {
-    "capitalize", "casefold",  "center",     "count",     "encode",       "endswith",
-    "expandtabs", "find",      "format",     "format_map", "index",       "isalnum",
-    "isalpha",    "isascii",   "isdecimal",  "isdigit",   "isidentifier", "islower",
-    "isnumeric",  "isprintable", "isspace",  "istitle",   "isupper",      "join",
-    "ljust",      "lower",     "lstrip",     "maketrans", "partition",    "removeprefix",
-    "removesuffix", "replace", "rfind",      "rindex",    "rjust",        "rpartition",
-    "rsplit",     "rstrip",    "split",      "splitlines", "startswith",  "strip",
-    "swapcase",   "title",     "translate",  "upper",     "zfill"};
-const std::set<std::string, std::less<>> kListMethods = {
-    "append", "clear", "copy", "count", "extend", "index", "insert", "pop", "remove", "reverse",
-    "sort"};
+    "capitalize",   "casefold",    "center",    "count",      "encode",       "endswith",
+    "expandtabs",   "find",        "format",    "format_map", "index",        "isalnum",
+    "isalpha",      "isascii",     "isdecimal", "isdigit",    "isidentifier", "islower",
+    "isnumeric",    "isprintable", "isspace",   "istitle",    "isupper",      "join",
+    "ljust",        "lower",       "lstrip",    "maketrans",  "partition",    "removeprefix",
+    "removesuffix", "replace",     "rfind",     "rindex",     "rjust",        "rpartition",
+    "rsplit",       "rstrip",      "split",     "splitlines", "startswith",   "strip",
+    "swapcase",     "title",       "translate", "upper",      "zfill"};
+const std::set<std::string, std::less<>> kListMethods = {"append", "clear",   "copy",   "count",
+                                                         "extend", "index",   "insert", "pop",
+                                                         "remove", "reverse", "sort"};
 const std::set<std::string, std::less<>> kTupleMethods = {"count", "index"};
 const std::set<std::string, std::less<>> kDictMethods = {
-    "clear", "copy", "fromkeys", "get", "items", "keys", "pop", "popitem", "setdefault", "update",
-    "values"};
-const std::set<std::string, std::less<>> kUnsafeList = {"append", "clear",  "extend", "insert",
+    "clear", "copy",    "fromkeys",   "get",    "items", "keys",
+    "pop",   "popitem", "setdefault", "update", "values"};
+const std::set<std::string, std::less<>> kUnsafeList = {"append", "clear",  "extend",  "insert",
                                                         "pop",    "remove", "reverse", "sort"};
 const std::set<std::string, std::less<>> kUnsafeDict = {"clear", "pop", "popitem", "setdefault",
                                                         "update"};
@@ -41,7 +41,8 @@ std::string need_str(const Value* v, std::string_view what) {
 }
 
 // Code point offsets of a start/end pair as Python's str.find(sub, start, end) takes them.
-std::pair<std::size_t, std::size_t> byte_range(const std::string& s, const Args& a, std::size_t first) {
+std::pair<std::size_t, std::size_t> byte_range(const std::string& s, const Args& a,
+                                               std::size_t first) {
   const Value* start = a.get(first, "");
   const Value* end = a.get(first + 1, "");
   if ((!start || start->is_none()) && (!end || end->is_none())) return {0, s.size()};
@@ -55,8 +56,10 @@ std::pair<std::size_t, std::size_t> byte_range(const std::string& s, const Args&
   };
   const std::int64_t b = norm(start, 0), e = norm(end, n);
   if (b > e) return {1, 0};
-  const std::size_t bb = utf8_encode(std::u32string_view(u).substr(0, static_cast<std::size_t>(b))).size();
-  const std::size_t eb = utf8_encode(std::u32string_view(u).substr(0, static_cast<std::size_t>(e))).size();
+  const std::size_t bb =
+      utf8_encode(std::u32string_view(u).substr(0, static_cast<std::size_t>(b))).size();
+  const std::size_t eb =
+      utf8_encode(std::u32string_view(u).substr(0, static_cast<std::size_t>(e))).size();
   return {bb, eb};
 }
 
@@ -69,7 +72,9 @@ std::int64_t cp_index(const std::string& s, std::size_t byte) {
 
 bool affix(const std::string& s, const Args& a, bool prefix) {
   const Value* x = a.get(0, "");
-  if (!x) throw RenderError{std::string(prefix ? "startswith" : "endswith") + " takes at least 1 argument"};
+  if (!x)
+    throw RenderError{std::string(prefix ? "startswith" : "endswith") +
+                      " takes at least 1 argument"};
   auto [b, e] = byte_range(s, a, 1);
   if (b > e) return false;
   const std::string_view view = std::string_view(s).substr(b, e - b);
@@ -121,7 +126,8 @@ std::vector<std::string> splitlines(const std::string& s, bool keepends) {
     if (!br) continue;
     std::size_t end = k;
     if (c == '\r' && k + 1 < u.size() && u[k + 1] == '\n') ++k;
-    out.push_back(utf8_encode(std::u32string_view(u).substr(start, (keepends ? k + 1 : end) - start)));
+    out.push_back(
+        utf8_encode(std::u32string_view(u).substr(start, (keepends ? k + 1 : end) - start)));
     start = k + 1;
   }
   if (start < u.size()) out.push_back(utf8_encode(std::u32string_view(u).substr(start)));
@@ -191,7 +197,9 @@ Value str_method(Evaluator& ev, const std::string& s, std::string_view name, Arg
     const std::string_view view = std::string_view(s).substr(b, e - b);
     if (sub.empty()) return Value::integer(length(Value::string(std::string(view))) + 1);
     std::int64_t n = 0;
-    for (std::size_t p = view.find(sub); p != std::string_view::npos; p = view.find(sub, p + sub.size())) ++n;
+    for (std::size_t p = view.find(sub); p != std::string_view::npos;
+         p = view.find(sub, p + sub.size()))
+      ++n;
     return Value::integer(n);
   }
   if (name == "join") {
@@ -224,11 +232,13 @@ Value str_method(Evaluator& ev, const std::string& s, std::string_view name, Arg
     const std::int64_t len = length(Value::string(s));
     if (width <= len) return Value::string(s);
     const std::size_t sign = !s.empty() && (s[0] == '-' || s[0] == '+') ? 1 : 0;
-    return Value::string(s.substr(0, sign) + std::string(static_cast<std::size_t>(width - len), '0') + s.substr(sign));
+    return Value::string(s.substr(0, sign) +
+                         std::string(static_cast<std::size_t>(width - len), '0') + s.substr(sign));
   }
   if (name == "removeprefix" || name == "removesuffix") {
     const std::string x = need_str(a.get(0, ""), std::string(name) + "()");
-    if (name == "removeprefix" && s.compare(0, x.size(), x) == 0) return Value::string(s.substr(x.size()));
+    if (name == "removeprefix" && s.compare(0, x.size(), x) == 0)
+      return Value::string(s.substr(x.size()));
     if (name == "removesuffix" && !x.empty() && s.size() >= x.size() &&
         s.compare(s.size() - x.size(), x.size(), x) == 0)
       return Value::string(s.substr(0, s.size() - x.size()));
@@ -249,8 +259,7 @@ Value str_method(Evaluator& ev, const std::string& s, std::string_view name, Arg
     const std::u32string u = utf8_decode(s);
     if (name == "isascii") return Value::boolean(is_ascii(s));
     if (u.empty()) return Value::boolean(false);
-    if (name == "isspace")
-      return Value::boolean(std::all_of(u.begin(), u.end(), py_isspace));
+    if (name == "isspace") return Value::boolean(std::all_of(u.begin(), u.end(), py_isspace));
     if (name == "isupper" || name == "islower") {
       const bool up = name == "isupper";
       bool cased = false;
@@ -276,8 +285,8 @@ Value str_method(Evaluator& ev, const std::string& s, std::string_view name, Arg
     if (name == "isalnum") return all([&](char32_t c) { return alpha(c) || digit(c); });
     if (name == "isidentifier")
       return Value::boolean(!digit(u[0]) && std::all_of(u.begin(), u.end(), [&](char32_t c) {
-                              return alpha(c) || digit(c) || c == '_';
-                            }));
+        return alpha(c) || digit(c) || c == '_';
+      }));
   }
   throw RenderError{"str." + std::string(name) + "() is not supported"};
 }

@@ -56,6 +56,13 @@ class Parser {
                 what);
   }
 
+  // jinja2's wording for a missing token: at the end, "unexpected end of template, expected X."
+  [[noreturn]] void fail_expected(const std::string& what) const {
+    if (cur().type == TokenType::End)
+      fail(cur(), "unexpected end of template, expected '" + what + "'.");
+    fail(cur(), "expected token '" + what + "', got '" + show(cur()) + "'");
+  }
+
   std::string show(const Token& t) const {
     if (const char* d = describe(t)) return d;
     if (t.type == TokenType::String) return "string";
@@ -81,15 +88,14 @@ class Parser {
     return true;
   }
   void expect_op(std::string_view op) {
-    if (!skip_op(op)) fail(cur(), "expected '" + std::string(op) + "', got '" + show(cur()) + "'");
+    if (!skip_op(op)) fail_expected(std::string(op));
   }
   std::string expect_name() {
-    if (cur().type != TokenType::Name) fail(cur(), "expected name, got '" + show(cur()) + "'");
+    if (cur().type != TokenType::Name) fail_expected("name");
     return advance().text;
   }
   void expect_block_end() {
-    if (cur().type != TokenType::BlockEnd)
-      fail(cur(), "expected 'end of statement block', got '" + show(cur()) + "'");
+    if (cur().type != TokenType::BlockEnd) fail_expected("end of statement block");
     advance();
   }
 
@@ -113,9 +119,9 @@ class Parser {
           std::string expected;
           for (const auto& e : end) expected += (expected.empty() ? "'" : " or '") + e + "'";
           std::string innermost = tags_.empty() ? std::string() : tags_.back();
-          fail(t, "Unexpected end of template. Jinja was looking for the following tags: " +
-                      expected + ". The innermost block that needs to be closed is '" + innermost +
-                      "'.");
+          fail(t,
+               "Unexpected end of template. Jinja was looking for the following tags: " + expected +
+                   ". The innermost block that needs to be closed is '" + innermost + "'.");
         }
         return body;
       }
@@ -134,8 +140,7 @@ class Parser {
         n->line = t.line;
         n->column = t.column;
         n->exprs.push_back(parse_tuple(true, {}, false));
-        if (cur().type != TokenType::VariableEnd)
-          fail(cur(), "expected 'end of print statement', got '" + show(cur()) + "'");
+        if (cur().type != TokenType::VariableEnd) fail_expected("end of print statement");
         advance();
         body.push_back(std::move(n));
       } else if (t.type == TokenType::BlockBegin) {
@@ -162,6 +167,7 @@ class Parser {
 
   NodePtr parse_statement() {
     const Token& t = cur();
+    const Nesting nesting(*this, t);
     if (t.type != TokenType::Name) fail(t, "tag name expected");
     auto n = std::make_unique<Node>();
     n->line = t.line;
@@ -195,7 +201,8 @@ class Parser {
       expect_block_end();
       n->bodies.push_back(parse_until_end("endwith"));
     } else if (tag == "break" || tag == "continue") {
-      if (loops_ == 0) fail(t, "'" + tag + "' outside of a loop");  // jinja2 allows it in macros too
+      if (loops_ == 0)
+        fail(t, "'" + tag + "' outside of a loop");  // jinja2 allows it in macros too
       n->kind = tag == "break" ? Node::Kind::Break : Node::Kind::Continue;
       expect_block_end();
     } else if (tag == "generation") {
@@ -204,16 +211,16 @@ class Parser {
       n->bodies.push_back(parse_until_end("endgeneration"));
     } else {
       tags_.pop_back();
-      static const std::set<std::string> kUnsupported = {"block",   "extends", "include",
-                                                         "import",  "from",    "print",
-                                                         "autoescape"};
+      static const std::set<std::string> kUnsupported = {"block", "extends", "include",   "import",
+                                                         "from",  "print",   "autoescape"};
       if (kUnsupported.count(tag)) fail(t, "the '" + tag + "' tag is not supported");
       static const std::set<std::string> kEnds = {
-          "endif", "endfor", "endset", "endmacro", "endcall", "endfilter", "endwith",
-          "endgeneration", "elif", "else", "endraw"};
+          "endif",   "endfor",        "endset", "endmacro", "endcall", "endfilter",
+          "endwith", "endgeneration", "elif",   "else",     "endraw"};
       if (kEnds.count(tag)) {
         std::string msg = "Encountered unknown tag '" + tag + "'.";
-        if (!tags_.empty()) msg += " The innermost block that needs to be closed is '" + tags_.back() + "'.";
+        if (!tags_.empty())
+          msg += " The innermost block that needs to be closed is '" + tags_.back() + "'.";
         fail(t, msg);
       }
       fail(t, "Encountered unknown tag '" + tag + "'.");
@@ -264,7 +271,7 @@ class Parser {
     const bool parens = skip_op("(");
     parse_target(n, {"in"}, false);
     if (parens) expect_op(")");
-    if (!skip_name("in")) fail(cur(), "expected 'in', got '" + show(cur()) + "'");
+    if (!skip_name("in")) fail_expected("in");
     n.exprs.push_back(parse_tuple(false, {"recursive"}, false));
     if (skip_name("if"))
       n.exprs.push_back(parse_expression());
@@ -346,13 +353,15 @@ class Parser {
 
   bool is_tuple_end(const std::set<std::string>& extra) const {
     const Token& t = cur();
-    if (t.type == TokenType::VariableEnd || t.type == TokenType::BlockEnd || t.type == TokenType::End)
+    if (t.type == TokenType::VariableEnd || t.type == TokenType::BlockEnd ||
+        t.type == TokenType::End)
       return true;
     if (t.type == TokenType::Operator && t.text == ")") return true;
     return t.type == TokenType::Name && extra.count(t.text);
   }
 
-  ExprPtr parse_tuple(bool with_condexpr, const std::set<std::string>& extra, bool explicit_parens) {
+  ExprPtr parse_tuple(bool with_condexpr, const std::set<std::string>& extra,
+                      bool explicit_parens) {
     const Token& at = cur();
     std::vector<ExprPtr> items;
     bool is_tuple = false;
@@ -417,6 +426,7 @@ class Parser {
 
   ExprPtr parse_not() {
     if (is_name("not")) {
+      const Nesting nesting(*this, cur());
       const Token& at = advance();
       auto e = make(Expr::Kind::Not, at);
       e->children.push_back(parse_not());
@@ -496,7 +506,19 @@ class Parser {
     return left;
   }
 
+  // Expressions and blocks nest at most this deep, so that a malformed template cannot exhaust the
+  // stack of the parser or of the evaluator.
+  static constexpr int kMaxNesting = 200;
+  struct Nesting {
+    Parser& p;
+    explicit Nesting(Parser& parser, const Token& at) : p(parser) {
+      if (++p.nesting_ > kMaxNesting) p.fail(at, "the template nests too deeply");
+    }
+    ~Nesting() { --p.nesting_; }
+  };
+
   ExprPtr parse_unary(bool with_filter) {
+    const Nesting nesting(*this, cur());
     ExprPtr node;
     if (is_op("-") || is_op("+")) {
       const Token& at = advance();
@@ -705,6 +727,8 @@ class Parser {
 
   ExprPtr parse_call(ExprPtr node) {
     auto e = make(Expr::Kind::Call, cur());
+    e->line = node->line;  // an error in the call names where the callee begins
+    e->column = node->column;
     e->children.push_back(std::move(node));
     parse_call_args(*e);
     return e;
@@ -746,7 +770,8 @@ class Parser {
       parse_call_args(*e);
     } else if ((t.type == TokenType::Name || t.type == TokenType::String ||
                 t.type == TokenType::Integer || t.type == TokenType::Float ||
-                (t.type == TokenType::Operator && (t.text == "(" || t.text == "[" || t.text == "{"))) &&
+                (t.type == TokenType::Operator &&
+                 (t.text == "(" || t.text == "[" || t.text == "{"))) &&
                !(t.type == TokenType::Name &&
                  (t.text == "else" || t.text == "or" || t.text == "and"))) {
       if (is_name("is")) fail(t, "You cannot chain multiple tests with is");
@@ -760,6 +785,7 @@ class Parser {
   std::size_t pos_ = 0;
   std::vector<std::string> tags_;
   int loops_ = 0;
+  int nesting_ = 0;
 };
 
 }  // namespace

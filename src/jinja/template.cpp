@@ -16,7 +16,8 @@ Template::Template(Template&&) noexcept = default;
 Template& Template::operator=(Template&&) noexcept = default;
 Template::~Template() = default;
 
-std::string Template::render(const nlohmann::json& context, const RenderOptions& options) const {
+std::string Template::render(const nlohmann::ordered_json& context,
+                             const RenderOptions& options) const {
   Evaluator ev(origin_, options);
   std::string out;
   try {

@@ -35,7 +35,8 @@ bool py_isspace(char32_t c) {
 }
 
 bool is_ascii(std::string_view s) {
-  return std::all_of(s.begin(), s.end(), [](char c) { return static_cast<unsigned char>(c) < 0x80; });
+  return std::all_of(s.begin(), s.end(),
+                     [](char c) { return static_cast<unsigned char>(c) < 0x80; });
 }
 
 std::string py_strip(std::string_view s, bool left, bool right, const std::string* chars) {
@@ -83,8 +84,12 @@ static std::string map_case(std::string_view s, bool upper) {
   return out;
 }
 
-std::string py_upper(std::string_view s) { return map_case(s, true); }
-std::string py_lower(std::string_view s) { return map_case(s, false); }
+std::string py_upper(std::string_view s) {
+  return map_case(s, true);
+}
+std::string py_lower(std::string_view s) {
+  return map_case(s, false);
+}
 
 static bool is_cased(char32_t c) {
   const auto cat = utf8proc_category(static_cast<utf8proc_int32_t>(c));
@@ -131,9 +136,7 @@ std::vector<std::string> py_split(std::string_view s, const std::string* sep, lo
     while (k < u.size() && py_isspace(u[k])) ++k;
     if (k == u.size()) break;
     if (maxsplit >= 0 && static_cast<long>(out.size()) == maxsplit) {
-      std::size_t e = u.size();
-      while (e > k && py_isspace(u[e - 1])) --e;
-      out.push_back(utf8_encode(std::u32string_view(u).substr(k, e - k)));
+      out.push_back(utf8_encode(std::u32string_view(u).substr(k)));
       return out;
     }
     const std::size_t b = k;
@@ -166,9 +169,7 @@ std::vector<std::string> py_rsplit(std::string_view s, const std::string* sep, l
     while (k > 0 && py_isspace(u[k - 1])) --k;
     if (k == 0) break;
     if (static_cast<long>(out.size()) == maxsplit) {
-      std::size_t b = 0;
-      while (b < k && py_isspace(u[b])) ++b;
-      out.push_back(utf8_encode(std::u32string_view(u).substr(b, k - b)));
+      out.push_back(utf8_encode(std::u32string_view(u).substr(0, k)));
       break;
     }
     const std::size_t e = k;

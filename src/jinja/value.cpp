@@ -314,6 +314,23 @@ std::string repr(const Value& v) {
   return out;
 }
 
+namespace {
+// Containers nest at most this deep when printed: only a namespace can hold itself (ns.x = ns).
+constexpr int kMaxPrintDepth = 200;
+thread_local int print_depth = 0;
+struct DepthGuard {
+  DepthGuard() {
+    if (++print_depth > kMaxPrintDepth) {
+      print_depth = 0;
+      throw RenderError{"a value nested too deeply to print (a namespace that holds itself?)"};
+    }
+  }
+  ~DepthGuard() {
+    if (print_depth > 0) --print_depth;
+  }
+};
+}  // namespace
+
 void append_str(std::string& out, const Value& v) {
   switch (v.type) {
     case Value::Type::Undefined:
@@ -335,6 +352,7 @@ void append_str(std::string& out, const Value& v) {
       return;
     case Value::Type::List:
     case Value::Type::Tuple: {
+      const DepthGuard guard;
       const bool tuple = v.type == Value::Type::Tuple;
       out += tuple ? '(' : '[';
       for (std::size_t k = 0; k < v.list->size(); ++k) {
@@ -347,6 +365,7 @@ void append_str(std::string& out, const Value& v) {
     }
     case Value::Type::Dict:
     case Value::Type::Namespace: {
+      const DepthGuard guard;
       if (v.type == Value::Type::Namespace) out += "<Namespace ";
       out += '{';
       bool first = true;
@@ -453,30 +472,30 @@ bool less(const Value& a, const Value& b) {
 
 // ---- JSON ----
 
-Value from_json(const nlohmann::json& j) {
+Value from_json(const nlohmann::ordered_json& j) {
   switch (j.type()) {
-    case nlohmann::json::value_t::null:
+    case nlohmann::ordered_json::value_t::null:
       return Value::none();
-    case nlohmann::json::value_t::boolean:
+    case nlohmann::ordered_json::value_t::boolean:
       return Value::boolean(j.get<bool>());
-    case nlohmann::json::value_t::number_integer:
+    case nlohmann::ordered_json::value_t::number_integer:
       return Value::integer(j.get<std::int64_t>());
-    case nlohmann::json::value_t::number_unsigned: {
+    case nlohmann::ordered_json::value_t::number_unsigned: {
       const auto u = j.get<std::uint64_t>();
       if (u > static_cast<std::uint64_t>(INT64_MAX)) return Value::number(static_cast<double>(u));
       return Value::integer(static_cast<std::int64_t>(u));
     }
-    case nlohmann::json::value_t::number_float:
+    case nlohmann::ordered_json::value_t::number_float:
       return Value::number(j.get<double>());
-    case nlohmann::json::value_t::string:
+    case nlohmann::ordered_json::value_t::string:
       return Value::string(j.get<std::string>());
-    case nlohmann::json::value_t::array: {
+    case nlohmann::ordered_json::value_t::array: {
       List items;
       items.reserve(j.size());
       for (const auto& x : j) items.push_back(from_json(x));
       return Value::make_list(std::move(items));
     }
-    case nlohmann::json::value_t::object: {
+    case nlohmann::ordered_json::value_t::object: {
       Value d = Value::make_dict();
       d.dict->items.reserve(j.size());
       for (auto it = j.begin(); it != j.end(); ++it)
@@ -563,6 +582,7 @@ static void newline_indent(std::string& out, const DumpOptions& o, int level) {
 }
 
 void dump_json(std::string& out, const Value& v, const DumpOptions& o, int level) {
+  if (level > kMaxPrintDepth) throw RenderError{"Circular reference detected"};
   switch (v.type) {
     case Value::Type::None:
       out += "null";

@@ -93,8 +93,7 @@ struct Value {
   static Value make_tuple(List items);
   static Value make_dict();
   static Value make_namespace();
-  static Value function(std::string name,
-                        std::function<Value(struct Args&)> call);
+  static Value function(std::string name, std::function<Value(struct Args&)> call);
 
   bool is_undefined() const { return type == Type::Undefined; }
   bool is_none() const { return type == Type::None; }
@@ -139,6 +138,8 @@ struct LoopState {
   std::size_t depth0 = 0;
   // Calls the loop's body again on a new iterable (a recursive loop); empty otherwise.
   std::function<Value(const Value&, std::size_t depth0)> recurse;
+  // loop.changed(...): the arguments of its last call.
+  std::shared_ptr<List> last_changed;
   Value attribute(std::string_view name) const;
 };
 
@@ -155,7 +156,7 @@ std::string string_repr(std::string_view s);
 bool equals(const Value& a, const Value& b);
 bool less(const Value& a, const Value& b);
 
-Value from_json(const nlohmann::json& j);
+Value from_json(const nlohmann::ordered_json& j);
 // json.dumps(value, ensure_ascii=False, indent, separators, sort_keys).
 struct DumpOptions {
   bool indent = false;      // json.dumps' indent given: one item a line
