@@ -106,9 +106,11 @@ TEST(Cli, DumpLogitsMatchesGolden) {
 TEST(Cli, HelpListsFlagsWithDefaults) {
   const Result r = run("--help");
   EXPECT_EQ(r.exit_code, 0);
-  for (const char* flag : {"--model", "--prompt", "--prompt-ids", "--max-tokens", "--n-predict",
-                           "--threads", "--ctx-size", "--dump-logits", "--json", "--quantize",
-                           "--quant-cache", "--kv-type", "--bf16-activations"}) {
+  for (const char* flag :
+       {"--model", "--prompt", "--prompt-ids", "--max-tokens", "--n-predict", "--threads",
+        "--ctx-size", "--dump-logits", "--json", "--quantize", "--quant-cache", "--kv-type",
+        "--bf16-activations", "--messages", "--chat-template", "--chat-template-kwargs",
+        "--conversation", "--system", "--verbose"}) {
     EXPECT_THAT(r.out, HasSubstr(flag));
   }
 }
