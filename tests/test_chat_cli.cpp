@@ -5,6 +5,7 @@
 #include <gmock/gmock.h>
 #include <gtest/gtest.h>
 
+#include <algorithm>
 #include <filesystem>
 #include <fstream>
 #include <nlohmann/json.hpp>
@@ -165,10 +166,11 @@ TEST(ChatCli, BadInputIsAClearError) {
       // Template errors name the file, line and column; raise_exception's message is shown.
       {kTokenize,
        qwen + " --messages " + ok.string() + " --chat-template " + kData + "/broken.jinja",
-       {kData + "/broken.jinja:3:"}},
+       {kData + "/broken.jinja:3:22: unexpected 'end of print statement'"}},
       {kGenerate,
        stories + " --messages " + tool_role.string(),
        {"stories.jinja knows the roles system, user and assistant, not tool"}},
+      {kGenerate, stories + " --messages " + no_content.string(), {"message 1"}},
       {kGenerate, stories + " -cnv -p hi", {"--conversation"}},
       {kGenerate, " -m " + kStories + " -sys hi -p hi", {"--system applies to --conversation"}},
   };
@@ -177,6 +179,8 @@ TEST(ChatCli, BadInputIsAClearError) {
     EXPECT_EQ(r.exit_code, 1) << c.args << "\n" << r.err;
     for (const std::string& w : c.want) EXPECT_THAT(r.err, HasSubstr(w)) << c.args;
     EXPECT_TRUE(r.out.empty()) << c.args;
+    // Found before any model is read: the error is the only line.
+    EXPECT_EQ(std::count(r.err.begin(), r.err.end(), '\n'), 1) << r.err;
   }
 }
 

@@ -208,6 +208,8 @@ int run(const Args& a, const CLI::App& app) {
     }
     tmpl = loom::tools::load_chat_template(a.chat, a.model);
   }
+  // The rendered conversation of --messages (a raise_exception shows here, before the load).
+  const std::string prompt_text = messages.is_null() ? "" : tmpl->render(messages, render);
   const loom::Model model = loom::Model::load(a.model, load);
   const loom::Tokenizer& tok = model.tokenizer();
   std::fprintf(stderr, "loom-generate: %s model, %s\n", loom::arch_name(model.config().arch),
@@ -222,9 +224,7 @@ int run(const Args& a, const CLI::App& app) {
   }
 
   std::vector<int> prompt;
-  std::string prompt_text;  // the rendered conversation of --messages
   if (!messages.is_null()) {
-    prompt_text = tmpl->render(messages, render);
     prompt = loom::encode_chat_prompt(tok, prompt_text);
   } else if (!a.prompt_ids.empty()) {
     prompt = parse_ids(a.prompt_ids);
