@@ -36,7 +36,10 @@ class Template {
   // Renders with CONTEXT's keys (a JSON object) as variables. Throws loom::Error naming ORIGIN,
   // line and column for an error while rendering (an unknown filter, a call on the wrong type),
   // and with the template's own message when it calls raise_exception(message).
-  std::string render(const nlohmann::json& context, const RenderOptions& options = {}) const;
+  // An ordered_json keeps the objects' key order, as Python's dicts do (tojson writes the keys in
+  // that order); a plain nlohmann::json converts to it with its keys sorted.
+  std::string render(const nlohmann::ordered_json& context,
+                     const RenderOptions& options = {}) const;
 
  private:
   std::string origin_;
