@@ -371,9 +371,9 @@ loom::GenerateOptions greedy(int max_tokens) {
 
 // What a fresh session generates from the whole rendered conversation.
 loom::GenerateResult fresh(const ChatTemplate& t, const json& messages,
-                           const loom::GenerateOptions& o) {
-  const std::vector<int> ids = loom::encode_chat_prompt(stories().tokenizer(), t.render(messages));
-  loom::Session s(stories(), {.ctx_size = 512, .threads = 2});
+                           const loom::GenerateOptions& o, const loom::Model& model) {
+  const std::vector<int> ids = loom::encode_chat_prompt(model.tokenizer(), t.render(messages));
+  loom::Session s(model, {.ctx_size = 512, .threads = 2});
   return loom::generate(s, ids, o);
 }
 
@@ -385,8 +385,8 @@ json without_last(json messages) {
 // The reply of each turn is what a fresh session fed the whole rendered conversation generates
 // (the logits agree up to summation order: decode steps sum in another order than a prompt's).
 void expect_same_as_fresh(const ChatTemplate& t, const loom::Chat& chat, const loom::ChatTurn& turn,
-                          const loom::GenerateOptions& o) {
-  const loom::GenerateResult want = fresh(t, without_last(chat.messages()), o);
+                          const loom::GenerateOptions& o, const loom::Model& model = stories()) {
+  const loom::GenerateResult want = fresh(t, without_last(chat.messages()), o, model);
   EXPECT_EQ(turn.result.ids, want.ids);
   EXPECT_EQ(turn.result.text, want.text);
   ASSERT_EQ(turn.result.logprobs.size(), want.logprobs.size());
@@ -463,14 +463,17 @@ TEST(Chat, PenaltiesCoverTheWholeConversation) {
   }
 }
 
+// Replaces every assistant reply but the last with "...", as Qwen3 drops old thinking.
+const char* kRewriteTemplate =
+    "{% for m in messages %}{% if m.role == 'assistant' and loop.index0 < messages|length - 2 %}"
+    "assistant: ...{% elif m.role == 'assistant' %}assistant:{{ m.content }}"
+    "{% else %}{{ m.role }}: {{ m.content }}{% endif %}{{ '\\n' }}{% endfor %}"
+    "{% if add_generation_prompt %}assistant:{% endif %}";
+
 // A template that rewrites an earlier turn (as Qwen3 drops old thinking): the turn re-evaluates
 // only from the first token that changed.
 TEST(Chat, RewrittenHistoryIsReevaluatedFromTheFirstChange) {
-  const char* source =
-      "{% for m in messages %}{% if m.role == 'assistant' and loop.index0 < messages|length - 2 %}"
-      "assistant: ...{% elif m.role == 'assistant' %}assistant:{{ m.content }}"
-      "{% else %}{{ m.role }}: {{ m.content }}{% endif %}{{ '\\n' }}{% endfor %}"
-      "{% if add_generation_prompt %}assistant:{% endif %}";
+  const char* source = kRewriteTemplate;
   const ChatTemplate t = ChatTemplate::from_source(source, "rewrite");
   loom::Chat chat(stories(), ChatTemplate::from_source(source, "rewrite"),
                   {.session = {.ctx_size = 512, .threads = 2}});
@@ -498,6 +501,42 @@ TEST(Chat, RewrittenHistoryIsReevaluatedFromTheFirstChange) {
   EXPECT_LT(third.reused_tokens, before_third);
   EXPECT_EQ(third.result.n_prompt, third.prompt_tokens - third.reused_tokens);
   expect_same_as_fresh(t, chat, third, o);
+}
+
+// A sliding-window cache cannot go back to a prefix whose window it has overwritten: the turn
+// starts over and evaluates the whole conversation again.
+TEST(Chat, SlidingWindowStartsOverWhenThePrefixIsGone) {
+  TempDir dir;
+  for (const auto& e : fs::directory_iterator(kShared + "/models/stories260K")) {
+    if (e.path().filename() != "config.json") {
+      fs::create_symlink(e.path(), dir.path() / e.path().filename());
+    }
+  }
+  json config = json::parse(std::ifstream(kShared + "/models/stories260K/config.json"));
+  config["model_type"] = "mistral";
+  config["architectures"] = {"MistralForCausalLM"};
+  config["sliding_window"] = 8;
+  write(dir.path() / "config.json", config.dump());
+  const loom::Model model = loom::Model::load(dir.path());
+  ASSERT_EQ(model.config().sliding_window, 8);
+
+  const ChatTemplate t = ChatTemplate::from_source(kRewriteTemplate, "rewrite");
+  // With batches of 4 the windowed layers' ring keeps the last 256 positions (window + batch
+  // rounded up to the attention kernels' span): a long second reply pushes the first turn out.
+  loom::Chat chat(model, ChatTemplate::from_source(kRewriteTemplate, "rewrite"),
+                  {.session = {.ctx_size = 512, .threads = 2, .batch_size = 4}});
+  const loom::GenerateOptions o = greedy(8);
+  loom::GenerateOptions long_reply = greedy(280);
+  long_reply.ignore_eos = true;
+  chat.send("Tom had a red ball.", o);
+  const int after_first = chat.session().position();
+  const loom::ChatTurn second = chat.send("He threw it.", long_reply);  // appends
+  EXPECT_EQ(second.reused_tokens, after_first);
+  expect_same_as_fresh(t, chat, second, long_reply, model);
+  const loom::ChatTurn third = chat.send("It went far.", o);  // rewrites the first reply
+  EXPECT_EQ(third.reused_tokens, 0);
+  EXPECT_EQ(third.result.n_prompt, third.prompt_tokens);
+  expect_same_as_fresh(t, chat, third, o, model);
 }
 
 TEST(Chat, StoppedReplyIsKeptAndClearKeepsTheSystemPrefix) {
