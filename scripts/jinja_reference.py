@@ -14,6 +14,7 @@ A syntax error also records jinja2's line, which loom's "origin:LINE:COLUMN" mus
 
 Usage: python3 scripts/jinja_reference.py > tests/data/jinja_cases.json
 """
+import copy
 import datetime
 import json
 import os
@@ -125,6 +126,9 @@ CASES = [
     ("lstrip_after_block_line", "{% for x in xs %}\n    {% if x %}{{ x }}{% endif %}\n{% endfor %}", None, None),
     ("lstrip_tab", "\t{% if true %}x{% endif %}", {}, None),
     ("block_on_line_with_text", "x {% if true %}y{% endif %} z\n", {}, None),
+    ("minus_strips_unicode_space", "a {{- 'x' -}}\u3000\u00a0 b\n{%- if true -%}\u2003\nc{% endif %}", {}, None),
+    ("unicode_space_in_tag", "{{\u3000'x'\u00a0}}{%\u2003if true %}y{% endif %}", {}, None),
+    ("lstrip_unicode_space", "a\n\u3000\u00a0{% if true %}b{% endif %}", {}, None),
     ("whitespace_only_template", "   \n  ", {}, None),
     # --- literals and printing ---
     ("print_int", "{{ 42 }}", {}, None),
@@ -296,6 +300,7 @@ CASES = [
     ("filter_chain", "{{ messages|map(attribute='role')|unique|join(', ')|upper }}", None, None),
     ("filter_unknown", "{{ 1|nosuchfilter }}", {}, "No filter named 'nosuchfilter'"),
     ("filter_unknown_untaken", "{% if false %}{{ 1|nosuchfilter }}{% endif %}ok", {}, None),
+    ("markup_escape_once", "{{ '<a>'|e|e }} {{ '<a>'|forceescape|forceescape }} {{ '<b>'|safe + '<i>' }} {{ '<i>' + '<b>'|e }} {{ '<b>'|safe ~ '<i>' }}", {}, None),
     ("filter_pprint", "{{ [1, 'a']|pprint }}", {}, None),
     ("filter_striptags", "{{ '<p>Hello <b>you</b></p>'|striptags }}", {}, None),
     # --- tests ---
@@ -399,6 +404,21 @@ CASES = [
     ("call_macro_too_many_kw", "{% macro m(a) %}{{ a }}{% endmacro %}{{ m(a=1) }}", {}, None),
     ("macro_default_references_param", "{% macro m(a, b=a * 2) %}{{ a }}{{ b }}{% endmacro %}{{ m(3) }}", {}, None),
     ("macro_caller_undefined", "{% macro m() %}{{ caller is defined }}{% endmacro %}{{ m() }}", {}, None),
+    # --- found by differential testing against jinja2 ---
+    ("undefined_is_callable_and_sequence", "{{ missing is callable }} {{ missing is sequence }} {{ missing|max is callable }}", {}, None),
+    ("string_odd_divisible", "{{ '%s' is odd }} {{ '%d' is even }} {{ '%d' is divisibleby 3 }}", {}, None),
+    ("string_even_error", "{{ 'x' is even }}", {}, "not all arguments converted"),
+    ("truncate_list", "{{ words|truncate(5) }}", None, None),
+    ("truncate_int_error", "{{ 5|truncate }}", {}, "has no len()"),
+    ("unique_unhashable", "{{ users|unique|list }}", None, "unhashable type: 'dict'"),
+    ("float_of_undefined", "{{ d.zz|float }}", None, "'dict object' has no attribute 'zz'"),
+    ("in_dict_unhashable", "{{ xs in d }}", None, "unhashable type: 'list'"),
+    ("percent_list_arg", "{{ 'abc' % [] }} {{ 'abc' % {} }}", {}, None),
+    ("map_on_false", "{{ false|map('string')|list }} {{ none|select|list }} {{ 0|reject|list }}", {}, None),
+    ("slice_of_int_variable", "{{ n[1:] }}", None, "'int' object is not subscriptable"),
+    ("slice_of_dict_variable", "{{ d[::-1] }}", None, "unhashable type: 'slice'"),
+    ("slice_of_literal_folded", "[{{ 1[1:] }}]", {}, None),
+    ("title_sharp_s", "{{ 'ßa'.title() }} {{ 'ßa'.capitalize() }} {{ 'ßa'|title }} {{ 'ßa'|capitalize }}", {}, None),
     # --- syntax errors ---
     ("syntax_unclosed_if", "{% if x %}\nabc", {}, "Unexpected end of template"),
     ("syntax_unclosed_variable", "line1\n{{ x", {}, "unexpected end of template"),
@@ -422,7 +442,8 @@ def main():
     out = []
     problems = []
     for name, template, context, error in CASES:
-        ctx = CTX if context is None else context
+        # A copy: a filter may change its argument in place (indent appends to a list).
+        ctx = copy.deepcopy(CTX if context is None else context)
         case = {"name": name, "template": template, "context": ctx}
         try:
             tmpl = env.from_string(template)

@@ -119,6 +119,23 @@ std::vector<std::int64_t> slice_indices(std::int64_t length, const Value& start,
   return out;
 }
 
+// Whether jinja2 folds the printed expression E at compile time (it tries as_const on each {{ }}):
+// literals and operators on them, no variables, calls, filters or tests. A folded slice goes
+// through the sandbox's getitem, which gives Undefined where Python's subscription would raise.
+bool is_constant(const Expr& e) {
+  switch (e.kind) {
+    case Expr::Kind::Name:
+    case Expr::Kind::Call:
+    case Expr::Kind::Filter:
+    case Expr::Kind::Test:
+      return false;
+    default:
+      for (const auto& c : e.children)
+        if (c && !is_constant(*c)) return false;
+      return true;
+  }
+}
+
 }  // namespace
 
 [[noreturn]] void fail_undefined(const Value& v) {
@@ -279,7 +296,9 @@ Evaluator::Flow Evaluator::exec_node(const Node& n, std::string& out) {
       out += n.text;
       return Flow::Normal;
     case Node::Kind::Output: {
+      folding_ = is_constant(*n.exprs[0]);
       Value v = eval(*n.exprs[0]);
+      folding_ = false;
       at_expr_ = n.exprs[0].get();
       append_str(out, v);
       return Flow::Normal;
@@ -565,6 +584,12 @@ Value Evaluator::getattr(const Value& obj, const std::string& name) {
 }
 
 Value Evaluator::getitem(const Value& obj, const Value& key) {
+  // A slice is Python's own subscription in jinja2 (no environment.getitem): it raises.
+  if (key.type == Value::Type::Tuple && key.b && !obj.is_list() && !obj.is_string()) {
+    if (obj.is_undefined()) fail_undefined(obj);
+    if (obj.type == Value::Type::Dict) fail("unhashable type: 'slice'");
+    fail("'" + type_short(obj) + "' object is not subscriptable");
+  }
   switch (obj.type) {
     case Value::Type::Undefined:
       fail_undefined(obj);
@@ -691,6 +716,8 @@ bool Evaluator::compare(const std::string& op, const Value& a, const Value& b) {
         break;
       case Value::Type::Dict:
       case Value::Type::Namespace:
+        if (a.type == Value::Type::List || a.type == Value::Type::Dict)
+          fail("unhashable type: '" + type_short(a) + "'");
         found = b.dict->find(a) != nullptr;
         break;
       case Value::Type::Undefined:
@@ -727,7 +754,16 @@ Value Evaluator::binary(const Expr& e) {
     case Expr::Kind::Add:
       if (ints) return Value::integer(add(a.as_int(), b.as_int()));
       if (nums) return Value::number(a.as_float() + b.as_float());
-      if (a.is_string() && b.is_string()) return Value::string(a.s + b.s);
+      if (a.is_string() && b.is_string()) {
+        if (a.i == 1 || b.i == 1) {  // Markup + str escapes the str, and stays Markup
+          Args none;
+          Value r = Value::string(to_str(apply_filter("escape", a, none)) +
+                                  to_str(apply_filter("escape", b, none)));
+          r.i = 1;
+          return r;
+        }
+        return Value::string(a.s + b.s);
+      }
       if (a.is_list() && a.type == b.type) {
         List items = *a.list;
         items.insert(items.end(), b.list->begin(), b.list->end());
@@ -827,6 +863,8 @@ Value Evaluator::eval(const Expr& e) {
         key = eval(index);
       }
       at_expr_ = &e;
+      if (key.type == Value::Type::Tuple && key.b && !obj.is_list() && !obj.is_string() && folding_)
+        return Value::undefined("'" + obj.type_name() + "' has no element");  // jinja2 folds it
       return getitem(obj, key);
     }
     case Expr::Kind::Slice:

@@ -67,6 +67,7 @@ class Evaluator {
   const Node* at_node_ = nullptr;
   const Value* filter_input_ = nullptr;  // the text a filter block or block set filters
   int depth_ = 0;
+  bool folding_ = false;  // evaluating a {{ }} that jinja2 folds at compile time
   std::vector<std::shared_ptr<Scope>> closures_;  // scopes a macro closes over
   std::vector<std::shared_ptr<Dict>> namespaces_;
 

@@ -155,9 +155,18 @@ std::string html_escape(const std::string& s) {
   return out;
 }
 
+Value markup(std::string s) {
+  Value v = Value::string(std::move(s));
+  v.i = 1;
+  return v;
+}
+
 Value f_escape(Evaluator&, const Value& v, Args&) {
-  if (v.is_none()) return Value::string("None");
-  return Value::string(html_escape(to_str(v)));
+  if (v.is_string() && v.i == 1) return v;  // already Markup
+  return markup(html_escape(to_str(v)));
+}
+Value f_forceescape(Evaluator&, const Value& v, Args&) {
+  return markup(html_escape(to_str(v)));
 }
 
 Value f_first(Evaluator&, const Value& v, Args&) {
@@ -194,6 +203,7 @@ bool parse_float(const std::string& text, double& out) {
 }
 
 Value f_float(Evaluator&, const Value& v, Args& a) {
+  if (v.is_undefined()) fail_undefined(v);  // float(Undefined) raises
   const Value* d = arg(a, 0, "default");
   const Value fallback = d ? *d : Value::number(0.0);
   if (v.is_number()) return Value::number(v.as_float());
@@ -205,6 +215,7 @@ Value f_float(Evaluator&, const Value& v, Args& a) {
 }
 
 Value f_int(Evaluator&, const Value& v, Args& a) {
+  if (v.is_undefined()) fail_undefined(v);  // int(Undefined) raises
   const Value* d = arg(a, 0, "default");
   const Value fallback = d ? *d : Value::integer(0);
   const std::int64_t base = int_arg(arg(a, 1, "base"), 10, "base");
@@ -258,7 +269,12 @@ Value f_indent(Evaluator&, const Value& v, Args& a) {
         static_cast<std::size_t>(std::max<std::int64_t>(0, int_arg(w, 4, "width"))), ' ');
   const bool first = flag(a, 1, "first");
   const bool blank = flag(a, 2, "blank");
-  const std::string s = to_str(v) + "\n";
+  if (!v.is_string()) {  // jinja2 appends a newline to the value itself
+    if (v.is_undefined()) fail_undefined(v);
+    throw RenderError{"indent needs a string, not " +
+                      v.type_name().substr(0, v.type_name().find(' '))};
+  }
+  const std::string s = v.s + "\n";
   const std::vector<std::string> lines = splitlines_simple(s);
   std::string rv;
   if (blank) {
@@ -395,7 +411,7 @@ Value f_string(Evaluator&, const Value& v, Args&) {
   return Value::string(to_str(v));
 }
 Value f_safe(Evaluator&, const Value& v, Args&) {
-  return Value::string(to_str(v));
+  return markup(to_str(v));
 }
 
 Value f_trim(Evaluator&, const Value& v, Args& a) {
@@ -408,6 +424,13 @@ Value f_trim(Evaluator&, const Value& v, Args& a) {
 }
 
 Value f_truncate(Evaluator&, const Value& v, Args& a) {
+  if (!v.is_string() && !v.is_undefined()) {  // jinja2 takes len() of the value itself
+    const std::int64_t n = length(v);         // raises for a number
+    if (n <=
+        int_arg(arg(a, 0, "length"), 255, "length") + int_arg(arg(a, 3, "leeway"), 5, "leeway"))
+      return v;
+    throw RenderError{"truncate needs a string"};
+  }
   const std::string s = to_str(v);
   const std::int64_t len = int_arg(arg(a, 0, "length"), 255, "length");
   const bool killwords = flag(a, 1, "killwords");
@@ -478,6 +501,9 @@ Value f_unique(Evaluator& ev, const Value& v, Args& a) {
   for (const auto& x : to_list(v)) {
     Value key = attribute && !attribute->is_none() ? ev.attribute_path(x, *attribute) : x;
     if (!case_sensitive) key = ignore_case(key);
+    if (key.type == Value::Type::List || key.type == Value::Type::Dict)  // a set needs hashables
+      throw RenderError{"unhashable type: '" +
+                        key.type_name().substr(0, key.type_name().find(' ')) + "'"};
     bool dup = false;
     for (const auto& s : seen) dup = dup || equals(s, key);
     if (dup) continue;
@@ -580,6 +606,7 @@ Value f_sum(Evaluator& ev, const Value& v, Args& a) {
 // map('filter', args...) or map(attribute='x', default=...).
 Value f_map(Evaluator& ev, const Value& v, Args& a) {
   List out;
+  if (!v.truthy()) return Value::make_list();  // jinja2 maps nothing over a false value
   const List items = to_list(v);
   if (a.positional.empty()) {
     const Value* attribute = a.get_keyword("attribute");
@@ -712,7 +739,7 @@ const std::map<std::string, FilterFn, std::less<>>& filters() {
       {"d", f_default},         {"default", f_default},
       {"dictsort", f_dictsort}, {"e", f_escape},
       {"escape", f_escape},     {"first", f_first},
-      {"float", f_float},       {"forceescape", f_escape},
+      {"float", f_float},       {"forceescape", f_forceescape},
       {"format", f_format},     {"groupby", f_groupby},
       {"indent", f_indent},     {"int", f_int},
       {"items", f_items},       {"join", f_join},

@@ -380,7 +380,8 @@ std::string py_percent(std::string_view f, const Value& args) {
         throw RenderError{std::string("unsupported format character '") + type + "'"};
     }
   }
-  if (!mapping && next < items.size())
+  // Python treats any argument with __getitem__ but a tuple or str (a list) as a mapping here.
+  if (!mapping && next < items.size() && args.type != Value::Type::List)
     throw RenderError{"not all arguments converted during string formatting"};
   return out;
 }

@@ -4,6 +4,8 @@
 #include <charconv>
 #include <cstdlib>
 
+#include <utf8proc.h>
+
 #include "jinja/text.h"
 #include "jinja/value.h"
 #include "loom/error.h"
@@ -154,8 +156,20 @@ class Lexer {
     return text;
   }
 
+  // Python's \s: ASCII whitespace and Unicode's (U+00A0, U+3000, ...).
   std::size_t skip_space(std::size_t p) const {
-    while (p < src_.size() && is_space(src_[p])) ++p;
+    while (p < src_.size()) {
+      if (is_space(src_[p]) || (src_[p] >= 0x1C && src_[p] <= 0x1F)) {
+        ++p;
+        continue;
+      }
+      if (static_cast<unsigned char>(src_[p]) < 0x80) break;
+      utf8proc_int32_t c = 0;
+      const auto n = utf8proc_iterate(reinterpret_cast<const utf8proc_uint8_t*>(src_.data() + p),
+                                      static_cast<utf8proc_ssize_t>(src_.size() - p), &c);
+      if (n <= 0 || !py_isspace(static_cast<char32_t>(c))) break;
+      p += static_cast<std::size_t>(n);
+    }
     return p;
   }
 

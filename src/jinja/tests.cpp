@@ -52,11 +52,13 @@ bool t_mapping(Evaluator&, const Value& v, Args&) {
 bool t_iterable(Evaluator&, const Value& v, Args&) {
   return v.is_list() || v.is_dict() || v.is_string() || v.is_undefined();
 }
+// Undefined has __len__ and __getitem__, so it passes as a sequence.
 bool t_sequence(Evaluator&, const Value& v, Args&) {
-  return v.is_list() || v.is_dict() || v.is_string();
+  return v.is_list() || v.is_dict() || v.is_string() || v.is_undefined();
 }
+// jinja2's Undefined has a __call__ (that raises), so callable() holds for it.
 bool t_callable(Evaluator&, const Value& v, Args&) {
-  return v.is_callable();
+  return v.is_callable() || v.is_undefined();
 }
 bool t_escaped(Evaluator&, const Value&, Args&) {
   return false;
@@ -66,17 +68,30 @@ std::int64_t need_int(const Value& v, const char* test) {
   if (!v.is_number()) throw RenderError{std::string("the ") + test + " test needs a number"};
   return v.is_int() ? v.as_int() : static_cast<std::int64_t>(v.f);
 }
+// value % 2 on a string is Python's string formatting: never equal to a number.
+bool string_mod(const Value& v, std::int64_t n) {
+  if (!v.is_string()) return false;
+  py_percent(v.s, Value::integer(n));
+  return true;
+}
 bool t_odd(Evaluator&, const Value& v, Args&) {
+  if (string_mod(v, 2)) return false;
   if (v.type == Value::Type::Float)
     return std::fmod(v.f, 2.0) != 0.0 && std::fmod(std::fabs(v.f), 2.0) == 1.0;
   return (need_int(v, "odd") % 2) != 0;
 }
 bool t_even(Evaluator&, const Value& v, Args&) {
+  if (string_mod(v, 2)) return false;
   if (v.type == Value::Type::Float) return std::fmod(v.f, 2.0) == 0.0;
   return need_int(v, "even") % 2 == 0;
 }
 bool t_divisibleby(Evaluator&, const Value& v, Args& a) {
   const Value& n = other(a);
+  // value % num == 0: on a string that is Python's string formatting, never equal to 0.
+  if (v.is_string()) {
+    py_percent(v.s, n);
+    return false;
+  }
   if (v.is_int() && n.is_int()) {
     if (n.as_int() == 0) throw RenderError{"integer modulo by zero"};
     return v.as_int() % n.as_int() == 0;

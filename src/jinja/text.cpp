@@ -100,6 +100,11 @@ std::string py_title(std::string_view s) {
   std::string out;
   bool previous_cased = false;
   for (char32_t c : utf8_decode(s)) {
+    if (c == 0xDF && !previous_cased) {  // ß's title case is "Ss" in Python
+      out += "Ss";
+      previous_cased = true;
+      continue;
+    }
     const auto m = previous_cased ? utf8proc_tolower(static_cast<utf8proc_int32_t>(c))
                                   : utf8proc_totitle(static_cast<utf8proc_int32_t>(c));
     utf8_append(out, static_cast<char32_t>(m));
@@ -110,6 +115,8 @@ std::string py_title(std::string_view s) {
 
 std::string py_capitalize(std::string_view s) {
   std::u32string u = utf8_decode(s);
+  if (!u.empty() && u[0] == 0xDF)
+    return "Ss" + py_lower(utf8_encode(std::u32string_view(u).substr(1)));
   for (std::size_t k = 0; k < u.size(); ++k)
     u[k] = static_cast<char32_t>(k == 0 ? utf8proc_totitle(static_cast<utf8proc_int32_t>(u[k]))
                                         : utf8proc_tolower(static_cast<utf8proc_int32_t>(u[k])));

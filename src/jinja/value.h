@@ -44,7 +44,9 @@ struct Value {
 
   Type type = Type::Undefined;
   bool b = false;
-  // Undefined: 1 when it stands for an attribute the sandbox refuses (a SecurityError on use).
+  // Int: the value. Undefined: 1 when it stands for an attribute the sandbox refuses (a
+  // SecurityError on use). String: 1 for markupsafe's Markup (the result of escape or safe).
+  // Tuple: 2 for groupby's (grouper, list).
   std::int64_t i = 0;
   double f = 0.0;
   // String: the text; Undefined: the error its use raises ("'x' is undefined").
