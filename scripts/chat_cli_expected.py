@@ -5,7 +5,7 @@ apply_chat_template renders them (ImmutableSandboxedEnvironment with trim_blocks
 and loop controls; tojson without ASCII escapes; raise_exception; the tokenizer_config.json's
 special tokens as variables; add_generation_prompt=True; the kwargs on top).
 
-    python3 scripts/chat_cli_expected.py [SHARED_DIR] > tests/data/chat/cases.json
+    python3 scripts/chat_cli_expected.py [SHARED_DIR] > tests/data/chat_cli/cases.json
 
 SHARED_DIR (default ../shared) holds fixtures/tokenizers/{qwen3,llama3} and
 models/stories260K. transformers' prompt_ids for these cases come from
@@ -52,7 +52,7 @@ CASES = [
     {
         "name": "stories-template-file",
         "folder": "models/stories260K",
-        "template_file": "tests/data/chat/stories.jinja",
+        "template_file": "tests/data/chat_cli/stories.jinja",
         "messages": [
             {"role": "system", "content": "Tell a story."},
             {"role": "user", "content": "Once upon a time"},

@@ -1,9 +1,9 @@
 #!/usr/bin/env python3
-"""Adds transformers' prompt_ids (and checks its prompt_text) to tests/data/chat/cases.json:
+"""Adds transformers' prompt_ids (and checks its prompt_text) to tests/data/chat_cli/cases.json:
 apply_chat_template(messages, add_generation_prompt=True, **kwargs) on each case's folder, with
 its template file where it has one. Run where transformers is installed:
 
-    python3 scripts/chat_cli_prompt_ids.py SHARED_DIR tests/data/chat/cases.json
+    python3 scripts/chat_cli_prompt_ids.py SHARED_DIR tests/data/chat_cli/cases.json
 """
 import json
 import os

@@ -33,7 +33,7 @@ def main():
     ap = argparse.ArgumentParser()
     ap.add_argument("--bin", default=os.path.join(ROOT, "build", "bin", "loom-generate"))
     ap.add_argument("--model", default=os.path.join(ROOT, "models", "stories260K"))
-    ap.add_argument("--template", default=os.path.join(ROOT, "tests", "data", "chat",
+    ap.add_argument("--template", default=os.path.join(ROOT, "tests", "data", "chat_cli",
                                                        "stories.jinja"))
     ap.add_argument("--turns", type=int, default=10)
     ap.add_argument("-n", type=int, default=48, help="reply tokens at most per turn")

@@ -1,5 +1,5 @@
 // The chat flags of the tools as users run them: --messages with loom-tokenize and
-// loom-generate (prompt texts from Python's jinja2, tests/data/chat/cases.json, made by
+// loom-generate (prompt texts from Python's jinja2, tests/data/chat_cli/cases.json, made by
 // scripts/chat_cli_expected.py), their errors, and loom-generate --conversation driven through a
 // pseudo-terminal: several turns, Ctrl-C, Ctrl-D, /clear, /save, a full context.
 #include <gmock/gmock.h>
@@ -28,7 +28,7 @@ using Result = loom::test::CommandResult;
 const std::string kShared = LOOM_SHARED_DIR;
 const std::string kGenerate = std::string(LOOM_BIN_DIR) + "/loom-generate";
 const std::string kTokenize = std::string(LOOM_BIN_DIR) + "/loom-tokenize";
-const std::string kData = std::string(LOOM_SOURCE_DIR) + "/tests/data/chat";
+const std::string kData = std::string(LOOM_SOURCE_DIR) + "/tests/data/chat_cli";
 const std::string kStories = kShared + "/models/stories260K";
 const std::string kStoriesTemplate = kData + "/stories.jinja";
 
