@@ -213,6 +213,21 @@ TEST(Bench, JsonHasLlamaBenchFieldsAndConsistentStats) {
                                              "2:8/0@4", "2:0/2@0", "2:0/2@4"}));
 }
 
+// A flag given twice takes its last value; a list flag given twice keeps both lists' values.
+TEST(Bench, FlagGivenTwiceTakesTheLastValueListsKeepAll) {
+  const Result r = run("-m " + kModel +
+                       " -p 4 -p 8,12 -n 0 -r 5 -r 1 -t 1 --no-warmup --no-bw -o jsonl -o json");
+  ASSERT_EQ(r.exit_code, 0) << r.err;
+  const json j = json::parse(r.out);  // -o json, not jsonl: one array
+  ASSERT_TRUE(j.is_array());
+  std::vector<int> prompts;
+  for (const json& t : j) {
+    prompts.push_back(t["n_prompt"]);
+    EXPECT_EQ(t["samples_ns"].size(), 1u);  // -r 1
+  }
+  EXPECT_EQ(prompts, (std::vector<int>{4, 8, 12}));
+}
+
 TEST(Bench, DepthIsNamedInTheTable) {
   const Result r = run("-m " + kModel + " -p 4 -n 0 -d 16 -r 1 -t 1 --no-warmup --no-bw");
   ASSERT_EQ(r.exit_code, 0) << r.err;

@@ -106,9 +106,11 @@ TEST(Cli, DumpLogitsMatchesGolden) {
 TEST(Cli, HelpListsFlagsWithDefaults) {
   const Result r = run("--help");
   EXPECT_EQ(r.exit_code, 0);
-  for (const char* flag : {"--model", "--prompt", "--prompt-ids", "--max-tokens", "--n-predict",
-                           "--threads", "--ctx-size", "--dump-logits", "--json", "--quantize",
-                           "--quant-cache", "--kv-type", "--bf16-activations"}) {
+  for (const char* flag :
+       {"--model", "--prompt", "--prompt-ids", "--max-tokens", "--n-predict", "--threads",
+        "--ctx-size", "--dump-logits", "--json", "--quantize", "--quant-cache", "--kv-type",
+        "--bf16-activations", "--messages", "--chat-template", "--chat-template-kwargs",
+        "--conversation", "--system", "--verbose"}) {
     EXPECT_THAT(r.out, HasSubstr(flag));
   }
 }
@@ -262,6 +264,46 @@ TEST(Cli, StopStringIsNotPrinted) {
   const Result r = run("-p 'Once upon a time' -n 40 --stop 'little girl'");
   ASSERT_EQ(r.exit_code, 0) << r.err;
   EXPECT_EQ(r.out, "Once upon a time, there was a \n");
+}
+
+// As llama.cpp's tools: a flag given twice takes its last value, so a wrapper's default can be
+// overridden; repeatable flags keep every value.
+TEST(Cli, FlagGivenTwiceTakesTheLastValue) {
+  const Result r = run("-m /nonexistent -m " + kShared +
+                       "/models/stories260K -p 'Once upon a time' -n 64 -n 5 --json --json");
+  ASSERT_EQ(r.exit_code, 0) << r.err;
+  EXPECT_EQ(json::parse(r.out)["ids"].size(), 5u);
+}
+
+TEST(Cli, RepeatableFlagsKeepEveryValue) {
+  // Each of the two stop strings still stops: the first one given is the one in the text.
+  Result r = run("-p 'Once upon a time' -n 40 --stop 'little girl' --stop zzzz");
+  ASSERT_EQ(r.exit_code, 0) << r.err;
+  EXPECT_EQ(r.out, "Once upon a time, there was a \n");
+  // Banning the two likeliest first tokens with two --logit-bias flags bans both.
+  r = run("-p 'Once upon a time' -n 1 --json --logprobs 2");
+  ASSERT_EQ(r.exit_code, 0) << r.err;
+  const json top = json::parse(r.out)["logprobs"][0]["top"];
+  const int first = top[0]["id"], second = top[1]["id"];
+  r = run("-p 'Once upon a time' -n 1 --json -l " + std::to_string(first) + "-inf --logit-bias " +
+          std::to_string(second) + "-inf");
+  ASSERT_EQ(r.exit_code, 0) << r.err;
+  const int chosen = json::parse(r.out)["ids"][0];
+  EXPECT_NE(chosen, first);
+  EXPECT_NE(chosen, second);
+}
+
+// Standard output ends with one newline, whether the text ended with one or not, so the
+// statistics on standard error start on a line of their own on a terminal.
+TEST(Cli, OutputEndsWithOneNewline) {
+  Result r = run("-p 'Once upon a time' -n 5");
+  ASSERT_EQ(r.exit_code, 0) << r.err;
+  EXPECT_THAT(r.out, ::testing::StartsWith("Once upon a time, there"));
+  EXPECT_THAT(r.out, ::testing::EndsWith("\n"));
+  EXPECT_THAT(r.out, ::testing::Not(::testing::EndsWith("\n\n")));
+  r = run("-p 'Once upon a time\n' -n 0");
+  ASSERT_EQ(r.exit_code, 0) << r.err;
+  EXPECT_EQ(r.out, "Once upon a time\n");
 }
 
 TEST(Cli, InvalidSamplingValuesNameTheFlagAndRange) {

@@ -285,6 +285,14 @@ TEST(PerplexityCli, RunningEstimatePerChunk) {
   EXPECT_THAT(r.err, HasSubstr("predictions: 487 in 8 chunk(s)"));
 }
 
+// A flag given twice takes its last value: -c 512 then -c 64 measures in chunks of 64.
+TEST(PerplexityCli, FlagGivenTwiceTakesTheLastValue) {
+  const Result r =
+      run("-m " + kModel.string() + " -f " + kText.string() + " -c 512 -c 64 -t 2 -t 1");
+  ASSERT_EQ(r.exit_code, 0) << r.err;
+  EXPECT_THAT(r.err, HasSubstr("predictions: 487 in 8 chunk(s)"));
+}
+
 // --quantize with the default --quant-cache auto: the cache written beside a copy of the model,
 // then used, with the same figures.
 TEST(PerplexityCli, QuantCache) {

@@ -109,6 +109,15 @@ TEST(TokenizeCli, ListsEachTokenWithItsText) {
   EXPECT_EQ(last, "Total number of tokens: " + std::to_string(ids.size()));
 }
 
+// A flag given twice takes its last value, as in every loom tool.
+TEST(TokenizeCli, FlagGivenTwiceTakesTheLastValue) {
+  const json e = golden("llama2-json", "Hello world");
+  const Result r = run("-m /nonexistent -m " + kTokenizers +
+                       "/llama2-json -p 'Goodbye' -p 'Hello world' --ids --ids");
+  ASSERT_EQ(r.exit_code, 0) << r.err;
+  EXPECT_EQ(r.out, ids_line(with_prefix(e)));
+}
+
 TEST(TokenizeCli, FileAndStdinAreReadAsBytes) {
   const std::string text = "Hello\r\nworld\r\n";
   const json e = golden("qwen3", text);

@@ -20,6 +20,7 @@
 #include "bench/bandwidth.h"
 #include "bench/report.h"
 #include "bench/tokenize_bench.h"
+#include "cli_habits.h"
 #include "loom/loom.h"
 #include "simd/cpu.h"
 
@@ -391,6 +392,7 @@ int main(int argc, char** argv) {
   Args a;
   CLI::App app{"loom-bench: prefill and decode speed of Llama-style models, as llama-bench"};
   app.get_formatter()->column_width(40);
+  loom::tools::take_last_value(app);
   app.add_option("-m,--model", a.models, "model folder; repeatable")
       ->type_name("DIR")
       ->default_str(LOOM_DEFAULT_MODEL)
@@ -454,6 +456,11 @@ int main(int argc, char** argv) {
                  "one thread, whole text and line by line) on these text files; repeatable")
       ->type_name("FILE")
       ->group("Tokenizer");
+  // The lists keep every value, given as -p 128,512 or as -p 128 -p 512.
+  for (const char* list : {"--model", "--synthetic", "--dtype", "--kv-type", "--n-prompt",
+                           "--n-gen", "--n-depth", "--threads", "--tokenize"}) {
+    loom::tools::repeatable(app.get_option(list));
+  }
   try {
     app.parse(argc, argv);
   } catch (const CLI::Success& e) {

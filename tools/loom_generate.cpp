@@ -3,13 +3,20 @@
 #include <CLI/CLI.hpp>
 #include <cmath>
 #include <cstdio>
+#include <cstring>
+#include <filesystem>
 #include <fstream>
 #include <limits>
 #include <nlohmann/json.hpp>
+#include <optional>
 #include <random>
 #include <string>
 #include <vector>
 
+#include "chat_flags.h"
+#include "cli_habits.h"
+#include "conversation.h"
+#include "loom/chat.h"
 #include "loom/loom.h"
 #include "tokenizer_flag.h"
 
@@ -41,6 +48,10 @@ struct Args {
   int64_t seed = -1;
   std::string sampler_order;
   std::vector<std::string> logit_bias;
+  loom::tools::ChatFlags chat;
+  bool conversation = false;
+  std::string system;
+  bool verbose = false;
 };
 
 std::vector<int> parse_ids(const std::string& s) {
@@ -124,55 +135,12 @@ nlohmann::json logprobs_json(const loom::Tokenizer& tok, const loom::GenerateRes
   return out;
 }
 
-int run(const Args& a, const CLI::App& app) {
-  const loom::DType kv = loom::SessionOptions::kv_type_from_flag(a.kv_type);
-  loom::LoadOptions load = loom::LoadOptions::from_quantize_flag(a.quantize);
-  load.set_quant_cache_flag(a.quant_cache);
-  load.tokenizer.source = loom::tools::tokenizer_source(a.tokenizer);
-  const loom::Model model = loom::Model::load(a.model, load);
-  const loom::Tokenizer& tok = model.tokenizer();
-  std::fprintf(stderr, "loom-generate: %s model, %s\n", loom::arch_name(model.config().arch),
-               tok.describe().c_str());
-  if (const loom::Quantization& q = model.quantization(); q.type) {
-    std::fprintf(stderr, "loom-generate: quantized %d matrices to %s\n", q.quantized,
-                 loom::dtype_name(*q.type));
-    for (const std::string& k : q.kept) std::fprintf(stderr, "  kept %s\n", k.c_str());
-    for (const std::string& l : q.cache_log) {
-      std::fprintf(stderr, "loom-generate: quant cache: %s\n", l.c_str());
-    }
-  }
-
-  std::vector<int> prompt;
-  if (!a.prompt_ids.empty()) {
-    prompt = parse_ids(a.prompt_ids);
-  } else {
-    prompt = tok.encode(a.prompt, /*add_special=*/true, /*parse_special=*/!a.no_parse_special);
-  }
-  if (prompt.empty()) throw loom::Error("empty prompt: pass --prompt TEXT or --prompt-ids");
-
-  loom::SessionOptions so;
-  so.ctx_size = a.ctx_size;
-  so.threads = a.threads;
-  so.batch_size = a.batch_size;
-  so.kv_type = kv;
-  so.bf16_activations = a.bf16_activations;
-  loom::Session session(model, so);
-  if (session.ctx_size() > model.config().max_position_embeddings) {
-    std::fprintf(stderr,
-                 "loom-generate: warning: context of %d tokens exceeds the %d the model was "
-                 "trained for\n",
-                 session.ctx_size(), model.config().max_position_embeddings);
-  }
-
-  if (!a.dump_logits.empty()) {
-    const std::vector<float> all = session.prefill_all_logits(prompt);
-    write_logits(a.dump_logits, prompt, all, model.config().vocab_size);
-    if (a.max_tokens == 0) return 0;
-    session.reset();
-  }
-
+// The sampling flags over the model's defaults, and the stopping flags. max_tokens -1: until
+// the context is full.
+loom::GenerateOptions generate_options(const Args& a, const CLI::App& app,
+                                       const loom::Model& model) {
   loom::GenerateOptions go;
-  go.max_tokens = a.max_tokens < 0 ? session.ctx_size() : a.max_tokens;
+  go.max_tokens = a.max_tokens;
   go.ignore_eos = a.ignore_eos;
   go.stop = a.stop;
   go.top_logprobs = a.logprobs;
@@ -191,17 +159,124 @@ int run(const Args& a, const CLI::App& app) {
   if (given("--samplers")) sp.chain = loom::parse_sampler_chain(a.sampler_order);
   for (const std::string& b : a.logit_bias) sp.logit_bias.push_back(parse_logit_bias(b));
   sp.seed = a.seed >= 0 ? static_cast<uint64_t>(a.seed) : std::random_device{}();
+  return go;
+}
 
-  if (!a.json && a.prompt_ids.empty()) {
-    std::fputs(a.prompt.c_str(), stdout);
-    std::fflush(stdout);
+// Which flags go together, checked before anything is read.
+void check_flag_combinations(const Args& a, const CLI::App& app) {
+  auto given = [&](const char* name) { return app.get_option(name)->count() > 0; };
+  const bool prompt = given("--prompt") || given("--prompt-ids");
+  if (!a.chat.messages.empty() && prompt) {
+    throw loom::Error("--messages is the prompt: leave out --prompt and --prompt-ids");
   }
+  if (a.conversation) {
+    if (prompt || !a.chat.messages.empty()) {
+      throw loom::Error(
+          "--conversation reads the user's messages from the terminal: leave out --prompt, "
+          "--prompt-ids and --messages (--system gives a system message)");
+    }
+    if (a.json || !a.dump_logits.empty() || a.logprobs >= 0) {
+      throw loom::Error("--json, --logprobs and --dump-logits do not apply to --conversation");
+    }
+  } else {
+    if (given("--system")) throw loom::Error("--system applies to --conversation");
+    if (a.chat.messages.empty() && (given("--chat-template") || given("--chat-template-kwargs"))) {
+      throw loom::Error(
+          "--chat-template and --chat-template-kwargs apply to --messages and "
+          "--conversation");
+    }
+  }
+}
+
+int run(const Args& a, const CLI::App& app) {
+  check_flag_combinations(a, app);
+  const loom::DType kv = loom::SessionOptions::kv_type_from_flag(a.kv_type);
+  loom::LoadOptions load = loom::LoadOptions::from_quantize_flag(a.quantize);
+  load.set_quant_cache_flag(a.quant_cache);
+  load.tokenizer.source = loom::tools::tokenizer_source(a.tokenizer);
+  // The conversation and its template are read before the model, so that a mistake in them
+  // costs no loading time.
+  const bool chat = a.conversation || !a.chat.messages.empty();
+  loom::ChatRenderOptions render;
+  render.extra = loom::tools::parse_template_kwargs(a.chat.kwargs);
+  const nlohmann::json messages =
+      a.chat.messages.empty() ? nlohmann::json() : loom::tools::read_messages(a.chat.messages);
+  std::optional<loom::ChatTemplate> tmpl;
+  if (chat) {
+    if (!std::filesystem::is_directory(a.model)) {
+      throw loom::Error("model folder not found: " + a.model);
+    }
+    tmpl = loom::tools::load_chat_template(a.chat, a.model);
+  }
+  // The rendered conversation of --messages (a raise_exception shows here, before the load).
+  const std::string prompt_text = messages.is_null() ? "" : tmpl->render(messages, render);
+  const loom::Model model = loom::Model::load(a.model, load);
+  const loom::Tokenizer& tok = model.tokenizer();
+  std::fprintf(stderr, "loom-generate: %s model, %s\n", loom::arch_name(model.config().arch),
+               tok.describe().c_str());
+  if (const loom::Quantization& q = model.quantization(); q.type) {
+    std::fprintf(stderr, "loom-generate: quantized %d matrices to %s\n", q.quantized,
+                 loom::dtype_name(*q.type));
+    for (const std::string& k : q.kept) std::fprintf(stderr, "  kept %s\n", k.c_str());
+    for (const std::string& l : q.cache_log) {
+      std::fprintf(stderr, "loom-generate: quant cache: %s\n", l.c_str());
+    }
+  }
+
+  std::vector<int> prompt;
+  if (!messages.is_null()) {
+    prompt = loom::encode_chat_prompt(tok, prompt_text);
+  } else if (!a.prompt_ids.empty()) {
+    prompt = parse_ids(a.prompt_ids);
+  } else if (!a.conversation) {
+    prompt = tok.encode(a.prompt, /*add_special=*/true, /*parse_special=*/!a.no_parse_special);
+  }
+  if (prompt.empty() && !a.conversation) {
+    throw loom::Error(messages.is_null() ? "empty prompt: pass --prompt TEXT or --prompt-ids"
+                                         : a.chat.messages + ": the rendered prompt is empty");
+  }
+
+  loom::SessionOptions so;
+  so.ctx_size = a.ctx_size;
+  so.threads = a.threads;
+  so.batch_size = a.batch_size;
+  so.kv_type = kv;
+  so.bf16_activations = a.bf16_activations;
+  // A context of 0 is the model's max_position_embeddings at most: only -c goes beyond it.
+  if (a.ctx_size > model.config().max_position_embeddings) {
+    std::fprintf(stderr,
+                 "loom-generate: warning: context of %d tokens exceeds the %d the model was "
+                 "trained for\n",
+                 a.ctx_size, model.config().max_position_embeddings);
+  }
+  loom::GenerateOptions go = generate_options(a, app, model);
+
+  if (a.conversation) {
+    loom::tools::ConversationOptions co;
+    co.chat.system = a.system;
+    co.chat.render = render;
+    co.chat.session = so;
+    co.reply = go;
+    co.verbose = a.verbose;
+    co.name = "loom-generate";
+    return loom::tools::run_conversation(model, std::move(*tmpl), co);
+  }
+
+  loom::Session session(model, so);
+  if (!a.dump_logits.empty()) {
+    const std::vector<float> all = session.prefill_all_logits(prompt);
+    write_logits(a.dump_logits, prompt, all, model.config().vocab_size);
+    if (a.max_tokens == 0) return 0;
+    session.reset();
+  }
+  if (go.max_tokens < 0) go.max_tokens = session.ctx_size();
+  const loom::SamplerParams& sp = go.sampling;
+
+  loom::tools::TextOut out;
+  if (!a.json && a.prompt_ids.empty() && messages.is_null()) out.write(a.prompt);
   const loom::GenerateResult r =
       loom::generate(session, prompt, go, [&](const loom::TokenEvent& e) {
-        if (!a.json) {
-          std::fwrite(e.text.data(), 1, e.text.size(), stdout);
-          std::fflush(stdout);
-        }
+        if (!a.json) out.write(e.text);
         return true;
       });
   if (a.json) {
@@ -211,9 +286,10 @@ int run(const Args& a, const CLI::App& app) {
                         {"stop_reason", loom::stop_reason_name(r.stop)},
                         {"seed", sp.seed}};
     if (a.logprobs >= 0) j["logprobs"] = logprobs_json(tok, r);
+    if (!messages.is_null()) j["prompt_text"] = prompt_text;
     std::puts(j.dump(-1, ' ', false, nlohmann::json::error_handler_t::replace).c_str());
   } else {
-    std::fputc('\n', stdout);
+    out.end_line();
   }
   if (r.stop == loom::StopReason::ContextFull) {
     std::fprintf(stderr, "loom-generate: the context of %d tokens is full; generation stopped\n",
@@ -236,6 +312,7 @@ int main(int argc, char** argv) {
   Args a;
   CLI::App app{"loom-generate: generate text with a Llama-style model from a Hugging Face folder"};
   app.get_formatter()->column_width(40);
+  loom::tools::take_last_value(app);
   app.add_option("-m,--model", a.model,
                  "model folder (config.json, *.safetensors, tokenizer.model)")
       ->capture_default_str();
@@ -298,30 +375,53 @@ int main(int argc, char** argv) {
            "sampler order: hf, llamacpp, or a chain such as "
            "'penalties;top_k;typ_p;top_p;min_p;temperature'",
            "llamacpp");
-  app.add_option("-l,--logit-bias", a.logit_bias,
-                 "TOKEN_ID+BIAS or TOKEN_ID-BIAS added to a logit (-inf bans); repeatable")
+  loom::tools::repeatable(
+      app.add_option("-l,--logit-bias", a.logit_bias,
+                     "TOKEN_ID+BIAS or TOKEN_ID-BIAS added to a logit (-inf bans); repeatable"))
       ->group("Sampling");
   app.add_option("-s,--seed", a.seed, "random seed (-1: a random one, printed at the end)")
       ->capture_default_str()
       ->check(CLI::Range(int64_t{-1}, std::numeric_limits<int64_t>::max()))
       ->group("Sampling");
 
-  app.add_option("--stop", a.stop, "stop when the text contains STRING (not printed); repeatable")
+  loom::tools::repeatable(
+      app.add_option("--stop", a.stop,
+                     "stop when the text contains STRING (not printed); repeatable"))
       ->group("Stopping");
   app.add_flag("--ignore-eos", a.ignore_eos, "keep generating past end-of-sequence tokens")
       ->group("Stopping");
+
+  loom::tools::add_chat_flags(app, a.chat);
+  app.add_flag("--conversation", a.conversation,
+               "chat: read the user's messages from the terminal, a line each, and stream the "
+               "replies (-cnv, as llama-cli); /help lists the commands")
+      ->group("Chat");
+  app.add_option("--system", a.system, "with --conversation: a system message first (-sys)")
+      ->type_name("TEXT")
+      ->group("Chat");
+  app.add_flag("-v,--verbose", a.verbose,
+               "with --conversation: each turn's prompt tokens (reused and evaluated) and speeds "
+               "on standard error")
+      ->group("Chat");
 
   app.add_option("--dump-logits", a.dump_logits,
                  "write the prompt's logits, one row per position, as JSON to FILE")
       ->group("Output");
   app.add_flag("--json", a.json,
-               "print one JSON object (prompt_ids, ids, text, stop_reason, seed) instead of text")
+               "print one JSON object (prompt_ids, ids, text, stop_reason, seed; prompt_text with "
+               "--messages) instead of text")
       ->group("Output");
   app.add_option("--logprobs", a.logprobs,
                  "with --json: each token's log-probability and the N most likely alternatives")
       ->check(CLI::Range(0, 100))
       ->group("Output");
-  CLI11_PARSE(app, argc, argv);
+  // llama.cpp's -cnv and -sys, which CLI11 would read as -c nv and -s ys.
+  std::vector<char*> args(argv, argv + argc);
+  for (char*& arg : args) {
+    if (std::strcmp(arg, "-cnv") == 0) arg = const_cast<char*>("--conversation");
+    if (std::strcmp(arg, "-sys") == 0) arg = const_cast<char*>("--system");
+  }
+  CLI11_PARSE(app, argc, args.data());
 
   try {
     return run(a, app);

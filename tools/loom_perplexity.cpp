@@ -9,6 +9,7 @@
 #include <string>
 #include <vector>
 
+#include "cli_habits.h"
 #include "loom/loom.h"
 #include "tokenizer_flag.h"
 
@@ -102,6 +103,7 @@ int main(int argc, char** argv) {
       "loom-perplexity: perplexity of a text under a Llama-style model, as "
       "llama-perplexity"};
   app.get_formatter()->column_width(40);
+  loom::tools::take_last_value(app);
   app.add_option("-m,--model", a.model,
                  "model folder (config.json, *.safetensors, tokenizer.json or tokenizer.model)")
       ->capture_default_str();

@@ -13,6 +13,9 @@
 #include <string>
 #include <vector>
 
+#include "chat_flags.h"
+#include "cli_habits.h"
+#include "loom/chat.h"
 #include "loom/error.h"
 #include "loom/tokenizer.h"
 #include "tokenizer_flag.h"
@@ -25,8 +28,9 @@ struct Args {
   std::string model, prompt, file, decode;
   bool has_prompt = false;  // -p given, perhaps empty
   bool from_stdin = false, ids = false, show_count = false, no_bos = false;
-  bool no_parse_special = false, no_escape = false, log_disable = false;
+  bool no_parse_special = false, no_escape = false, log_disable = false, json = false;
   std::string tokenizer = "auto";
+  loom::tools::ChatFlags chat;
 };
 
 std::string read_bytes(std::istream& in) {
@@ -131,18 +135,31 @@ void write(std::string_view s) {
 }
 
 int run(const Args& a) {
-  const int sources = a.has_prompt + !a.file.empty() + a.from_stdin;
-  if (sources > 1) throw loom::Error("give one of -p, -f and --stdin");
+  const bool chat = !a.chat.messages.empty();
+  const int sources = a.has_prompt + !a.file.empty() + a.from_stdin + chat;
+  if (sources > 1) throw loom::Error("give one of -p, -f, --stdin and --messages");
   if (a.decode.empty() && sources == 0) {
-    throw loom::Error("nothing to tokenize: give -p TEXT, -f FILE, --stdin or --decode IDS");
+    throw loom::Error(
+        "nothing to tokenize: give -p TEXT, -f FILE, --stdin, --messages FILE or --decode IDS");
   }
   if (!a.decode.empty() && sources > 0) {
-    throw loom::Error("--decode takes ids, not text: leave out -p, -f and --stdin");
+    throw loom::Error("--decode takes ids, not text: leave out -p, -f, --stdin and --messages");
+  }
+  if (!a.decode.empty() && a.json) throw loom::Error("--json prints token ids: not with --decode");
+  if (!chat && (!a.chat.chat_template.empty() || !a.chat.kwargs.empty())) {
+    throw loom::Error("--chat-template and --chat-template-kwargs apply to --messages");
   }
   if (!fs::is_directory(a.model)) throw loom::Error("model folder not found: " + a.model);
   // Everything that can fail is done before the first line on stderr, so an error is one line.
   std::string text;
-  if (!a.file.empty()) {
+  if (chat) {
+    // As apply_chat_template: the generation prompt added, special tokens in the text parsed,
+    // nothing added around it (the template writes its own BOS).
+    loom::ChatRenderOptions render;
+    render.extra = loom::tools::parse_template_kwargs(a.chat.kwargs);
+    const nlohmann::json messages = loom::tools::read_messages(a.chat.messages);
+    text = loom::tools::load_chat_template(a.chat, a.model).render(messages, render);
+  } else if (!a.file.empty()) {
     text = read_file(a.file);
   } else if (a.from_stdin) {
     text = read_bytes(std::cin);
@@ -155,6 +172,8 @@ int run(const Args& a) {
   std::vector<int> ids;
   if (!a.decode.empty()) {
     decoded = tok.decode(parse_ids(a.decode, tok.vocab_size()));
+  } else if (chat) {
+    ids = loom::encode_chat_prompt(tok, text);
   } else {
     ids = tok.encode(text, !a.no_bos, !a.no_parse_special);
   }
@@ -164,7 +183,10 @@ int run(const Args& a) {
     write(decoded);
     return 0;
   }
-  if (a.ids) {
+  if (a.json) {
+    const nlohmann::ordered_json j = {{"prompt_text", text}, {"prompt_ids", ids}};
+    write(j.dump(-1, ' ', false, nlohmann::json::error_handler_t::replace) + "\n");
+  } else if (a.ids) {
     std::printf("[");
     for (size_t i = 0; i < ids.size(); ++i) std::printf(i ? ", %d" : "%d", ids[i]);
     std::printf("]\n");
@@ -190,6 +212,7 @@ int main(int argc, char** argv) {
   Args a;
   CLI::App app{"loom-tokenize: the token ids of a text (or the text of ids), as llama-tokenize"};
   app.get_formatter()->column_width(36);
+  loom::tools::take_last_value(app);
   app.add_option("-m,--model", a.model, "folder with tokenizer.json or tokenizer.model")
       ->type_name("DIR")
       ->required();
@@ -200,6 +223,9 @@ int main(int argc, char** argv) {
   loom::tools::add_tokenizer_flag(app, a.tokenizer);
   app.add_flag("--stdin", a.from_stdin, "tokenize standard input's bytes as they are");
   app.add_flag("--ids", a.ids, "print only the ids, as [1, 2, 3]");
+  app.add_flag("--json", a.json,
+               "print {\"prompt_text\": the text tokenized, \"prompt_ids\": its ids} (with "
+               "--messages: the rendered conversation)");
   app.add_flag("--show-count", a.show_count, "print the number of tokens at the end");
   app.add_flag("--no-bos", a.no_bos,
                "add no special tokens (BOS...) around the text, as add_special_tokens=False");
@@ -210,6 +236,7 @@ int main(int argc, char** argv) {
   app.add_option("--decode", a.decode,
                  "print the exact text of these ids (special tokens kept, nothing added)")
       ->type_name("ID,...");
+  loom::tools::add_chat_flags(app, a.chat);
   try {
     app.parse(argc, argv);
     a.has_prompt = prompt->count() > 0;

@@ -23,7 +23,8 @@ class Template;
 
 struct ChatRenderOptions {
   bool add_generation_prompt = true;
-  // OpenAI-shaped tool definitions (a JSON list); null: the template sees `tools` undefined.
+  // OpenAI-shaped tool definitions (a JSON list); null: the template sees `tools` as none (defined,
+  // as transformers passes tools=None; `documents` is always none).
   nlohmann::json tools;
   // More variables for the template, as transformers' **kwargs and llama.cpp's
   // --chat-template-kwargs ({"enable_thinking": false}); a JSON object, or null.
@@ -34,12 +35,16 @@ struct ChatRenderOptions {
 
 class ChatTemplate {
  public:
-  // The template of the tokenizer folder DIR, where transformers finds it: tokenizer_config.json's
-  // chat_template (a string, or a list of {"name", "template"} where NAME is taken, "default" by
-  // default), else DIR/chat_template.jinja. The special tokens the template sees (bos_token,
-  // eos_token, unk_token, pad_token, ...) are tokenizer_config.json's. Throws loom::Error when
-  // DIR has no template (saying --chat-template gives one), or naming the file, line and column
-  // of a syntax error.
+  // The template of the tokenizer folder DIR, where transformers 5 finds it:
+  // DIR/chat_template.jinja (named "default") and DIR/additional_chat_templates/NAME.jinja when
+  // there are such files, else tokenizer_config.json's chat_template (a string, or a list of
+  // {"name", "template"}), else chat_template.json's "chat_template". NAME picks one ("default" by
+  // default; an unknown name is an error listing the names). The special tokens the template sees
+  // are transformers' special_tokens_map: the named ones that are set (bos_token, eos_token,
+  // unk_token, sep_token, pad_token, cls_token, mask_token) of tokenizer_config.json /
+  // special_tokens_map.json, not the extra special tokens. Throws loom::Error when DIR has no
+  // template (saying --chat-template gives one), or naming the file, line and column of a syntax
+  // error.
   static ChatTemplate load(const std::filesystem::path& dir, std::string_view name = "default");
   // The template in FILE (--chat-template), with DIR's special tokens.
   static ChatTemplate from_file(const std::filesystem::path& file,
@@ -69,7 +74,9 @@ class ChatTemplate {
 };
 
 // Checks that MESSAGES is a list of objects with a string "role" and a "content" that is a string
-// (or null, or a list of content parts); throws loom::Error naming ORIGIN and the index at fault.
+// (or null, or a list of content parts, objects with a string "type"; an assistant message with
+// "tool_calls" may leave it out); throws loom::Error naming ORIGIN and the index at fault, from 0
+// ("messages.json: message 2: \"role\" must be a string, got 5").
 void check_messages(const nlohmann::json& messages, std::string_view origin);
 
 // Token ids of a rendered prompt, as apply_chat_template(tokenize=True) gives them: special
@@ -101,7 +108,8 @@ class Chat {
   // (Ctrl-C) is kept as far as it went.
   ChatTurn send(std::string_view user_text, const GenerateOptions& options,
                 const TokenCallback& on_token = {});
-  // Forgets the conversation (the system message stays).
+  // Forgets the conversation (the system message stays). The KV cache is kept: the next turn
+  // reuses the tokens it shares with it (the system message's).
   void clear();
   const nlohmann::json& messages() const;
   const Session& session() const;

@@ -33,6 +33,11 @@ struct GenerateOptions {
   SamplerParams sampling;         // temperature 0: greedy
   int top_logprobs = -1;          // -1: no logprobs; N >= 0: the chosen token's logprob and the
                                   // N most likely alternatives at each step
+  // Tokens that come before the prompt in the sequence (those the session already holds, such as
+  // a conversation's earlier turns): the sampler's penalty history starts with them, then the
+  // prompt, as transformers penalizes every token of its input. Not evaluated. Empty: the
+  // history starts with the prompt. The span must outlive the call.
+  std::span<const int> history;
 };
 
 struct StepLogprobs {
@@ -62,7 +67,7 @@ struct GenerateResult {
 };
 
 // Appends PROMPT to what the session holds, then generates. The sampler's penalty history
-// starts with the prompt. Throws loom::Error for invalid options.
+// starts with options.history, then the prompt. Throws loom::Error for invalid options.
 GenerateResult generate(Session& session, std::span<const int> prompt,
                         const GenerateOptions& options, const TokenCallback& on_token = {});
 

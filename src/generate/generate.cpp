@@ -74,6 +74,7 @@ GenerateResult generate(Session& session, std::span<const int> prompt,
   auto t0 = clock::now();
   std::span<const float> logits = session.prefill(prompt);
   r.prefill_seconds = std::chrono::duration<double>(clock::now() - t0).count();
+  for (int id : options.history) sampler.accept(id);
   for (int id : prompt) sampler.accept(id);
 
   t0 = clock::now();
