@@ -14,7 +14,7 @@
 namespace {
 
 namespace fs = std::filesystem;
-using json = nlohmann::json;
+using json = nlohmann::ordered_json;  // objects keep their key order, as chat.h takes them
 using loom::ChatTemplate;
 using loom::test::error_of;
 using loom::test::TempDir;
@@ -191,6 +191,15 @@ TEST(ChatTemplateVariables, GenerationPromptToolsAndKwargs) {
   EXPECT_NE(e.find("must be a JSON object"), std::string::npos) << e;
   e = error_of([&] { t.render(kHello, {.tools = json::object()}); });
   EXPECT_NE(e.find("tools must be a JSON list"), std::string::npos) << e;
+}
+
+// tojson writes an object's keys in the order given, as Python's json.dumps of a dict does.
+TEST(ChatTemplateVariables, ToolsKeepTheirKeyOrder) {
+  const ChatTemplate t = ChatTemplate::from_source("{{ tools[0] | tojson }}", "t");
+  const json tools = json::parse(
+      R"([{"type": "function", "function": {"name": "f", "parameters": {"b": 1, "a": 2}}}])");
+  EXPECT_EQ(t.render(kHello, {.tools = tools}),
+            R"({"type": "function", "function": {"name": "f", "parameters": {"b": 1, "a": 2}}})");
 }
 
 TEST(ChatTemplateVariables, StrftimeNowUsesTheGivenTime) {

@@ -21,14 +21,17 @@ namespace jinja {
 class Template;
 }
 
+// JSON values here are nlohmann::ordered_json: objects keep their key order, as Python's dicts
+// do, so a template's tojson writes tools and tool-call arguments in the order transformers
+// writes them. A nlohmann::json converts implicitly, with its keys sorted.
 struct ChatRenderOptions {
   bool add_generation_prompt = true;
   // OpenAI-shaped tool definitions (a JSON list); null: the template sees `tools` as none (defined,
   // as transformers passes tools=None; `documents` is always none).
-  nlohmann::json tools;
+  nlohmann::ordered_json tools;
   // More variables for the template, as transformers' **kwargs and llama.cpp's
   // --chat-template-kwargs ({"enable_thinking": false}); a JSON object, or null.
-  nlohmann::json extra;
+  nlohmann::ordered_json extra;
   // The time strftime_now() formats; empty: now.
   std::optional<std::time_t> now;
 };
@@ -50,8 +53,9 @@ class ChatTemplate {
   static ChatTemplate from_file(const std::filesystem::path& file,
                                 const std::filesystem::path& dir);
   // SOURCE itself; ORIGIN names it in errors. SPECIAL_TOKENS: {"bos_token": "<s>", ...}.
-  static ChatTemplate from_source(std::string_view source, std::string origin,
-                                  nlohmann::json special_tokens = nlohmann::json::object());
+  static ChatTemplate from_source(
+      std::string_view source, std::string origin,
+      nlohmann::ordered_json special_tokens = nlohmann::ordered_json::object());
 
   ChatTemplate(ChatTemplate&&) noexcept;
   ChatTemplate& operator=(ChatTemplate&&) noexcept;
@@ -60,7 +64,8 @@ class ChatTemplate {
   // The prompt text of MESSAGES: a JSON list of objects with "role" and "content" (OpenAI's
   // shape; other keys, such as tool_calls, pass through to the template). Throws loom::Error for
   // messages of the wrong shape, and with the template's message when it calls raise_exception.
-  std::string render(const nlohmann::json& messages, const ChatRenderOptions& options = {}) const;
+  std::string render(const nlohmann::ordered_json& messages,
+                     const ChatRenderOptions& options = {}) const;
   // Where the template came from ("DIR/tokenizer_config.json", a file).
   const std::string& origin() const;
   const std::string& source() const;
@@ -69,7 +74,7 @@ class ChatTemplate {
   ChatTemplate() = default;
   std::string origin_;
   std::string source_;
-  nlohmann::json special_tokens_;
+  nlohmann::ordered_json special_tokens_;
   std::unique_ptr<jinja::Template> tmpl_;
 };
 
@@ -77,7 +82,7 @@ class ChatTemplate {
 // (or null, or a list of content parts, objects with a string "type"; an assistant message with
 // "tool_calls" may leave it out); throws loom::Error naming ORIGIN and the index at fault, from 0
 // ("messages.json: message 2: \"role\" must be a string, got 5").
-void check_messages(const nlohmann::json& messages, std::string_view origin);
+void check_messages(const nlohmann::ordered_json& messages, std::string_view origin);
 
 // Token ids of a rendered prompt, as apply_chat_template(tokenize=True) gives them: special
 // tokens parsed, nothing added (the template writes its own BOS).
@@ -111,7 +116,7 @@ class Chat {
   // Forgets the conversation (the system message stays). The KV cache is kept: the next turn
   // reuses the tokens it shares with it (the system message's).
   void clear();
-  const nlohmann::json& messages() const;
+  const nlohmann::ordered_json& messages() const;
   const Session& session() const;
 
  private:
@@ -119,7 +124,7 @@ class Chat {
   ChatTemplate tmpl_;
   ChatOptions options_;
   Session session_;
-  nlohmann::json messages_;
+  nlohmann::ordered_json messages_;
   std::vector<int> cached_;  // the tokens the session's KV cache holds, in order
 };
 

@@ -10,7 +10,7 @@ namespace loom {
 
 namespace {
 
-nlohmann::json message(const char* role, std::string_view content) {
+nlohmann::ordered_json message(const char* role, std::string_view content) {
   return {{"role", role}, {"content", std::string(content)}};
 }
 
@@ -21,7 +21,7 @@ Chat::Chat(const Model& model, ChatTemplate tmpl, const ChatOptions& options)
       tmpl_(std::move(tmpl)),
       options_(options),
       session_(model, options.session),
-      messages_(nlohmann::json::array()) {
+      messages_(nlohmann::ordered_json::array()) {
   if (!options_.system.empty()) messages_.push_back(message("system", options_.system));
 }
 
@@ -87,11 +87,11 @@ ChatTurn Chat::send(std::string_view user_text, const GenerateOptions& options,
 
 void Chat::clear() {
   // The cache is kept: the next turn reuses what it shares with it (the system message).
-  messages_ = nlohmann::json::array();
+  messages_ = nlohmann::ordered_json::array();
   if (!options_.system.empty()) messages_.push_back(message("system", options_.system));
 }
 
-const nlohmann::json& Chat::messages() const {
+const nlohmann::ordered_json& Chat::messages() const {
   return messages_;
 }
 const Session& Chat::session() const {

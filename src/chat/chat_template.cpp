@@ -16,9 +16,9 @@ namespace {
 // transformers 5's special_tokens_map: the named special tokens that are set (not None), as
 // strings. It leaves out extra_special_tokens (additional_special_tokens in older files): a
 // template sees those only through the kwargs.
-nlohmann::json special_tokens_of(const fs::path& dir) {
+nlohmann::ordered_json special_tokens_of(const fs::path& dir) {
   const detail::TokenizerConfig config = detail::read_tokenizer_config(dir);
-  nlohmann::json tokens = nlohmann::json::object();
+  nlohmann::ordered_json tokens = nlohmann::ordered_json::object();
   for (const auto& [key, value] : config.named_tokens) {
     if (value) tokens[key] = *value;
   }
@@ -163,7 +163,7 @@ ChatTemplate ChatTemplate::from_file(const fs::path& file, const fs::path& dir) 
 }
 
 ChatTemplate ChatTemplate::from_source(std::string_view source, std::string origin,
-                                       nlohmann::json special_tokens) {
+                                       nlohmann::ordered_json special_tokens) {
   if (!special_tokens.is_object()) {
     throw Error(origin + ": the special tokens must be a JSON object, got " +
                 special_tokens.dump());
@@ -176,7 +176,7 @@ ChatTemplate ChatTemplate::from_source(std::string_view source, std::string orig
   return t;
 }
 
-std::string ChatTemplate::render(const nlohmann::json& messages,
+std::string ChatTemplate::render(const nlohmann::ordered_json& messages,
                                  const ChatRenderOptions& options) const {
   check_messages(messages, "messages");
   if (!options.tools.is_null() && !options.tools.is_array()) {
@@ -190,7 +190,7 @@ std::string ChatTemplate::render(const nlohmann::json& messages,
   // As transformers' apply_chat_template: the special tokens, overridden by the kwargs, then
   // messages, tools and documents (None when not given: defined, and `none`) and
   // add_generation_prompt, which the kwargs cannot replace (Python rejects a keyword given twice).
-  nlohmann::json context = special_tokens_;
+  nlohmann::ordered_json context = special_tokens_;
   if (options.extra.is_object()) {
     for (const auto& [key, value] : options.extra.items()) {
       if (key == "messages" || key == "tools" || key == "documents" ||

@@ -6,7 +6,7 @@ namespace loom {
 
 namespace {
 
-std::string shown(const nlohmann::json& v) {
+std::string shown(const nlohmann::ordered_json& v) {
   std::string s = v.dump();
   if (s.size() > 80) s = s.substr(0, 77) + "...";
   return s;
@@ -14,7 +14,7 @@ std::string shown(const nlohmann::json& v) {
 
 }  // namespace
 
-void check_messages(const nlohmann::json& messages, std::string_view origin) {
+void check_messages(const nlohmann::ordered_json& messages, std::string_view origin) {
   const std::string where(origin);
   if (!messages.is_array()) {
     throw Error(where +
@@ -22,7 +22,7 @@ void check_messages(const nlohmann::json& messages, std::string_view origin) {
                 shown(messages));
   }
   for (size_t i = 0; i < messages.size(); ++i) {
-    const nlohmann::json& m = messages[i];
+    const nlohmann::ordered_json& m = messages[i];
     const std::string at = where + ": message " + std::to_string(i) + ": ";
     if (!m.is_object()) {
       throw Error(at + "must be an object with \"role\" and \"content\", got " + shown(m));
@@ -43,7 +43,7 @@ void check_messages(const nlohmann::json& messages, std::string_view origin) {
                   shown(*content));
     }
     for (size_t p = 0; p < content->size(); ++p) {
-      const nlohmann::json& part = (*content)[p];
+      const nlohmann::ordered_json& part = (*content)[p];
       const auto type = part.is_object() ? part.find("type") : part.end();
       if (type == part.end() || !type->is_string()) {
         throw Error(at + "content part " + std::to_string(p) +
