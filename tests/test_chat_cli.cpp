@@ -376,3 +376,26 @@ TEST(ChatCli, ConversationFromAPipeKeepsStdoutForReplies) {
 }
 
 }  // namespace
+
+namespace {
+
+// The tools read --messages and --chat-template-kwargs keeping objects' key order, so tojson
+// writes them as transformers' json.dumps of the user's dicts does (expected text: Python's
+// json.dumps({"role": "user", "content": "hi", "zeta": 1, "alpha": 2}) and of {"z": 1, "a": 2}).
+TEST(ChatCli, ObjectsKeepTheirKeyOrder) {
+  loom::test::TempDir dir;
+  const fs::path tmpl =
+      write_file(dir.path() / "order.jinja", "{{ messages[0] | tojson }}|{{ cfg | tojson }}");
+  const fs::path messages =
+      write_file(dir.path() / "messages.json",
+                 R"([{"role": "user", "content": "hi", "zeta": 1, "alpha": 2}])");
+  const Result r = loom::test::run_binary(
+      kTokenize, "-m " + kStories + " --chat-template " + tmpl.string() + " --messages " +
+                     messages.string() + R"( --chat-template-kwargs '{"cfg": {"z": 1, "a": 2}}')" +
+                     " --json");
+  ASSERT_EQ(r.exit_code, 0) << r.err;
+  EXPECT_EQ(json::parse(r.out)["prompt_text"],
+            R"({"role": "user", "content": "hi", "zeta": 1, "alpha": 2}|{"z": 1, "a": 2})");
+}
+
+}  // namespace

@@ -40,10 +40,14 @@ inline void add_chat_flags(CLI::App& app, ChatFlags& f, const std::string& group
       ->group(group);
 }
 
+// Both are read as ordered_json: a template's tojson then writes objects' keys (tool-call
+// arguments, kwargs) in the order the user gave them, as transformers does.
+
 // --chat-template-kwargs: a JSON object, or null when not given.
-inline nlohmann::json parse_template_kwargs(const std::string& text) {
+inline nlohmann::ordered_json parse_template_kwargs(const std::string& text) {
   if (text.empty()) return nullptr;
-  const nlohmann::json j = nlohmann::json::parse(text, nullptr, /*allow_exceptions=*/false);
+  const nlohmann::ordered_json j =
+      nlohmann::ordered_json::parse(text, nullptr, /*allow_exceptions=*/false);
   if (j.is_discarded()) {
     throw Error("--chat-template-kwargs: '" + text + "' is not valid JSON (want an object such " +
                 "as '{\"enable_thinking\": false}')");
@@ -56,14 +60,14 @@ inline nlohmann::json parse_template_kwargs(const std::string& text) {
 }
 
 // The messages of --messages FILE, checked: a list of {"role", "content"} objects.
-inline nlohmann::json read_messages(const std::string& path) {
+inline nlohmann::ordered_json read_messages(const std::string& path) {
   std::ifstream in(path, std::ios::binary);
   if (!in) throw Error("--messages: cannot open " + path + ": " + std::strerror(errno));
   std::ostringstream ss;
   ss << in.rdbuf();
-  nlohmann::json j;
+  nlohmann::ordered_json j;
   try {
-    j = nlohmann::json::parse(ss.str());
+    j = nlohmann::ordered_json::parse(ss.str());
   } catch (const nlohmann::json::parse_error& e) {
     // e.what() is "[json.exception.parse_error.101] parse error at line 2, column 3: ...".
     std::string what = e.what();

@@ -199,8 +199,9 @@ int run(const Args& a, const CLI::App& app) {
   const bool chat = a.conversation || !a.chat.messages.empty();
   loom::ChatRenderOptions render;
   render.extra = loom::tools::parse_template_kwargs(a.chat.kwargs);
-  const nlohmann::json messages =
-      a.chat.messages.empty() ? nlohmann::json() : loom::tools::read_messages(a.chat.messages);
+  const nlohmann::ordered_json messages = a.chat.messages.empty()
+                                              ? nlohmann::ordered_json()
+                                              : loom::tools::read_messages(a.chat.messages);
   std::optional<loom::ChatTemplate> tmpl;
   if (chat) {
     if (!std::filesystem::is_directory(a.model)) {

@@ -157,7 +157,7 @@ int run(const Args& a) {
     // nothing added around it (the template writes its own BOS).
     loom::ChatRenderOptions render;
     render.extra = loom::tools::parse_template_kwargs(a.chat.kwargs);
-    const nlohmann::json messages = loom::tools::read_messages(a.chat.messages);
+    const nlohmann::ordered_json messages = loom::tools::read_messages(a.chat.messages);
     text = loom::tools::load_chat_template(a.chat, a.model).render(messages, render);
   } else if (!a.file.empty()) {
     text = read_file(a.file);
