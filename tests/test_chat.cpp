@@ -52,6 +52,15 @@ TEST(ChatTemplateSource, NamedTemplatesInTheConfig) {
   EXPECT_NE(e.find("tokenizer_config.json has no chat template named \"rag\""), std::string::npos)
       << e;
   EXPECT_NE(e.find("\"default\", \"tool_use\""), std::string::npos) << e;
+  EXPECT_EQ(ChatTemplate::names(dir.path()), (std::vector<std::string>{"default", "tool_use"}));
+}
+
+TEST(ChatTemplateSource, NamesOfAFolderWithNone) {
+  TempDir dir;
+  write(dir.path() / "tokenizer_config.json", json{{"bos_token", "<s>"}}.dump());
+  EXPECT_TRUE(ChatTemplate::names(dir.path()).empty());
+  write(dir.path() / "chat_template.jinja", "J");
+  EXPECT_EQ(ChatTemplate::names(dir.path()), std::vector<std::string>{"default"});
 }
 
 TEST(ChatTemplateSource, NamedTemplatesWithoutADefault) {

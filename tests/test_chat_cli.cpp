@@ -123,6 +123,44 @@ TEST(ChatCli, GenerateMessagesAnswersTheRenderedPrompt) {
   EXPECT_EQ(text.out, j["text"].get<std::string>() + "\n");
 }
 
+// --tools reaches the template as transformers' tools=, and picks the folder's "tool_use"
+// template where it has one (as apply_chat_template does when tools are given).
+TEST(ChatCli, ToolsPickTheToolUseTemplate) {
+  loom::test::TempDir dir;
+  fs::copy(kStories + "/tokenizer.model", dir.path() / "tokenizer.model");
+  const json templates = json::array(
+      {{{"name", "default"}, {"template", "D{{ tools is none }}"}},
+       {{"name", "tool_use"},
+        {"template",
+         "T{{ tools | length }}:{{ tools[0].function.name }}{{ tools[0] | tojson }}"}}});
+  write_file(dir.path() / "tokenizer_config.json", json{{"chat_template", templates}}.dump());
+  const std::string messages =
+      write_file(dir.path() / "m.json", R"([{"role": "user", "content": "hi"}])").string();
+  const std::string tools = write_file(dir.path() / "tools.json",
+                                       R"([{"type": "function", "function": {"name": "get_time",
+                                            "parameters": {"type": "object"}}}])")
+                                .string();
+  const std::string flags = "-m " + dir.path().string() + " --messages " + messages + " --json";
+  const Result plain = loom::test::run_binary(kTokenize, flags);
+  ASSERT_EQ(plain.exit_code, 0) << plain.err;
+  EXPECT_EQ(json::parse(plain.out)["prompt_text"], "DTrue");
+  const Result with_tools = loom::test::run_binary(kTokenize, flags + " --tools " + tools);
+  ASSERT_EQ(with_tools.exit_code, 0) << with_tools.err;
+  // tojson keeps the file's key order (type before function), as Python's json.dumps does.
+  EXPECT_EQ(json::parse(with_tools.out)["prompt_text"],
+            R"(T1:get_time{"type": "function", "function": {"name": "get_time", "parameters": )"
+            R"({"type": "object"}}})");
+  const std::string object = write_file(dir.path() / "object.json", R"({"name": "x"})").string();
+  const Result bad = loom::test::run_binary(kTokenize, flags + " --tools " + object);
+  EXPECT_EQ(bad.exit_code, 1);
+  EXPECT_THAT(bad.err, HasSubstr("object.json: --tools wants a JSON list of tool definitions, "
+                                 "not a JSON object"));
+  const Result alone =
+      loom::test::run_binary(kTokenize, "-m " + dir.path().string() + " -p hi --tools " + tools);
+  EXPECT_EQ(alone.exit_code, 1);
+  EXPECT_THAT(alone.err, HasSubstr("--tools apply to --messages"));
+}
+
 TEST(ChatCli, BadInputIsAClearError) {
   loom::test::TempDir dir;
   const fs::path ok = write_file(dir.path() / "ok.json", R"([{"role": "user", "content": "hi"}])");

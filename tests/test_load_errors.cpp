@@ -259,7 +259,7 @@ TEST(LoadErrors, TokenizerMorePiecesThanVocab) {
   // The 512-piece tokenizer against a 256-token model: ids past 255 would index past the
   // embedding.
   const std::string msg = config_error([](json& c) { c["vocab_size"] = 256; });
-  EXPECT_THAT(msg, AllOf(HasSubstr("tokenizer.model"), HasSubstr("512 pieces"),
+  EXPECT_THAT(msg, AllOf(HasSubstr("tokenizer.model"), HasSubstr("512 tokens"),
                          HasSubstr("vocab_size of 256")));
 }
 

@@ -180,9 +180,10 @@ void check_flag_combinations(const Args& a, const CLI::App& app) {
     }
   } else {
     if (given("--system")) throw loom::Error("--system applies to --conversation");
-    if (a.chat.messages.empty() && (given("--chat-template") || given("--chat-template-kwargs"))) {
+    if (a.chat.messages.empty() &&
+        (given("--chat-template") || given("--chat-template-kwargs") || given("--tools"))) {
       throw loom::Error(
-          "--chat-template and --chat-template-kwargs apply to --messages and "
+          "--chat-template, --chat-template-kwargs and --tools apply to --messages and "
           "--conversation");
     }
   }
@@ -197,8 +198,7 @@ int run(const Args& a, const CLI::App& app) {
   // The conversation and its template are read before the model, so that a mistake in them
   // costs no loading time.
   const bool chat = a.conversation || !a.chat.messages.empty();
-  loom::ChatRenderOptions render;
-  render.extra = loom::tools::parse_template_kwargs(a.chat.kwargs);
+  const loom::ChatRenderOptions render = loom::tools::render_options(a.chat);
   const nlohmann::ordered_json messages = a.chat.messages.empty()
                                               ? nlohmann::ordered_json()
                                               : loom::tools::read_messages(a.chat.messages);

@@ -146,8 +146,8 @@ int run(const Args& a) {
     throw loom::Error("--decode takes ids, not text: leave out -p, -f, --stdin and --messages");
   }
   if (!a.decode.empty() && a.json) throw loom::Error("--json prints token ids: not with --decode");
-  if (!chat && (!a.chat.chat_template.empty() || !a.chat.kwargs.empty())) {
-    throw loom::Error("--chat-template and --chat-template-kwargs apply to --messages");
+  if (!chat && (!a.chat.chat_template.empty() || !a.chat.kwargs.empty() || !a.chat.tools.empty())) {
+    throw loom::Error("--chat-template, --chat-template-kwargs and --tools apply to --messages");
   }
   if (!fs::is_directory(a.model)) throw loom::Error("model folder not found: " + a.model);
   // Everything that can fail is done before the first line on stderr, so an error is one line.
@@ -155,8 +155,7 @@ int run(const Args& a) {
   if (chat) {
     // As apply_chat_template: the generation prompt added, special tokens in the text parsed,
     // nothing added around it (the template writes its own BOS).
-    loom::ChatRenderOptions render;
-    render.extra = loom::tools::parse_template_kwargs(a.chat.kwargs);
+    const loom::ChatRenderOptions render = loom::tools::render_options(a.chat);
     const nlohmann::ordered_json messages = loom::tools::read_messages(a.chat.messages);
     text = loom::tools::load_chat_template(a.chat, a.model).render(messages, render);
   } else if (!a.file.empty()) {

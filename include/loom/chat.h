@@ -49,6 +49,10 @@ class ChatTemplate {
   // template (saying --chat-template gives one), or naming the file, line and column of a syntax
   // error.
   static ChatTemplate load(const std::filesystem::path& dir, std::string_view name = "default");
+  // The names of DIR's templates, in the order load() finds them (["default"] for one template;
+  // empty when DIR has none). As transformers, a caller with tools picks "tool_use" where it
+  // is among them.
+  static std::vector<std::string> names(const std::filesystem::path& dir);
   // The template in FILE (--chat-template), with DIR's special tokens.
   static ChatTemplate from_file(const std::filesystem::path& file,
                                 const std::filesystem::path& dir);

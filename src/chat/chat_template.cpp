@@ -142,6 +142,13 @@ std::vector<Source> folder_templates(const fs::path& dir, std::string& from) {
 
 }  // namespace
 
+std::vector<std::string> ChatTemplate::names(const fs::path& dir) {
+  std::string from;
+  std::vector<std::string> out;
+  for (const Source& t : folder_templates(dir, from)) out.push_back(t.name);
+  return out;
+}
+
 ChatTemplate::ChatTemplate(ChatTemplate&&) noexcept = default;
 ChatTemplate& ChatTemplate::operator=(ChatTemplate&&) noexcept = default;
 ChatTemplate::~ChatTemplate() = default;

@@ -10,6 +10,7 @@
 #include "tokenizer/normalizers.h"
 #include "tokenizer/post_processors.h"
 #include "tokenizer/pre_tokenizers.h"
+#include "tokenizer/sentencepiece_convert.h"
 #include "tokenizer/tokenizer_config.h"
 #include "tokenizer/unicode.h"
 
@@ -20,7 +21,8 @@ namespace {
 
 class JsonTokenizer final : public TokenizerImpl {
  public:
-  JsonTokenizer(const fs::path& dir, int bos_id);
+  // DOC: the tokenizer.json to read instead of DIR's (a converted tokenizer.model), or null.
+  JsonTokenizer(const fs::path& dir, int bos_id, std::unique_ptr<JsonDocument> doc);
 
   std::vector<int> encode(std::string_view text, bool add_special,
                           bool parse_special) const override;
@@ -75,13 +77,10 @@ namespace {
 // on a byte-level file (DeepSeek V3 names LlamaTokenizerFast) the rebuild loses every space,
 // which no model was trained on, so loom keeps the file's pipeline there. The model stays the
 // file's: transformers' BPE drops the file's unk_token, which byte fallback never reaches.
-bool is_llama_class(std::string_view tokenizer_class) {
-  return tokenizer_class == "LlamaTokenizer" || tokenizer_class == "LlamaTokenizerFast";
-}
-
 std::unique_ptr<JsonDocument> llama_pipeline(const TokenizerConfig& cfg, const fs::path& file) {
-  const bool prefix = cfg.add_prefix_space.value_or(true);
-  const char* scheme = !prefix ? "never" : cfg.legacy.value_or(false) ? "always" : "first";
+  const PrependScheme p = llama_prepend_scheme(cfg);
+  const bool prefix = p != PrependScheme::Never;
+  const char* scheme = p == PrependScheme::Always ? "always" : prefix ? "first" : "never";
   std::string json = R"({"pre_tokenizer": {"type": "Metaspace", "replacement": "\u2581", )";
   json += R"("prepend_scheme": ")" + std::string(scheme) + R"(", "split": false}, )";
   json += R"("decoder": {"type": "Sequence", "decoders": [)";
@@ -92,42 +91,12 @@ std::unique_ptr<JsonDocument> llama_pipeline(const TokenizerConfig& cfg, const f
   return JsonDocument::parse(json, file.string() + " (as transformers' LlamaTokenizer)");
 }
 
-// The tokens transformers treats as special beyond tokenizer.json's own: the named ones the
-// config sets, the class's defaults for those it does not (GemmaTokenizer's __init__ defaults
-// mask_token to "<mask>", which Gemma 3's config does not mention), and the extra ones.
-// transformers re-adds them all to its tokenizer as special, so decode(skip_special_tokens)
-// drops them even where tokenizer.json says "special": false.
-std::vector<std::string> config_special_tokens(const TokenizerConfig& cfg) {
-  using Defaults = std::vector<std::pair<const char*, const char*>>;
-  static const Defaults kGemma = {{"unk_token", "<unk>"},
-                                  {"bos_token", "<bos>"},
-                                  {"eos_token", "<eos>"},
-                                  {"pad_token", "<pad>"},
-                                  {"mask_token", "<mask>"}};
-  static const Defaults kLlama = {
-      {"unk_token", "<unk>"}, {"bos_token", "<s>"}, {"eos_token", "</s>"}};
-  static const Defaults kNone;
-  const Defaults& defaults =
-      cfg.tokenizer_class == "GemmaTokenizer" || cfg.tokenizer_class == "GemmaTokenizerFast"
-          ? kGemma
-      : is_llama_class(cfg.tokenizer_class) ? kLlama
-                                            : kNone;
-  std::vector<std::string> out;
-  for (const auto& [key, t] : cfg.named_tokens) {
-    if (t) out.push_back(*t);
-  }
-  for (const auto& [key, t] : defaults) {
-    if (!cfg.named_tokens.contains(key)) out.emplace_back(t);
-  }
-  out.insert(out.end(), cfg.extra_special_tokens.begin(), cfg.extra_special_tokens.end());
-  return out;
-}
-
 }  // namespace
 
-JsonTokenizer::JsonTokenizer(const fs::path& dir, int bos_id) {
-  const fs::path file = dir / "tokenizer.json";
-  doc_ = JsonDocument::load(file);
+JsonTokenizer::JsonTokenizer(const fs::path& dir, int bos_id, std::unique_ptr<JsonDocument> doc) {
+  const bool converted = doc != nullptr;
+  const fs::path file = converted ? doc->file() : dir / "tokenizer.json";
+  doc_ = converted ? std::move(doc) : JsonDocument::load(file);
   const JsonValue root = doc_->root();
   if (!root.is_object()) root.fail("must be a JSON object");
 
@@ -237,7 +206,8 @@ JsonTokenizer::JsonTokenizer(const fs::path& dir, int bos_id) {
   add_bos_ = bos_id_ >= 0 &&
              std::find(post_.before.begin(), post_.before.end(), bos_id_) != post_.before.end();
 
-  describe_ = "tokenizer.json (BPE, ";
+  describe_ = converted ? "tokenizer.model (sentencepiece BPE converted as transformers does, "
+                        : "tokenizer.json (BPE, ";
   if (pre_.byte_level) {
     describe_ += "byte-level, ";
   } else if (model_->byte_fallback()) {
@@ -321,7 +291,16 @@ std::string JsonTokenizer::decode(std::span<const int> ids, bool skip_special) c
 }  // namespace
 
 std::unique_ptr<TokenizerImpl> load_json_tokenizer(const fs::path& dir, int bos_id) {
-  return std::make_unique<JsonTokenizer>(dir, bos_id);
+  return std::make_unique<JsonTokenizer>(dir, bos_id, nullptr);
+}
+
+std::unique_ptr<TokenizerImpl> load_converted_sentencepiece(const fs::path& dir, int bos_id) {
+  const fs::path model = dir / "tokenizer.model";
+  const std::optional<std::string> json =
+      sentencepiece_to_tokenizer_json(model, read_tokenizer_config(dir));
+  if (!json) return nullptr;
+  return std::make_unique<JsonTokenizer>(
+      dir, bos_id, JsonDocument::parse(*json, model.string() + " (converted)"));
 }
 
 }  // namespace loom::detail

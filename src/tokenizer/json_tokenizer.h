@@ -12,4 +12,9 @@ namespace loom::detail {
 
 std::unique_ptr<TokenizerImpl> load_json_tokenizer(const std::filesystem::path& dir, int bos_id);
 
+// DIR/tokenizer.model read as transformers 5 reads a folder without tokenizer.json: converted to
+// a tokenizer.json (sentencepiece_convert.h). Null for a model that is not BPE.
+std::unique_ptr<TokenizerImpl> load_converted_sentencepiece(const std::filesystem::path& dir,
+                                                            int bos_id);
+
 }  // namespace loom::detail

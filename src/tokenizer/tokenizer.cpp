@@ -20,7 +20,13 @@ Tokenizer Tokenizer::load(const fs::path& dir, int bos_id, const TokenizerOption
   switch (options.source) {
     case Source::Auto:
       if (has_json) return Tokenizer(detail::load_json_tokenizer(dir, bos_id));
-      if (has_model) return Tokenizer(detail::load_sentencepiece_tokenizer(dir, bos_id));
+      if (has_model) {
+        // As transformers: a BPE tokenizer.model converted to tokenizer.json's pipeline; others
+        // (Unigram) through sentencepiece.
+        if (auto t = detail::load_converted_sentencepiece(dir, bos_id))
+          return Tokenizer(std::move(t));
+        return Tokenizer(detail::load_sentencepiece_tokenizer(dir, bos_id));
+      }
       throw Error("no tokenizer.json or tokenizer.model in " + dir.string());
     case Source::Json:
       if (!has_json) throw Error("no tokenizer.json in " + dir.string());

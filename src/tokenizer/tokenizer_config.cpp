@@ -102,4 +102,39 @@ TokenizerConfig read_tokenizer_config(const fs::path& dir) {
   return c;
 }
 
+bool is_llama_class(std::string_view tokenizer_class) {
+  return tokenizer_class == "LlamaTokenizer" || tokenizer_class == "LlamaTokenizerFast";
+}
+
+std::vector<std::string> config_special_tokens(const TokenizerConfig& cfg) {
+  using Defaults = std::vector<std::pair<const char*, const char*>>;
+  static const Defaults kGemma = {{"unk_token", "<unk>"},
+                                  {"bos_token", "<bos>"},
+                                  {"eos_token", "<eos>"},
+                                  {"pad_token", "<pad>"},
+                                  {"mask_token", "<mask>"}};
+  static const Defaults kLlama = {
+      {"unk_token", "<unk>"}, {"bos_token", "<s>"}, {"eos_token", "</s>"}};
+  static const Defaults kNone;
+  const Defaults& defaults =
+      cfg.tokenizer_class == "GemmaTokenizer" || cfg.tokenizer_class == "GemmaTokenizerFast"
+          ? kGemma
+      : is_llama_class(cfg.tokenizer_class) ? kLlama
+                                            : kNone;
+  std::vector<std::string> out;
+  for (const auto& [key, t] : cfg.named_tokens) {
+    if (t) out.push_back(*t);
+  }
+  for (const auto& [key, t] : defaults) {
+    if (!cfg.named_tokens.contains(key)) out.emplace_back(t);
+  }
+  out.insert(out.end(), cfg.extra_special_tokens.begin(), cfg.extra_special_tokens.end());
+  return out;
+}
+
+PrependScheme llama_prepend_scheme(const TokenizerConfig& cfg) {
+  if (!cfg.add_prefix_space.value_or(true)) return PrependScheme::Never;
+  return cfg.legacy.value_or(false) ? PrependScheme::Always : PrependScheme::First;
+}
+
 }  // namespace loom::detail

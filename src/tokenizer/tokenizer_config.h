@@ -5,6 +5,7 @@
 #include <map>
 #include <optional>
 #include <string>
+#include <string_view>
 #include <vector>
 
 namespace loom::detail {
@@ -32,5 +33,21 @@ struct TokenizerConfig {
 // files give an empty config. Throws loom::Error for malformed JSON or a key of the wrong type,
 // naming the file and the key.
 TokenizerConfig read_tokenizer_config(const std::filesystem::path& dir);
+
+// Whether transformers reads the folder as LlamaTokenizer (LlamaTokenizerFast is an alias).
+bool is_llama_class(std::string_view tokenizer_class);
+
+// The tokens transformers treats as special beyond tokenizer.json's own: the named ones the
+// config sets, the class's defaults for those it does not (GemmaTokenizer's __init__ defaults
+// mask_token to "<mask>", which Gemma 3's config does not mention), and the extra ones.
+// transformers re-adds them all to its tokenizer as special, so decode(skip_special_tokens)
+// drops them even where tokenizer.json says "special": false.
+std::vector<std::string> config_special_tokens(const TokenizerConfig& cfg);
+
+// The prepend scheme of the Metaspace pre-tokenizer transformers' LlamaTokenizer builds: "▁" at
+// the text's start only (First) unless the config says legacy: true (Always, after every special
+// token too), and not at all with add_prefix_space: false (Never).
+enum class PrependScheme { Always, First, Never };
+PrependScheme llama_prepend_scheme(const TokenizerConfig& cfg);
 
 }  // namespace loom::detail
