@@ -1,10 +1,14 @@
 // A folder with only a sentencepiece tokenizer.model, read as transformers 5 reads it: converted
-// to a tokenizer.json (src/tokenizer/sentencepiece_convert.h). Checked two ways:
+// to a tokenizer.json (src/tokenizer/sentencepiece_convert.h). Checked three ways:
 // - the conversion of fixtures/llama2-gqa-bf16/tokenizer.model equals transformers 5.17's own
 //   conversion of that file (fixtures/tokenizers/llama2-json/tokenizer.json): vocabulary, all
 //   61249 merges in order, added tokens, pre-tokenizer and decoder;
 // - that folder's ids equal transformers' on the tokenizer corpus
-//   (tests/data/tokenizer_goldens/llama2-json.json).
+//   (tests/data/tokenizer_goldens/llama2-json.json);
+// - stories260K's model under four tokenizer_config.json variants (legacy true, false, absent;
+//   add_prefix_space false) gives transformers' ids for the corpus and for texts holding <s>,
+//   </s> and <unk> (tests/data/tokenizer_goldens/stories260K_sp.json, written on the device by
+//   scripts/sentencepiece_goldens.py).
 #include <gtest/gtest.h>
 
 #include <filesystem>
@@ -90,6 +94,18 @@ TEST(SentencePieceParity, Llama2ModelGivesTransformersIds) {
     if (e["roundtrip"] == true) {
       EXPECT_EQ(tok.decode(e["plain"].get<std::vector<int>>()), e["text"].get<std::string>());
     }
+  }
+}
+
+TEST(SentencePieceParity, StoriesModelUnderEachConfig) {
+  const json g = read_json(kGoldens / "stories260K_sp.json");
+  ASSERT_EQ(g["variants"].size(), 4u);
+  for (const json& v : g["variants"]) {
+    SCOPED_TRACE(v["name"].get<std::string>());
+    ModelFolder f(kShared / "models/stories260K/tokenizer.model", v["config"].dump());
+    const loom::Tokenizer tok = loom::Tokenizer::load(f.dir.path(), -1);
+    ASSERT_GT(v["entries"].size(), 300u);
+    expect_ids(tok, v["entries"]);
   }
 }
 
