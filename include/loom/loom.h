@@ -1,6 +1,7 @@
 // The whole public API of loom.
 #pragma once
 
+#include "loom/batch.h"
 #include "loom/config.h"
 #include "loom/error.h"
 #include "loom/generate.h"

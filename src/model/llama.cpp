@@ -11,8 +11,8 @@
 
 namespace loom::model {
 
-Workspace::Workspace(const detail::LoadedModel& m, int batch_size, int kv_slots, int n_threads)
-    : batch(batch_size), threads(n_threads) {
+Workspace::Workspace(const detail::LoadedModel& m, int batch_size, int kv_slots_, int n_threads)
+    : batch(batch_size), threads(n_threads), kv_slots(kv_slots_) {
   const ModelConfig& c = m.config;
   const size_t b = batch_size;
   x.resize(b * c.hidden_size);
@@ -24,7 +24,7 @@ Workspace::Workspace(const detail::LoadedModel& m, int batch_size, int kv_slots,
   gate.resize(b * c.intermediate_size);
   up.resize(b * c.intermediate_size);
   scores.resize(
-      ops::attention_scratch_floats({c.n_heads, c.n_kv_heads, c.head_dim, kv_slots}, n_threads));
+      ops::attention_scratch_floats({c.n_heads, c.n_kv_heads, c.head_dim, kv_slots_}, n_threads));
   inv_freq = m.inv_freq;
   rope_factor = rope_attention_factor(c.rope);
   rope_cos.resize(b * (c.head_dim / 2));
@@ -46,12 +46,14 @@ const float* bias(const std::vector<float>& b) {
 }
 }  // namespace
 
-void forward(const detail::LoadedModel& m, Workspace& ws, KvCache& cache, const int* ids, int n,
-             int pos0, float* logits, bool all_rows, ops::Pass pass) {
+void forward(const detail::LoadedModel& m, Workspace& ws, const PassKv& kv, const PassRows& rows,
+             float* logits, ops::Pass pass) {
   const ModelConfig& c = m.config;
   const LlamaWeights& w = m.weights;
   const int hidden = c.hidden_size, hd = c.head_dim, half = hd / 2;
   const int nt = ws.threads;
+  const int n = rows.n;
+  const int* ids = rows.ids;
 
   // One parallel region for the whole pass: every op below is collective (ops/team.h), run by
   // the whole team and ending on a barrier, so the threads stay the same team from the first op
@@ -61,7 +63,7 @@ void forward(const detail::LoadedModel& m, Workspace& ws, KvCache& cache, const 
     ops::gather_rows(w.embed, ids, n, ws.x.data(), nt);
 #pragma omp for schedule(static)
     for (int i = 0; i < n; ++i) {
-      rope_rows(ws.inv_freq, ws.rope_factor, pos0 + i, 1, ws.rope_cos.data() + i * half,
+      rope_rows(ws.inv_freq, ws.rope_factor, rows.pos[i], 1, ws.rope_cos.data() + i * half,
                 ws.rope_sin.data() + i * half);
     }
     for (int l = 0; l < c.n_layers; ++l) {
@@ -88,14 +90,16 @@ void forward(const detail::LoadedModel& m, Workspace& ws, KvCache& cache, const 
         float* ki = ws.k.data() + static_cast<size_t>(i) * c.kv_dim();
         const float* vi = ws.v.data() + static_cast<size_t>(i) * c.kv_dim();
         ops::rope_rotate(ki, c.n_kv_heads, hd, cs, sn);
+        const ops::KvView& view = kv.at(l, rows.seq[i]);
         for (int h = 0; h < c.n_kv_heads; ++h) {
-          ops::kv_store(cache.type, ki + h * hd, cache.k_at(l, h, pos0 + i), hd);
-          ops::kv_store(cache.type, vi + h * hd, cache.v_at(l, h, pos0 + i), hd);
+          const size_t at = view.offset(h, rows.pos[i]);
+          ops::kv_store(kv.type, ki + h * hd, view.k + at, hd);
+          ops::kv_store(kv.type, vi + h * hd, view.v + at, hd);
         }
       }
-      const ops::AttentionShape shape{c.n_heads,      c.n_kv_heads, hd,
-                                      cache.slots[l], cache.type,   c.window_of(l)};
-      ops::attention(ws.q.data(), n, pos0, cache.layer_k(l), cache.layer_v(l), shape, ws.att.data(),
+      const ops::AttentionShape shape{c.n_heads,   c.n_kv_heads, hd,
+                                      ws.kv_slots, kv.type,      c.window_of(l)};
+      ops::attention(ws.q.data(), n, rows.pos, rows.seq, &kv.at(l, 0), shape, ws.att.data(),
                      ws.scores.data(), nt);
       ops::matmul(ws.att.data(), n, lw.wo, ws.xn.data(), nt, pass, ws.xq, bias(lw.o_bias));
       ops::add_to(ws.x.data(), ws.xn.data(), static_cast<long>(n) * hidden, nt);
@@ -111,12 +115,15 @@ void forward(const detail::LoadedModel& m, Workspace& ws, KvCache& cache, const 
       ops::add_to(ws.x.data(), ws.xn.data(), static_cast<long>(n) * hidden, nt);
     }
 
-    // Output head: on every row, or on the last only.
-    const int first = all_rows ? 0 : n - 1;
-    const int rows = n - first;
-    const float* xr = ws.x.data() + static_cast<size_t>(first) * hidden;
-    ops::rmsnorm(xr, w.final_norm.data(), ws.xn.data(), rows, hidden, c.rms_norm_eps, nt);
-    ops::matmul(ws.xn.data(), rows, w.lm_head, logits, nt, pass, ws.xq);
+    // Output head: on the rows whose logits are wanted, gathered.
+#pragma omp for schedule(static)
+    for (int i = 0; i < rows.n_out; ++i) {
+      std::copy_n(ws.x.data() + static_cast<size_t>(rows.out[i]) * hidden, hidden,
+                  ws.xn.data() + static_cast<size_t>(i) * hidden);
+    }
+    ops::rmsnorm(ws.xn.data(), w.final_norm.data(), ws.xn.data(), rows.n_out, hidden,
+                 c.rms_norm_eps, nt);
+    ops::matmul(ws.xn.data(), rows.n_out, w.lm_head, logits, nt, pass, ws.xq);
   }
 }
 

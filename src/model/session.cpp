@@ -31,6 +31,8 @@ struct Session::State {
   std::optional<model::DynamicRope> dynamic_rope;
   std::vector<float> logits;  // [vocab], the last evaluated row
   ops::Pass prompt_pass = ops::Pass::Prompt;
+  std::vector<ops::KvView> views;              // [n_layers]: each layer's whole cache
+  std::vector<int> row_pos, row_seq, row_out;  // [batch] each: a pass's rows (model::PassRows)
 
   State(const Model& mdl, int ctx_size, int batch, int threads, DType kv_type,
         std::vector<int> slots)
@@ -40,9 +42,17 @@ struct Session::State {
         ring_slots(ctx_size),
         cache(m.config.n_kv_heads, ctx_size, m.config.head_dim, kv_type, std::move(slots)),
         ws(m, batch, cache.max_slots(), threads),
-        logits(m.config.vocab_size) {
-    for (int l = 0; l < m.config.n_layers; ++l) {
-      if (m.config.window_of(l) > 0) window = m.config.window_of(l), ring_slots = cache.slots[l];
+        logits(m.config.vocab_size),
+        row_pos(batch),
+        row_seq(batch, 0),
+        row_out(batch) {
+    const ModelConfig& c = m.config;
+    for (int l = 0; l < c.n_layers; ++l) {
+      if (c.window_of(l) > 0) window = c.window_of(l), ring_slots = cache.slots[l];
+      const ops::AttentionShape shape{c.n_heads, c.n_kv_heads, c.head_dim, cache.slots[l],
+                                      cache.type};
+      views.push_back(ops::dense_kv_view(cache.k.get() + cache.layer_offset[l],
+                                         cache.v.get() + cache.layer_offset[l], shape));
     }
     if (m.config.rope.scaling == RopeScalingType::Dynamic) {
       dynamic_rope.emplace(m.config.rope, m.config.head_dim);
@@ -78,7 +88,14 @@ struct Session::State {
     for (size_t done = 0; done < ids.size();) {
       const int n = static_cast<int>(std::min<size_t>(ws.batch, ids.size() - done));
       float* out = all ? all + done * vocab : logits.data();
-      model::forward(m, ws, cache, ids.data() + done, n, pos, out, all != nullptr, pass);
+      for (int i = 0; i < n; ++i) row_pos[i] = pos + i, row_out[i] = i;
+      const model::PassRows rows{ids.data() + done,
+                                 row_pos.data(),
+                                 row_seq.data(),
+                                 n,
+                                 all ? row_out.data() : row_out.data() + n - 1,
+                                 all ? n : 1};
+      model::forward(m, ws, model::PassKv{views.data(), 1, cache.type}, rows, out, pass);
       pos += n;
       done += n;
       held_from = std::max(held_from, pos - ring_slots);

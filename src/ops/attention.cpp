@@ -4,6 +4,7 @@
 
 #include <algorithm>
 #include <cmath>
+#include <vector>
 
 #include "ops/team.h"
 #include "simd/attention_kernels.h"
@@ -54,7 +55,8 @@ void finish(const Partial& s, int group, int hd, float* out) {
 // Where one (query, KV head) job reads and writes.
 struct Job {
   const float* q;  // the group's query heads, [group][hd]
-  const char *k, *v;
+  const KvView* view;
+  int head;         // the KV head
   int first, last;  // the positions of its first and last key
   float* out;
   int n_spans() const { return spans(first, last); }
@@ -78,13 +80,33 @@ size_t attention_scratch_floats(const AttentionShape& s, int threads) {
 // kAttentionSpan, each attended to by one kernel call and merged in order; when there are fewer
 // jobs than threads the spans run in parallel and are merged after, in the same order, so the
 // result does not depend on the thread count.
+KvView dense_kv_view(void* k, void* v, const AttentionShape& s) {
+  const size_t row_bytes = dtype_size(s.kv_type) * s.head_dim;
+  return KvView{static_cast<std::byte*>(k),
+                static_cast<std::byte*>(v),
+                nullptr,
+                std::max(1, spans(s.ctx)),
+                kAttentionSpan * row_bytes,
+                static_cast<size_t>(s.ctx) * row_bytes,
+                row_bytes};
+}
+
 void attention(const float* q, int m, int pos0, const void* k, const void* v,
+               const AttentionShape& s, float* out, float* scratch, int threads) {
+  std::vector<int> pos(m);
+  for (int i = 0; i < m; ++i) pos[i] = pos0 + i;
+  const std::vector<int> seq(m, 0);
+  // (only read: the view is writable for the forward pass's stores)
+  const KvView view = dense_kv_view(const_cast<void*>(k), const_cast<void*>(v), s);
+  attention(q, m, pos.data(), seq.data(), &view, s, out, scratch, threads);
+}
+
+void attention(const float* q, int m, const int* pos, const int* seq, const KvView* views,
                const AttentionShape& s, float* out, float* scratch, int threads) {
   const simd::AttentionKernels::Partial kernel =
       simd::attention_kernels().partial[static_cast<int>(s.kv_type)];
   const int hd = s.head_dim;
   const int group = s.n_heads / s.n_kv_heads;
-  const size_t row_bytes = dtype_size(s.kv_type) * hd;
   const float scale = 1.0f / std::sqrt(static_cast<float>(hd));
   const int work = m * s.n_kv_heads;
   const size_t per_thread =
@@ -93,24 +115,19 @@ void attention(const float* q, int m, int pos0, const void* k, const void* v,
   auto job_at = [&](int job) {
     const int i = job / s.n_kv_heads, g = job % s.n_kv_heads;
     const size_t first_head = static_cast<size_t>(i) * s.n_heads + static_cast<size_t>(g) * group;
-    const size_t head_off = static_cast<size_t>(g) * s.ctx * row_bytes;
-    const int last = pos0 + i;
+    const int last = pos[i];
     const int first = s.window > 0 ? std::max(0, last - s.window + 1) : 0;
-    return Job{q + first_head * hd,
-               static_cast<const char*>(k) + head_off,
-               static_cast<const char*>(v) + head_off,
-               first,
-               last,
-               out + first_head * hd};
+    return Job{q + first_head * hd, views + seq[i], g, first, last, out + first_head * hd};
   };
-  // The SPAN-th span of a job's keys: positions within one cut, so contiguous slots even in a
-  // ring (its wrap is at a cut).
+  // The SPAN-th span of a job's keys: positions within one cut, so contiguous rows of one block
+  // (a ring wraps, and a pool's blocks end, only at a cut).
   auto run_span = [&](const Job& j, int span, float* thread_scratch, const Partial& dst) {
     const int cut = (j.first / kAttentionSpan + span) * kAttentionSpan;
     const int from = std::max(j.first, cut);
     const int n = std::min(j.last + 1, cut + kAttentionSpan) - from;
-    const size_t at = static_cast<size_t>(from % s.ctx) * row_bytes;
-    kernel(j.q, group, hd, j.k + at, j.v + at, n, scale, thread_scratch, dst.o, dst.m, dst.l);
+    const size_t at = j.view->offset(j.head, from);
+    kernel(j.q, group, hd, j.view->k + at, j.view->v + at, n, scale, thread_scratch, dst.o, dst.m,
+           dst.l);
   };
 
   int max_spans = 0;
