@@ -9,6 +9,7 @@
 #include <cstring>
 #include <fstream>
 #include <nlohmann/json.hpp>
+#include <set>
 
 #include "loom/loom.h"
 #include "support/error_of.h"
@@ -372,6 +373,114 @@ TEST(Batch, TruncateThenContinue) {
   const std::vector<float> want = fresh(model, ids);
   EXPECT_TRUE(
       same_bits(engine.eval(rows), std::span(want).subspan(200 * static_cast<size_t>(vocab))));
+}
+
+}  // namespace
+
+namespace {
+
+const loom::Model& stories() {
+  static const loom::Model m =
+      loom::Model::load(std::string(LOOM_SOURCE_DIR) + "/models/stories260K");
+  return m;
+}
+
+// Eight samples of one prompt decoded together: sample i is, token for token and logprob for
+// logprob, what a lone request with seed + i gets.
+TEST(BatchGenerate, SamplesEqualLoneRequestsWithTheirSeeds) {
+  const loom::Model& model = stories();
+  const std::vector<int> prompt = model.tokenizer().encode("Once upon a time, a little", true);
+  loom::GenerateOptions o{.max_tokens = 40, .top_logprobs = 2};
+  o.sampling.temperature = 1.0f;
+  o.sampling.seed = 77;
+  loom::BatchEngine engine(model, {.pool_tokens = 4096, .threads = 2});
+  const std::vector<loom::GenerateResult> got = loom::generate_samples(engine, prompt, 8, o);
+  ASSERT_EQ(got.size(), 8u);
+  EXPECT_EQ(engine.usage().used_blocks, 0);  // all removed
+  std::set<std::vector<int>> distinct;
+  for (int i = 0; i < 8; ++i) {
+    loom::GenerateOptions lone = o;
+    lone.sampling.seed = 77 + i;
+    loom::BatchEngine alone(model, {.pool_tokens = 1024, .threads = 1});
+    const loom::GenerateResult want = loom::generate_samples(alone, prompt, 1, lone)[0];
+    EXPECT_EQ(got[i].ids, want.ids) << "sample " << i;
+    EXPECT_EQ(got[i].text, want.text) << "sample " << i;
+    ASSERT_EQ(got[i].logprobs.size(), want.logprobs.size());
+    for (size_t t = 0; t < want.logprobs.size(); ++t) {
+      EXPECT_EQ(got[i].logprobs[t].logprob, want.logprobs[t].logprob) << "sample " << i;
+    }
+    distinct.insert(got[i].ids);
+  }
+  EXPECT_GT(distinct.size(), 4u);  // the seeds do differ
+}
+
+// Greedy samples on the engine give the text a Session's greedy generate() gives for stories260K
+// (the two sum products in different orders; this model's greedy text has no near-ties early).
+TEST(BatchGenerate, GreedyMatchesASession) {
+  const loom::Model& model = stories();
+  const std::vector<int> prompt = model.tokenizer().encode("Once upon a time", true);
+  loom::GenerateOptions o{.max_tokens = 30, .sampling = loom::SamplerParams::greedy()};
+  loom::Session session(model, {.threads = 2});
+  const loom::GenerateResult want = loom::generate(session, prompt, o);
+  loom::BatchEngine engine(model, {.pool_tokens = 1024, .threads = 2});
+  for (const loom::GenerateResult& r : loom::generate_samples(engine, prompt, 3, o)) {
+    EXPECT_EQ(r.ids, want.ids);
+    EXPECT_EQ(r.text, want.text);
+  }
+}
+
+// The logits processor runs before sampling, sees the tokens generated so far, and what it
+// bans never comes.
+TEST(BatchGenerate, LogitsProcessorShapesTheChoice) {
+  const loom::Model& model = stories();
+  const std::vector<int> prompt = model.tokenizer().encode("Once upon a time", true);
+  loom::GenerateOptions o{.max_tokens = 20, .sampling = loom::SamplerParams::greedy()};
+  loom::Session session(model, {.threads = 2});
+  const loom::GenerateResult plain = loom::generate(session, prompt, o);
+  ASSERT_GE(plain.ids.size(), 5u);
+  const int banned = plain.ids[2];
+  std::vector<size_t> seen;
+  o.logits_processor = [&](std::span<float> logits, std::span<const int> generated) {
+    seen.push_back(generated.size());
+    logits[banned] = -INFINITY;
+  };
+  session.reset();
+  const loom::GenerateResult r = loom::generate(session, prompt, o);
+  EXPECT_EQ(std::count(r.ids.begin(), r.ids.end(), banned), 0);
+  EXPECT_EQ(std::vector<int>(r.ids.begin(), r.ids.begin() + 2),
+            std::vector<int>(plain.ids.begin(), plain.ids.begin() + 2));
+  ASSERT_EQ(seen.size(), r.ids.size());
+  for (size_t i = 0; i < seen.size(); ++i) EXPECT_EQ(seen[i], i);
+}
+
+// A Generator stepped by hand over a Session is what generate() returns.
+TEST(BatchGenerate, GeneratorSteppedByHand) {
+  const loom::Model& model = stories();
+  const std::vector<int> prompt = model.tokenizer().encode("The cat", true);
+  loom::GenerateOptions o{.max_tokens = 25, .stop = {"."}};
+  o.sampling.seed = 5;
+  loom::Session a(model, {.threads = 1});
+  const loom::GenerateResult want = loom::generate(a, prompt, o);
+  loom::Session b(model, {.threads = 1});
+  loom::Generator g(model, o, prompt, true);
+  std::span<const float> l = b.prefill(prompt);
+  std::string text;
+  while (true) {
+    text += g.step(l).text;
+    if (g.done()) break;
+    l = b.decode(g.last_token());
+  }
+  text += g.finish();
+  EXPECT_EQ(g.result().ids, want.ids);
+  EXPECT_EQ(text, want.text);
+  EXPECT_EQ(g.result().stop, want.stop);
+  EXPECT_NE(loom::test::error_of([&] { g.step(l); }).find("after generation ended"),
+            std::string::npos);
+  EXPECT_NE(loom::test::error_of([&] {
+              loom::BatchEngine e(model, {.pool_tokens = 256});
+              loom::generate_samples(e, prompt, 0, o);
+            }).find("n must be >= 1"),
+            std::string::npos);
 }
 
 }  // namespace

@@ -3,11 +3,13 @@
 #pragma once
 
 #include <functional>
+#include <memory>
 #include <span>
 #include <string>
 #include <string_view>
 #include <vector>
 
+#include "loom/batch.h"
 #include "loom/sampler.h"
 #include "loom/session.h"
 
@@ -38,6 +40,10 @@ struct GenerateOptions {
   // prompt, as transformers penalizes every token of its input. Not evaluated. Empty: the
   // history starts with the prompt. The span must outlive the call.
   std::span<const int> history;
+  // Called on each step's logits (a copy, vocab_size floats) before sampling, with the tokens
+  // generated so far: it may change them (ban tokens, bias, mask to a grammar's choices). Empty:
+  // the model's logits are sampled as they are.
+  std::function<void(std::span<float> logits, std::span<const int> generated)> logits_processor;
 };
 
 struct StepLogprobs {
@@ -66,9 +72,56 @@ struct GenerateResult {
   double decode_seconds = 0;  // time those took, sampling included
 };
 
+// Generation of one sequence as an object advanced one token at a time, so that a scheduler can
+// interleave many (each evaluated where it likes: Session::decode, a row of a BatchEngine pass).
+// The caller evaluates the prompt, hands its last logits to step(), evaluates the token step()
+// returns, hands those logits to step(), and so on until done(); then finish() releases the text
+// held back. generate() is that loop over a Session.
+class Generator {
+ public:
+  // MODEL's tokenizer and EOS ids; PROMPT: the tokens evaluated before the first step (for the
+  // penalties' history, after options.history). HAS_TEXT: whether what precedes the generated
+  // text has any (else the first token's leading space is dropped, as sentencepiece decodes a
+  // text's start). Throws loom::Error for invalid options.
+  Generator(const Model& model, const GenerateOptions& options, std::span<const int> prompt,
+            bool has_text);
+  Generator(Generator&&) noexcept;
+  Generator& operator=(Generator&&) noexcept;
+  ~Generator();
+
+  // Samples the next token from LOGITS (the last evaluated position's), then checks the stops.
+  // Returns its event (id -1 when an EOS ended generation: nothing to evaluate); valid until the
+  // next call. Calling it when done() throws loom::Error.
+  TokenEvent step(std::span<const float> logits);
+  // Whether generation has ended; if not, evaluate last_token() and call step() again.
+  bool done() const;
+  int last_token() const;
+  // Ends generation for a reason of the caller's (Callback, ContextFull), which becomes the stop
+  // reason even if the last step ended it too (a callback that refuses the last token).
+  void end(StopReason why);
+  // Once done: the text held back (a possible start of a stop string, an unfinished character),
+  // unless a stop string ended generation; empty on later calls.
+  std::string_view finish();
+  // What was generated so far (ids, text, logprobs, stop); timing fields are the caller's.
+  const GenerateResult& result() const;
+
+ private:
+  struct State;
+  std::unique_ptr<State> s_;
+};
+
 // Appends PROMPT to what the session holds, then generates. The sampler's penalty history
 // starts with options.history, then the prompt. Throws loom::Error for invalid options.
 GenerateResult generate(Session& session, std::span<const int> prompt,
                         const GenerateOptions& options, const TokenCallback& on_token = {});
+
+// N samples of one prompt, decoded together on ENGINE: the prompt is evaluated once, and the
+// other N - 1 sequences fork it (sharing its keys and values); each step evaluates every
+// unfinished sample in one pass. Sample i samples with seed options.sampling.seed + i, so with
+// batch invariance it is the sample a lone request with that seed gets. The sequences are removed
+// at the end (their whole blocks stay cached as a prefix). Throws loom::Error for invalid options
+// or a pool too small (nothing generated).
+std::vector<GenerateResult> generate_samples(BatchEngine& engine, std::span<const int> prompt,
+                                             int n, const GenerateOptions& options);
 
 }  // namespace loom
