@@ -489,9 +489,9 @@ TEST_P(KnownShape, RunsAsStoredAndQuantized) {
     }
 
     const std::vector<int> ids = {11, 2000, 7, 3000, 5};
-    loom::Session s(m, {.ctx_size = 16, .threads = 2});
+    loom::Session s(m, {.ctx_size = 16, .threads = 2, .bf16_prompts = loom::Bf16Prompts::Exact});
     const std::vector<float> all = s.prefill_all_logits(ids);
-    loom::Session d(m, {.ctx_size = 16, .threads = 2});
+    loom::Session d(m, {.ctx_size = 16, .threads = 2, .bf16_prompts = loom::Bf16Prompts::Exact});
     float worst = 0, scale = 0;
     for (size_t i = 0; i < ids.size(); ++i) {
       const std::span<const float> row = d.decode(ids[i]);

@@ -90,7 +90,8 @@ Accuracy measure(const json& g, const loom::Model& model, double tol, bool greed
   for (const json& c : g["cases"]) {
     SCOPED_TRACE(c["prompt"].get<std::string>());
     const auto ids = c["ids"].get<std::vector<int>>();
-    loom::Session session(model, {.ctx_size = 512, .threads = 2});
+    loom::Session session(
+        model, {.ctx_size = 512, .threads = 2, .bf16_prompts = loom::Bf16Prompts::Exact});
     const std::vector<float> all = session.prefill_all_logits(ids);
     const int n = static_cast<int>(ids.size());
     for (int p = std::max(from, 0); p < std::min(n, until); ++p) {

@@ -42,7 +42,10 @@ void check_golden(const std::string& golden, const std::string& dir) {
   const json g = json::parse(in);
   const loom::Model model = loom::Model::load(dir);
   const int vocab = model.config().vocab_size;
-  loom::BatchEngine engine(model, {.pool_tokens = 4096, .threads = 2, .batch_size = 7});
+  loom::BatchEngine engine(model, {.pool_tokens = 4096,
+                                   .threads = 2,
+                                   .batch_size = 7,
+                                   .bf16_prompts = loom::Bf16Prompts::Exact});
   std::vector<std::vector<int>> prompts;
   std::vector<int> seqs;
   for (const json& c : g["cases"]) {

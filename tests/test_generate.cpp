@@ -104,14 +104,14 @@ TEST(Generate, EosEndsGenerationUnlessIgnored) {
 TEST(Generate, LogprobsAreTheModelsDistribution) {
   const loom::Model& m = llama2();
   const auto ids = prompt_ids(m, "Hello");
-  loom::Session s(m, {.ctx_size = 64});
+  loom::Session s(m, {.ctx_size = 64, .bf16_prompts = loom::Bf16Prompts::Exact});
   auto o = sampled(3, 5);
   o.top_logprobs = 4;
   const auto r = loom::generate(s, ids, o);
   ASSERT_EQ(r.logprobs.size(), r.ids.size());
 
   // Recompute the steps' logits by prefilling prompt + generated ids.
-  loom::Session ref(m, {.ctx_size = 64});
+  loom::Session ref(m, {.ctx_size = 64, .bf16_prompts = loom::Bf16Prompts::Exact});
   std::vector<int> seq = ids;
   seq.insert(seq.end(), r.ids.begin(), r.ids.end() - 1);
   const std::vector<float> all = ref.prefill_all_logits(seq);

@@ -4,12 +4,14 @@
 #include <algorithm>
 #include <cmath>
 #include <cstdio>
+#include <cstring>
 #include <fstream>
 #include <nlohmann/json.hpp>
 
 #include "loom/loom.h"
 #include "model/loaded_model.h"
 #include "model/rope_freq.h"
+#include "simd/cpu.h"
 #include "simd/kernels.h"
 #include "support/float_checks.h"
 
@@ -43,7 +45,8 @@ struct Accuracy {
 };
 
 Accuracy measure(const json& g, const loom::Model& model, loom::DType kv_type,
-                 bool bf16_activations = false, std::vector<float>* logits = nullptr,
+                 loom::Bf16Prompts prompts = loom::Bf16Prompts::Exact,
+                 std::vector<float>* logits = nullptr,
                  bool greedy = true) {
   const int vocab = model.config().vocab_size;
   Accuracy a;
@@ -52,7 +55,7 @@ Accuracy measure(const json& g, const loom::Model& model, loom::DType kv_type,
     const auto ids = c["ids"].get<std::vector<int>>();
     loom::Session session(
         model,
-        {.ctx_size = 512, .threads = 2, .kv_type = kv_type, .bf16_activations = bf16_activations});
+        {.ctx_size = 512, .threads = 2, .kv_type = kv_type, .bf16_prompts = prompts});
     const std::vector<float> all = session.prefill_all_logits(ids);
     if (logits) logits->insert(logits->end(), all.begin(), all.end());
     const size_t n = ids.size();
@@ -178,7 +181,7 @@ TEST_P(Golden, KvCacheTypes) {
   }
 }
 
-// SessionOptions::bf16_activations rounds the activations of prompts' products with bf16 weights
+// Bf16Prompts::Bf16Activations rounds the activations of prompts' products with bf16 weights
 // to bf16, where the CPU has AVX-512 BF16. Elsewhere, and on checkpoints without bf16 weights,
 // it must change nothing: the logits are the exact path's bit for bit. On the bf16 checkpoint
 // (llama2-gqa-bf16, random weights) with the fast kernel the error against transformers' fp32
@@ -186,8 +189,8 @@ TEST_P(Golden, KvCacheTypes) {
 // half of transformers' own error in bf16 there (0.36, 92.4% agreement,
 // golden/native-dtype-error.json) and under what a bf16 KV cache costs on it (0.22), but not the
 // tenfold margin fp32 sums alone would suggest: this random-weight checkpoint amplifies any
-// rounding of its activations, and every product's input is rounded. Hence the path is opt-in.
-// Bounds: kBf16ActsTol = 0.2 (measured plus a quarter, still under kBf16Tol and transformers'
+// rounding of its activations, and every product's input is rounded. It is the default (Auto)
+// only where it is much faster (AMD Zen 4/5); the goldens above hold the Exact path. Bounds: kBf16ActsTol = 0.2 (measured plus a quarter, still under kBf16Tol and transformers'
 // 0.36) and argmax agreement at >= 97% of positions.
 constexpr double kBf16ActsTol = 0.2;
 
@@ -197,9 +200,15 @@ TEST_P(Golden, Bf16Activations) {
   const loom::Model model = loom::Model::load(gc.model);
   const bool applies = loom::simd::kernels().gemm_bf16_acts != nullptr &&
                        model.internal().weights.layers[0].wq.dtype == loom::DType::BF16;
-  std::vector<float> exact, fast;
-  measure(g, model, loom::DType::F32, false, &exact, false);
-  const Accuracy a = measure(g, model, loom::DType::F32, true, &fast, false);
+  std::vector<float> exact, fast, automatic;
+  measure(g, model, loom::DType::F32, loom::Bf16Prompts::Exact, &exact, false);
+  const Accuracy a =
+      measure(g, model, loom::DType::F32, loom::Bf16Prompts::Bf16Activations, &fast, false);
+  // Auto is one of the two, bit for bit: bf16 activations exactly where they pay.
+  measure(g, model, loom::DType::F32, loom::Bf16Prompts::Auto, &automatic, false);
+  const std::vector<float>& want_auto = loom::simd::bf16_dot_pays() ? fast : exact;
+  ASSERT_EQ(automatic.size(), want_auto.size());
+  EXPECT_EQ(std::memcmp(automatic.data(), want_auto.data(), automatic.size() * sizeof(float)), 0);
   std::printf("[ golden ] %s, bf16 activations (%s): max |logit err| %.3g, argmax %d/%d\n",
               gc.golden.c_str(), applies ? "AVX-512 BF16 kernel" : "no effect here", a.max_err,
               a.argmax_agree, a.positions);

@@ -643,10 +643,21 @@ TEST(Avx512Bf16, GemmBf16ActsMatchesRoundedActivationReference) {
         }
       }
 
+      // The activations rounded by to_bf16, which must be half.h's rounding.
+      std::vector<uint16_t> xb(x.size());
+      k.to_bf16(x.data(), xb.data(), x.size());
+      for (size_t i = 0; i < x.size(); ++i) {
+        if (xb[i] != loom::simd::f32_to_bf16(x[i]) && f.add()) {
+          ADD_FAILURE() << "to_bf16(" << x[i] << ") = " << xb[i] << ", want "
+                        << loom::simd::f32_to_bf16(x[i]);
+        }
+      }
       for (const int m : kMs) {
         const float sentinel = -1234.5f;
         std::vector<float> out((m - 1) * ldo + rows, sentinel);  // exact size, for ASan
-        k.gemm_bf16_acts(w.h16.data(), ldw, x.data(), ldx, m, K, out.data(), ldo, rows);
+        // X ends at the last token's K-th activation, for ASan: no read past a row's end.
+        const std::vector<uint16_t> xm(xb.begin(), xb.begin() + (m - 1) * ldx + K);
+        k.gemm_bf16_acts(w.h16.data(), ldw, xm.data(), ldx, m, K, out.data(), ldo, rows);
         EXPECT_EQ(loom::test::padding_writes(out, m, rows, ldo, sentinel), 0) << "m=" << m;
         for (int t = 0; t < m; ++t) {
           for (size_t r = 0; r < static_cast<size_t>(rows); ++r) {

@@ -839,7 +839,7 @@ TEST_P(QuantKernelSet, MatmulAnyThreadsAndBatchIsGemv) {
     kern().gemv[slot()](w.bytes.data(), nb, a.blocks(), nb, want.data() + t * rows, rows);
   }
   std::vector<ActSpace> scratch(loom::ops::matmul_scratch_blocks(ref, m));
-  ASSERT_EQ(scratch.size(), static_cast<size_t>(m * nb));
+  ASSERT_GE(scratch.size(), static_cast<size_t>(m * nb));
   // The prompt path: the set's int8 gemm over the quantized activations where it has one, else
   // the float kernels' gemm over the dequantized values.
   std::vector<float> want_prompt(static_cast<size_t>(m) * rows);

@@ -34,10 +34,12 @@ TEST(Session, PrefillThenDecodeMatchesOnePrefill) {
   const int vocab = model.config().vocab_size;
   const auto ids = some_ids(40, vocab);
 
-  loom::Session whole(model, {.ctx_size = 64, .threads = 2});
+  loom::Session whole(model,
+                      {.ctx_size = 64, .threads = 2, .bf16_prompts = loom::Bf16Prompts::Exact});
   const std::vector<float> all = whole.prefill_all_logits(ids);
 
-  loom::Session steps(model, {.ctx_size = 64, .threads = 2});
+  loom::Session steps(model,
+                      {.ctx_size = 64, .threads = 2, .bf16_prompts = loom::Bf16Prompts::Exact});
   std::span<const float> got = steps.prefill(std::span(ids).first(10));
   for (size_t p = 9; p < ids.size(); ++p) {
     if (p > 9) got = steps.decode(ids[p]);
@@ -79,19 +81,26 @@ TEST(Session, KvTypeHalvesTheCacheAndKeepsTheInvariances) {
   EXPECT_EQ(f32.kv_cache_bytes(), f32_bytes);
   for (loom::DType t : {loom::DType::F16, loom::DType::BF16}) {
     SCOPED_TRACE(loom::dtype_name(t));
-    loom::Session one(model, {.ctx_size = 64, .threads = 1, .kv_type = t});
+    loom::Session one(
+        model,
+        {.ctx_size = 64, .threads = 1, .kv_type = t, .bf16_prompts = loom::Bf16Prompts::Exact});
     EXPECT_EQ(one.kv_type(), t);
     EXPECT_EQ(one.kv_cache_bytes(), f32_bytes / 2);
     const std::vector<float> want = one.prefill_all_logits(ids);
     for (int threads : {2, 3}) {
       for (int batch : {1, 7}) {
-        loom::Session s(model,
-                        {.ctx_size = 64, .threads = threads, .batch_size = batch, .kv_type = t});
+        loom::Session s(model, {.ctx_size = 64,
+                                .threads = threads,
+                                .batch_size = batch,
+                                .kv_type = t,
+                                .bf16_prompts = loom::Bf16Prompts::Exact});
         EXPECT_EQ(s.prefill_all_logits(ids), want) << threads << " threads, batch " << batch;
       }
     }
     // Decoding reads what prefill wrote: the same logits up to the products' summation order.
-    loom::Session steps(model, {.ctx_size = 64, .threads = 2, .kv_type = t});
+    loom::Session steps(
+        model,
+        {.ctx_size = 64, .threads = 2, .kv_type = t, .bf16_prompts = loom::Bf16Prompts::Exact});
     steps.prefill(std::span(ids).first(39));
     const std::span<const float> got = steps.decode(ids[39]);
     const float* last = want.data() + 39 * vocab;

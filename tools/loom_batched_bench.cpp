@@ -11,6 +11,7 @@
 #include <string>
 #include <vector>
 
+#include "bf16_flags.h"
 #include "cli_habits.h"
 #include "loom/loom.h"
 #include "simd/cpu.h"
@@ -22,7 +23,8 @@ struct Args {
   std::string synthetic, dtype = "bf16", quantize, kv_type = "f32";
   std::vector<std::string> npp{"128"}, ntg{"128"}, npl{"1,2,4,8"};
   int ctx = 0, batch = 2048, threads = 0;
-  bool shared_prompt = false, variant = false, bf16_activations = false;
+  bool shared_prompt = false, variant = false;
+  loom::tools::Bf16Flags bf16;
   std::string output = "md";
 };
 
@@ -108,8 +110,7 @@ int main(int argc, char** argv) {
   app.add_option("--kv-type", a.kv_type, "KV pool element type: f32, f16 or bf16");
   app.add_flag("--batch-variant", a.variant,
                "a lone decode step takes the decode kernels (faster alone, not batch invariant)");
-  app.add_flag("--bf16-activations", a.bf16_activations,
-               "bf16-weight products round the activations to bf16 (AVX-512 BF16 only)");
+  a.bf16.add(app);
   app.add_option("-o,--output", a.output, "md or jsonl")->check(CLI::IsMember({"md", "jsonl"}));
   // llama-batched-bench spells its flags with one dash (-npp 128,256 -ntg 128 -npl 1,2,4 -pps).
   std::vector<std::string> args(argv + 1, argv + argc);
@@ -156,15 +157,19 @@ int main(int argc, char** argv) {
                                      .threads = a.threads,
                                      .batch_size = a.batch,
                                      .batch_invariant = !a.variant,
-                                     .bf16_activations = a.bf16_activations});
+                                     .bf16_prompts = a.bf16.value()});
     std::mt19937 rng(1234);
     run(engine, std::min(npp[0], 32), 4, 1, false, rng);  // warm-up: pages, caches, threads
 
     if (a.output == "md") {
-      std::printf("\nmodel: %s, %s, %d threads, KV pool %d tokens (%s), batch %d, %s, %s\n\n",
+      std::printf("\nmodel: %s, %s, %d threads, KV pool %d tokens (%s), batch %d, %s, %s\n",
                   name.c_str(), a.quantize.empty() ? a.dtype.c_str() : a.quantize.c_str(),
                   engine.threads(), pool, a.kv_type.c_str(), a.batch,
                   a.variant ? "batch-variant" : "batch-invariant", loom::simd::cpu_summary());
+      if (engine.bf16_activations()) {
+        std::printf("bf16-weight prompt products round activations to bf16 (--exact: fp32)\n");
+      }
+      std::printf("\n");
       std::printf(
           "|    PP |     TG |    B |   N_KV |   T_PP s | S_PP t/s |   T_TG s | S_TG t/s |"
           "      T s |    S t/s |\n");

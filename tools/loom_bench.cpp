@@ -20,8 +20,10 @@
 #include "bench/bandwidth.h"
 #include "bench/report.h"
 #include "bench/tokenize_bench.h"
+#include "bf16_flags.h"
 #include "cli_habits.h"
 #include "loom/loom.h"
+#include "ops/matmul.h"
 #include "simd/cpu.h"
 
 namespace {
@@ -34,8 +36,7 @@ namespace fs = std::filesystem;
 constexpr int kCtxSlack = 16;
 constexpr uint64_t kSeed = 1234;  // the token ids, so every run evaluates the same ones
 constexpr const char* kBf16ActsNote =
-    "; --bf16-activations: bf16-weight prompt products round activations to bf16 (AVX-512 BF16 "
-    "only)";
+    "; bf16-weight prompt products round activations to bf16 (--exact: fp32 activations)";
 
 struct Args {
   std::vector<std::string> models, synthetic;
@@ -50,7 +51,7 @@ struct Args {
   std::string output = "md";
   int bw_mib = 1024;
   bool no_bw = false;
-  bool bf16_activations = false;
+  loom::tools::Bf16Flags bf16;
 };
 
 // What to load: a folder, or a synthetic model of a shape and dtype.
@@ -232,7 +233,7 @@ TestResult run_test(const loom::Model& model, ModelInfo& info, const Test& t, in
                             .threads = threads,
                             .batch_size = r.n_batch,
                             .kv_type = kv_type,
-                            .bf16_activations = a.bf16_activations});
+                            .bf16_prompts = a.bf16.value()});
     std::mt19937_64 rng(kSeed);
     std::uniform_int_distribution<int> token(0, model.config().vocab_size - 1);
     auto draw = [&](int count) {
@@ -358,7 +359,10 @@ int run(const Args& a) {
       .version = LOOM_VERSION,
       .commit = LOOM_COMMIT,
       .cpu_info = cpu_model_name(),
-      .simd = std::string(loom::simd::cpu_summary()) + (a.bf16_activations ? kBf16ActsNote : ""),
+      .simd = std::string(loom::simd::cpu_summary()) +
+              (loom::ops::prompt_pass(a.bf16.value()) == loom::ops::Pass::PromptBf16Acts
+                   ? kBf16ActsNote
+                   : ""),
       .threads = threads};
   for (loom::DType t : kv_types) info.kv_types.push_back(loom::dtype_name(t));
   if (!a.no_bw) {
@@ -419,9 +423,7 @@ int main(int argc, char** argv) {
       ->type_name("auto|off|PATH")
       ->capture_default_str()
       ->group("Models");
-  app.add_flag("--bf16-activations", a.bf16_activations,
-               "prompts' products with bf16 weights round the activations to bf16 (AVX-512 BF16 "
-               "only; faster only where vdpbf16ps outruns fp32 FMAs, e.g. Zen 4)");
+  a.bf16.add(app);
   app.add_option("--kv-type", a.kv_types,
                  "KV cache element types (list): f32, f16 or bf16 (type_k and type_v)")
       ->type_name("TYPE,...")

@@ -14,6 +14,7 @@
 #include <vector>
 
 #include "chat_flags.h"
+#include "bf16_flags.h"
 #include "cli_habits.h"
 #include "conversation.h"
 #include "loom/chat.h"
@@ -33,7 +34,7 @@ struct Args {
   std::string quantize;
   std::string quant_cache = "auto";
   std::string kv_type = "f32";
-  bool bf16_activations = false;
+  loom::tools::Bf16Flags bf16;
   std::string tokenizer = "auto";
   bool no_parse_special = false;
   std::string dump_logits;
@@ -242,7 +243,7 @@ int run(const Args& a, const CLI::App& app) {
   so.threads = a.threads;
   so.batch_size = a.batch_size;
   so.kv_type = kv;
-  so.bf16_activations = a.bf16_activations;
+  so.bf16_prompts = a.bf16.value();
   // A context of 0 is the model's max_position_embeddings at most: only -c goes beyond it.
   if (a.ctx_size > model.config().max_position_embeddings) {
     std::fprintf(stderr,
@@ -353,10 +354,7 @@ int main(int argc, char** argv) {
   app.add_flag("--no-parse-special", a.no_parse_special,
                "read special-token text in the prompt (<|eot_id|>, </s>) as plain text instead of "
                "as the special tokens (transformers' split_special_tokens)");
-  app.add_flag("--bf16-activations", a.bf16_activations,
-               "prompts' products with bf16 weights round the activations to bf16 (AVX-512 BF16 "
-               "only; faster only where vdpbf16ps outruns fp32 FMAs, e.g. Zen 4; logits move, see "
-               "docs/performance.md)");
+  a.bf16.add(app);
 
   const char* from_model = " [default: generation_config.json as transformers reads it, else ";
   auto sampling = [&](const char* names, auto& var, const std::string& what, const char* dflt) {

@@ -9,6 +9,7 @@
 #include <string>
 #include <vector>
 
+#include "bf16_flags.h"
 #include "cli_habits.h"
 #include "loom/loom.h"
 #include "tokenizer_flag.h"
@@ -23,7 +24,7 @@ struct Args {
   std::string quantize;
   std::string quant_cache = "auto";
   std::string kv_type = "f32";
-  bool bf16_activations = false;
+  loom::tools::Bf16Flags bf16;
   std::string tokenizer = "auto";
 };
 
@@ -60,7 +61,7 @@ int run(const Args& a) {
   loom::Session session(model, {.ctx_size = a.ctx_size,
                                 .threads = a.threads,
                                 .kv_type = kv,
-                                .bf16_activations = a.bf16_activations});
+                                .bf16_prompts = a.bf16.value()});
   const int ctx = session.ctx_size();
   if (ctx > model.config().max_position_embeddings) {
     std::fprintf(stderr,
@@ -129,9 +130,7 @@ int main(int argc, char** argv) {
   app.add_option("--kv-type", a.kv_type, "KV cache element type: f32, f16 or bf16")
       ->type_name("TYPE")
       ->capture_default_str();
-  app.add_flag("--bf16-activations", a.bf16_activations,
-               "prompts' products with bf16 weights round the activations to bf16 (AVX-512 BF16 "
-               "only)");
+  a.bf16.add(app);
   try {
     app.parse(argc, argv);
   } catch (const CLI::Success& e) {

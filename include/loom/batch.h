@@ -30,7 +30,7 @@ struct BatchOptions {
   // bits it gives beside others. False: a pass of one row takes the decode kernels (faster per
   // lone step, different rounding), as Session::decode does.
   bool batch_invariant = true;
-  bool bf16_activations = false;  // as SessionOptions::bf16_activations
+  Bf16Prompts bf16_prompts = Bf16Prompts::Auto;  // as SessionOptions::bf16_prompts
 };
 
 // One row of a pass: the next token of sequence SEQ (at its next position). LOGITS: whether the
@@ -86,6 +86,7 @@ class BatchEngine {
 
   PoolUsage usage() const;
   int threads() const;
+  bool bf16_activations() const;  // as Session::bf16_activations
   const Model& model() const;
 
  private:

@@ -17,6 +17,18 @@ namespace loom {
 // llama.cpp's types' of the same names, in a byte order of our own (src/quant/blocks.h).
 enum class DType : uint8_t { F32, F16, BF16, Q8_0, Q4_0, Q4_K };
 
+// How prompts' products with bf16-stored weights take their activations (decode steps always
+// take fp32 ones).
+//  - Exact: fp32 activations, the products' only rounding their fp32 sums: the path the goldens
+//    hold within 1e-3 of transformers in fp32.
+//  - Bf16Activations: the activations rounded to bf16 and multiplied in pairs (AVX-512 BF16's
+//    vdpbf16ps: twice an fp32 FMA's products), as llama.cpp multiplies bf16 weights. Max logit
+//    error 0.16 on the bf16 golden checkpoint, where transformers itself in bf16 is off by
+//    0.26-0.36 (docs/performance.md). Where the CPU lacks the instruction: Exact.
+//  - Auto (the default): Bf16Activations where it pays (AMD Zen 4/5, which issue vdpbf16ps at an
+//    FMA's rate), Exact elsewhere (AVX2 machines; Sapphire Rapids measured slower with it).
+enum class Bf16Prompts : uint8_t { Auto, Exact, Bf16Activations };
+
 const char* dtype_name(DType t);  // "f32", "f16", "bf16", "q8_0", "q4_0", "q4_k"
 // The dtype dtype_name calls NAME, if any.
 std::optional<DType> dtype_from_name(std::string_view name);

@@ -23,13 +23,10 @@ struct SessionOptions {
   // bytes attention reads at depth; keys and values are rounded to them (to nearest even) as they
   // are written, which moves the logits (docs/performance.md has the figures per model).
   DType kv_type = DType::F32;
-  // Prompts' products with bf16-stored weights round the activations to bf16 and multiply them in
-  // pairs (AVX-512 BF16 vdpbf16ps: twice the products an instruction of an fp32 FMA, which pays
-  // where the CPU runs it as fast as an FMA, as Zen 4 does; on Sapphire Rapids it measured
-  // slower, docs/performance.md). Elsewhere, and when false (the default: the exact path), every
-  // product takes fp32 activations. Decode steps are never affected. Its error against
-  // transformers is measured and bounded in tests/test_golden.cpp.
-  bool bf16_activations = false;
+  // Prompts' products with bf16-stored weights: fp32 activations (Exact) or rounded to bf16
+  // (loom::Bf16Prompts); by default whichever is faster on this CPU. Decode steps are never
+  // affected. The bf16 error against transformers is bounded in tests/test_golden.cpp.
+  Bf16Prompts bf16_prompts = Bf16Prompts::Auto;
 
   static constexpr int kDefaultMaxContext = 4096;
 
@@ -57,6 +54,9 @@ class Session {
   int ctx_size() const;
   int threads() const;
   DType kv_type() const;
+  // Whether prompts' products with bf16 weights round the activations to bf16 (bf16_prompts as
+  // resolved on this CPU).
+  bool bf16_activations() const;
   // Keys and values together, as allocated: the whole context, windowed layers' rings bounded.
   size_t kv_cache_bytes() const;
   // Forgets all tokens: the next call starts at position 0 (and dynamic RoPE at its original

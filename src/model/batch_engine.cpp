@@ -40,13 +40,15 @@ struct BatchEngine::State {
   std::vector<int> local;  // the pass's sequences, in order of first row
   std::vector<int> index;  // [seqs]: a sequence's place in local, or -1
   std::vector<ops::KvView> views;
+  ops::Pass prompt_pass;
 
   State(const Model& mdl, const BatchOptions& opt, int blocks, int threads)
       : model(mdl),
         m(mdl.internal()),
         o(opt),
         pool(m.config, blocks, opt.kv_type),
-        ws(m, opt.batch_size, blocks * kBlockTokens, threads) {}
+        ws(m, opt.batch_size, blocks * kBlockTokens, threads),
+        prompt_pass(ops::prompt_pass(opt.bf16_prompts)) {}
 
   Sequence& at(int id) {
     if (id < 0 || static_cast<size_t>(id) >= seqs.size() || !seqs[id]) {
@@ -158,7 +160,7 @@ struct BatchEngine::State {
     for (int l = 0; l < m.config.n_layers; ++l) {
       for (int j = 0; j < ns; ++j) views[l * ns + j] = pool.view(l, seqs[local[j]]->blocks.data());
     }
-    ops::Pass p = o.bf16_activations ? ops::Pass::PromptBf16Acts : ops::Pass::Prompt;
+    ops::Pass p = prompt_pass;
     if (!o.batch_invariant && n == 1) p = ops::Pass::Decode;
     const model::PassRows pr{ids.data(), pos.data(), seq.data(),
                              n,          out.data(), static_cast<int>(out.size())};
@@ -285,6 +287,10 @@ PoolUsage BatchEngine::usage() const {
   u.used_bytes = 2 * p.block_bytes() * p.used_blocks();
   for (const auto& s : s_->seqs) u.sequence_tokens += s ? static_cast<long>(s->tokens.size()) : 0;
   return u;
+}
+
+bool BatchEngine::bf16_activations() const {
+  return s_->prompt_pass == ops::Pass::PromptBf16Acts;
 }
 
 int BatchEngine::threads() const {

@@ -149,7 +149,7 @@ Session::Session(const Model& model, const SessionOptions& o) {
   }
   try {
     s_ = std::make_unique<State>(model, ctx, batch, threads, o.kv_type, std::move(slots));
-    if (o.bf16_activations) s_->prompt_pass = ops::Pass::PromptBf16Acts;
+    s_->prompt_pass = ops::prompt_pass(o.bf16_prompts);
   } catch (const std::bad_alloc&) {
     throw Error("cannot allocate a session with ctx_size " + std::to_string(ctx) + " (its " +
                 dtype_name(o.kv_type) + " KV cache alone needs " + gib(kv_bytes) +
@@ -189,6 +189,9 @@ int Session::threads() const {
 }
 DType Session::kv_type() const {
   return s_->cache.type;
+}
+bool Session::bf16_activations() const {
+  return s_->prompt_pass == ops::Pass::PromptBf16Acts;
 }
 size_t Session::kv_cache_bytes() const {
   return 2 * s_->cache.bytes();

@@ -30,6 +30,12 @@ bool int8_product(const Product& p, Pass pass, const simd::QuantKernels& qk) {
          (pass == Pass::Decode || qk.gemm[simd::quant_slot(p.w.dtype)] != nullptr);
 }
 
+// BF16 weights meet activations rounded to bf16 in a bf16-activation prompt, where the kernel set
+// has the product.
+bool bf16_product(const Product& p, Pass pass, const simd::Kernels& k) {
+  return pass == Pass::PromptBf16Acts && p.w.dtype == DType::BF16 && k.gemm_bf16_acts != nullptr;
+}
+
 // Rows per unit of work: whole tiles of the kernels (gemv's 4 rows; for prompts gemm's packed
 // blocks of 32 rows, two panels), so that no chunk splits a tile: a row's sum never depends on
 // the rows around it.
@@ -39,8 +45,23 @@ int row_align(Pass pass) {
 
 }  // namespace
 
+// Blocks of scratch that hold M rows of K activations rounded to bf16.
+size_t bf16_blocks(int m, int k) {
+  return (static_cast<size_t>(m) * k * sizeof(uint16_t) + sizeof(quant::ActSpace) - 1) /
+         sizeof(quant::ActSpace);
+}
+
+Pass prompt_pass(Bf16Prompts choice) {
+  const bool acts = choice == Bf16Prompts::Bf16Activations ||
+                    (choice == Bf16Prompts::Auto && simd::bf16_dot_pays());
+  return acts && simd::kernels().gemm_bf16_acts ? Pass::PromptBf16Acts : Pass::Prompt;
+}
+
 size_t matmul_scratch_blocks(const MatRef& w, int m) {
-  return is_quantized(w.dtype) ? static_cast<size_t>(m) * (w.cols / quant::kBlock) : 0;
+  // Quantized rows take X quantized; BF16 rows, in a bf16-activation prompt, X rounded to bf16,
+  // after the room of a quantized X (a group may hold both kinds).
+  if (!is_quantized(w.dtype) && w.dtype != DType::BF16) return 0;
+  return static_cast<size_t>(m) * (w.cols / quant::kBlock) + bf16_blocks(m, w.cols);
 }
 
 void matmul_group(const float* x, int m, std::span<const Product> products, int threads, Pass pass,
@@ -48,7 +69,8 @@ void matmul_group(const float* x, int m, std::span<const Product> products, int 
   if (products.empty()) return;
   const simd::QuantKernels& qk = simd::quant_kernels();
   const int cols = products[0].w.cols;
-  bool quantize_x = false;
+  const simd::Kernels& k = simd::kernels();
+  bool quantize_x = false, bf16_x = false;
   long units = 0;
   const int align = row_align(pass);
   for (const Product& p : products) {
@@ -57,16 +79,18 @@ void matmul_group(const float* x, int m, std::span<const Product> products, int 
                   std::to_string(p.w.cols) + " activations");
     }
     quantize_x |= int8_product(p, pass, qk);
+    bf16_x |= bf16_product(p, pass, k);
     units += (p.w.rows + align - 1) / align;
   }
   const int nb = cols / quant::kBlock;
-  if (quantize_x && scratch.size() < static_cast<size_t>(m) * nb) {
+  const size_t quant_room = quantize_x ? static_cast<size_t>(m) * nb : 0;
+  if (scratch.size() < quant_room + (bf16_x ? bf16_blocks(m, cols) : 0)) {
     // A caller's bug, not the input's: the workspace is sized from the model's matrices.
     throw Error("matmul: " + std::to_string(scratch.size()) + " blocks of scratch for " +
                 std::to_string(m) + " rows of " + std::to_string(cols) + " activations");
   }
-  const simd::Kernels& k = simd::kernels();
   const quant::ActBlocks xq = quant::act_blocks(scratch.data(), nb);
+  auto* xb = reinterpret_cast<uint16_t*>(scratch.data() + quant_room);
 
   collective(static_cast<int>(std::clamp<long>(units, 1, threads)), [&] {
     // The chunks follow the team's size; a row's sum never depends on them.
@@ -82,6 +106,14 @@ void matmul_group(const float* x, int m, std::span<const Product> products, int 
         qk.quantize_acts(x + static_cast<size_t>(t) * cols,
                          quant::act_blocks(scratch.data() + static_cast<size_t>(t) * nb, nb), cols);
       }  // (the barrier here: every thread reads every token's blocks)
+    }
+    if (bf16_x) {
+      // Once for the group: each chunk of rows below would otherwise round (and read) all of X
+      // again, from L3 once X outgrows L2.
+#pragma omp for schedule(static)
+      for (int t = 0; t < m; ++t) {
+        k.to_bf16(x + static_cast<size_t>(t) * cols, xb + static_cast<size_t>(t) * cols, cols);
+      }
     }
 #pragma omp for schedule(dynamic, 1)
     for (int c = 0; c < n_chunks; ++c) {
@@ -104,8 +136,8 @@ void matmul_group(const float* x, int m, std::span<const Product> products, int 
                                            r1 - r0);
       } else if (pass == Pass::Decode) {
         k.gemv[static_cast<int>(w.dtype)](w.row(r0), w.cols, x, w.cols, p.y + r0, r1 - r0);
-      } else if (pass == Pass::PromptBf16Acts && w.dtype == DType::BF16 && k.gemm_bf16_acts) {
-        k.gemm_bf16_acts(w.row(r0), w.cols, x, w.cols, m, w.cols, p.y + r0, w.rows, r1 - r0);
+      } else if (bf16_product(p, pass, k)) {
+        k.gemm_bf16_acts(w.row(r0), w.cols, xb, w.cols, m, w.cols, p.y + r0, w.rows, r1 - r0);
       } else {
         k.gemm[static_cast<int>(w.dtype)](w.row(r0), w.cols, x, w.cols, m, w.cols, p.y + r0, w.rows,
                                           r1 - r0);

@@ -29,8 +29,13 @@ struct MatRef {
 // (Kernels::gemm_bf16_acts); every other product of it is Prompt's.
 enum class Pass : uint8_t { Prompt, Decode, PromptBf16Acts };
 
-// Scratch for M rows of activations against W: for a quantized W, room for them quantized to
-// 8-bit blocks (m * w.cols / 32 blocks); none otherwise.
+// The pass prompts take for a Bf16Prompts choice on this CPU: PromptBf16Acts where it resolves
+// to bf16 activations and the kernel set has their product, else Prompt.
+Pass prompt_pass(Bf16Prompts choice);
+
+// Scratch for M rows of activations against W: for a quantized or BF16 W, room for them quantized
+// to 8-bit blocks (m * w.cols / 32 blocks) and rounded to bf16 (for Pass::PromptBf16Acts); none
+// otherwise.
 size_t matmul_scratch_blocks(const MatRef& w, int m);
 
 // y[m, w.rows] = x[m, w.cols] * w^T. The rows of W are split across THREADS (or, inside a

@@ -18,6 +18,7 @@ const CpuFeatures& cpu_features() {
     c.avx512vl = __builtin_cpu_supports("avx512vl");
     c.avx512bf16 = __builtin_cpu_supports("avx512bf16");
     c.avx512vnni = __builtin_cpu_supports("avx512vnni");
+    c.amd = __builtin_cpu_is("amd");
     return c;
   }();
   return f;
@@ -39,6 +40,11 @@ bool isa_supported(Isa isa) {
 bool avx512_vnni_supported() {
   const CpuFeatures& f = cpu_features();
   return isa_supported(Isa::Avx512) && f.avx512bw && f.avx512vl && f.avx512vnni;
+}
+
+bool bf16_dot_pays() {
+  const CpuFeatures& f = cpu_features();
+  return best_isa() == Isa::Avx512 && f.avx512bf16 && f.avx512bw && f.avx512vl && f.amd;
 }
 
 Isa best_isa() {

@@ -18,10 +18,13 @@
 // adds a pair's two products to it, in the hardware's order), whatever the batch size, the
 // token's place in it or the rows around it, as for every gemm.
 //
-// Layout: W is packed into panels of 32 rows in pair order, [k / 2][32 rows][2 bf16] (one 64-byte
-// load is 16 rows' pair), and a micro-tile's activations into bf16 pairs once per packed block,
-// shared by every panel of the block. Per pair of k the micro-kernel loads two panel vectors and,
-// per token, broadcasts the token's pair: 2 vdpbf16ps a token.
+// Layout: the activations come rounded to bf16 already (to_bf16, once per product group in
+// ops::matmul, so that the many calls of one product neither convert nor read fp32 rows again):
+// a token's pair at k, k+1 is one 32-bit word of its row. W is packed into panels of 32 rows in
+// pair order, [k / 2][32 rows][2 bf16] (one 64-byte load is 16 rows' pair), one panel at a time,
+// and each panel serves every token before the next is packed: it stays in L1 while the tokens'
+// rows stream from L2. Per pair of k the micro-kernel loads two panel vectors and, per token,
+// broadcasts the token's pair: 2 vdpbf16ps a token.
 //
 // GCC 12's AVX-512 intrinsics pass _mm512_undefined_epi32() (a self-initialized variable) as the
 // unused merge source of their builtins, which its -Wmaybe-uninitialized then reports, falsely.
@@ -33,8 +36,10 @@
 #include <algorithm>
 #include <bit>
 #include <cstdint>
+#include <cstring>
 
 #include "simd/avx2_loaders.h"
+#include "simd/half.h"
 #include "simd/kernels.h"
 
 namespace loom::simd {
@@ -42,12 +47,10 @@ namespace {
 
 constexpr int kPanel = 32;  // W rows per panel: two 16-lane vectors
 constexpr int kMr = 12;     // tokens per micro-tile: 24 accumulators + 2 panel vectors of 32
-// A packed block of 512 k x 128 rows is 128 KiB of bf16 (in L2), as the fp32 gemm's 512 x 64:
-// half the bytes a weight buys twice the rows, and each tile's conversion serves 4 panels. A
-// micro-tile's activations, 12 x 512 bf16, are 12 KiB (in L1).
+// A packed panel, 32 rows x 512 k of bf16, is 32 KiB (in L1); a micro-tile's activations,
+// 12 x 512 bf16, 12 KiB, and all tokens' at one k block, 512 x 512 bf16, 512 KiB (in L2).
 constexpr int kKc = 512;  // k per packed block; even, so that only the last block has a half pair
 constexpr int kPairs = kKc / 2;
-constexpr int kNc = 128;  // W rows packed at once, reused by every token
 
 // A pair of bf16, the lower k in the low half: one 32-bit lane of vdpbf16ps's operands.
 using Pair = uint32_t;
@@ -96,25 +99,19 @@ void pack(const uint16_t* w, size_t ldw, int r0, int nr, int k0, int kc, Pair* p
   }
 }
 
-// xb[i * kPairs + p] = tokens i's activations k0 + 2p, k0 + 2p + 1 (x points at k0) rounded to
-// bf16, for i < mr; zero past kc.
-void convert(const float* x, size_t ldx, int mr, int kc, Pair* xb) {
-  for (int i = 0; i < mr; ++i) {
-    const float* xi = x + i * ldx;
-    Pair* d = xb + i * kPairs;
-    for (int c = 0; c < kc; c += 32) {
-      const __m512 lo = _mm512_maskz_loadu_ps(first_lanes(kc - c), xi + c);
-      const __m512 hi = _mm512_maskz_loadu_ps(first_lanes(kc - c - 16), xi + c + 16);
-      _mm512_store_si512(d + c / 2, std::bit_cast<__m512i>(_mm512_cvtne2ps_pbh(hi, lo)));
-    }
-  }
+// The pair of bf16 at X (the one at X alone when LAST_HALF: an odd k's last, its partner zero).
+uint32_t pair_at(const uint16_t* x, bool last_half) {
+  if (last_half) return *x;
+  uint32_t v;
+  std::memcpy(&v, x, sizeof v);
+  return v;
 }
 
-// out[t][0..nr) (+)= sum over p < pairs of xb[t][p] . panel[p][0..nr), for t < MR. Named
-// accumulators: GCC spills an array of them.
+// out[t][0..nr) (+)= sum over the kc k of x[t][k] * panel[k][0..nr), for t < MR, token t's
+// activations at x + t * ldx. Named accumulators: GCC spills an array of them.
 template <int MR>
-void micro(const Pair* panel, const Pair* xb, int pairs, float* out, size_t ldo, int nr,
-           bool accumulate) {
+void micro(const Pair* panel, const uint16_t* x, size_t ldx, int kc, float* out, size_t ldo,
+           int nr, bool accumulate) {
   const __mmask16 m0 = first_lanes(nr), m1 = first_lanes(nr - 16);
 #define LOOM_ROWS(X) X(0) X(1) X(2) X(3) X(4) X(5) X(6) X(7) X(8) X(9) X(10) X(11)
 #define LOOM_DECL(i) [[maybe_unused]] __m512 c##i##a = _mm512_setzero_ps(), c##i##b = c##i##a;
@@ -125,7 +122,8 @@ void micro(const Pair* panel, const Pair* xb, int pairs, float* out, size_t ldo,
   }
 #define LOOM_STEP(i)                                                                     \
   if constexpr (MR > i) {                                                                \
-    const __m512bh a = as_bf16(_mm512_set1_epi32(static_cast<int>(xb[i * kPairs + p]))); \
+    const __m512bh a =                                                                   \
+        as_bf16(_mm512_set1_epi32(static_cast<int>(pair_at(x + i * ldx + 2 * p, half)))); \
     c##i##a = _mm512_dpbf16_ps(c##i##a, b0, a);                                          \
     c##i##b = _mm512_dpbf16_ps(c##i##b, b1, a);                                          \
   }
@@ -138,7 +136,16 @@ void micro(const Pair* panel, const Pair* xb, int pairs, float* out, size_t ldo,
   if (accumulate) {
     LOOM_ROWS(LOOM_LOAD)
   }
-  for (int p = 0; p < pairs; ++p) {
+  const int whole = kc / 2;
+  for (int p = 0; p < whole; ++p) {
+    constexpr bool half = false;
+    const __m512bh b0 = as_bf16(_mm512_load_si512(panel + p * kPanel));
+    const __m512bh b1 = as_bf16(_mm512_load_si512(panel + p * kPanel + 16));
+    LOOM_ROWS(LOOM_STEP)
+  }
+  if (kc % 2) {
+    const int p = whole;
+    constexpr bool half = true;
     const __m512bh b0 = as_bf16(_mm512_load_si512(panel + p * kPanel));
     const __m512bh b1 = as_bf16(_mm512_load_si512(panel + p * kPanel + 16));
     LOOM_ROWS(LOOM_STEP)
@@ -151,47 +158,52 @@ void micro(const Pair* panel, const Pair* xb, int pairs, float* out, size_t ldo,
 #undef LOOM_STORE
 }
 
-using Bf16Micro = void (*)(const Pair* panel, const Pair* xb, int pairs, float* out, size_t ldo,
-                           int nr, bool accumulate);
+using Bf16Micro = void (*)(const Pair* panel, const uint16_t* x, size_t ldx, int kc, float* out,
+                           size_t ldo, int nr, bool accumulate);
 constexpr Bf16Micro kMicro[kMr] = {micro<1>, micro<2>, micro<3>, micro<4>,  micro<5>,  micro<6>,
                                    micro<7>, micro<8>, micro<9>, micro<10>, micro<11>, micro<12>};
 
-// BLIS-style, as packed_gemm: W packed kNc rows x kKc k at a time and reused by every token, each
+// W packed one panel of 32 rows x kKc k at a time, used by every token before the next, each
 // output carried across the k blocks through OUT itself (one chain in k order).
-void gemm(const void* w, size_t ldw, const float* x, size_t ldx, int m, int k, float* out,
+void gemm(const void* w, size_t ldw, const uint16_t* x, size_t ldx, int m, int k, float* out,
           size_t ldo, int rows) {
   if (k == 0) {
     for (int t = 0; t < m; ++t) std::fill_n(out + t * ldo, rows, 0.0f);
     return;
   }
   const auto* wb = static_cast<const uint16_t*>(w);
-  alignas(64) Pair packed[kNc / kPanel][kPairs * kPanel];
-  alignas(64) Pair xb[kMr * kPairs];
-  for (int r0 = 0; r0 < rows; r0 += kNc) {
-    const int np = (std::min(kNc, rows - r0) + kPanel - 1) / kPanel;
-    for (int k0 = 0; k0 < k; k0 += kKc) {
-      const int kc = std::min(kKc, k - k0), pairs = (kc + 1) / 2;
-      for (int p = 0; p < np; ++p) {
-        const int r = r0 + p * kPanel;
-        pack(wb, ldw, r, std::min(kPanel, rows - r), k0, kc, packed[p]);
-      }
+  alignas(64) Pair packed[kPairs * kPanel];
+  for (int k0 = 0; k0 < k; k0 += kKc) {
+    const int kc = std::min(kKc, k - k0);
+    for (int r = 0; r < rows; r += kPanel) {
+      const int nr = std::min(kPanel, rows - r);
+      pack(wb, ldw, r, nr, k0, kc, packed);
       for (int t0 = 0; t0 < m; t0 += kMr) {
-        const int mr = std::min(kMr, m - t0);
-        convert(x + t0 * ldx + k0, ldx, mr, kc, xb);
-        for (int p = 0; p < np; ++p) {
-          const int r = r0 + p * kPanel;
-          kMicro[mr - 1](packed[p], xb, pairs, out + t0 * ldo + r, ldo, std::min(kPanel, rows - r),
-                         k0 > 0);
-        }
+        kMicro[std::min(kMr, m - t0) - 1](packed, x + t0 * ldx + k0, ldx, kc, out + t0 * ldo + r,
+                                          ldo, nr, k0 > 0);
       }
     }
   }
 }
 
+// N floats to bf16, rounded to nearest even (NaN stays NaN, quieted), as half.h's f32_to_bf16.
+void to_bf16(const float* x, uint16_t* out, size_t n) {
+  size_t i = 0;
+  for (; i + 32 <= n; i += 32) {
+    const __m512 lo = _mm512_loadu_ps(x + i), hi = _mm512_loadu_ps(x + i + 16);
+    _mm512_storeu_si512(out + i, std::bit_cast<__m512i>(_mm512_cvtne2ps_pbh(hi, lo)));
+  }
+  for (; i < n; ++i) out[i] = f32_to_bf16(x[i]);
+}
+
 }  // namespace
 
-Kernels::Gemm avx512_bf16_gemm() {
+Kernels::GemmBf16 avx512_bf16_gemm() {
   return gemm;
+}
+
+Kernels::ToBf16 avx512_to_bf16() {
+  return to_bf16;
 }
 
 }  // namespace loom::simd

@@ -8,6 +8,7 @@
 #pragma once
 
 #include <cstddef>
+#include <cstdint>
 
 #include "loom/config.h"
 #include "simd/cpu.h"
@@ -32,11 +33,16 @@ struct Kernels {
   ToF32 to_f32[3];
   float (*dot)(const float* a, const float* b, int n);     // the sum gemv computes for F32
   void (*axpy)(float a, const float* x, float* y, int n);  // y += a * x
-  // The prompt product of BF16 weights with the activations rounded to bf16 (to nearest even)
-  // and multiplied in pairs (AVX-512 BF16, vdpbf16ps), accumulated in fp32: twice the products
-  // an instruction of gemm[BF16], at the cost of the activations' 8-bit mantissas. Used only
-  // when asked for (SessionOptions::bf16_activations); null in sets without AVX-512 BF16.
-  Gemm gemm_bf16_acts = nullptr;  // (last: the sets' tables leave it out)
+  // The prompt product of BF16 weights with activations rounded to bf16 (X: bf16, LDX elements
+  // apart; to_bf16 rounds them) and multiplied in pairs (AVX-512 BF16, vdpbf16ps), accumulated in
+  // fp32: twice the products an instruction of gemm[BF16], at the cost of the activations' 8-bit
+  // mantissas. Used only when asked for (SessionOptions::bf16_activations); both null in sets
+  // without AVX-512 BF16.
+  using GemmBf16 = void (*)(const void* w, size_t ldw, const uint16_t* x, size_t ldx, int m, int k,
+                            float* out, size_t ldo, int rows);
+  using ToBf16 = void (*)(const float* src, uint16_t* dst, size_t n);  // half.h's f32_to_bf16
+  GemmBf16 gemm_bf16_acts = nullptr;  // (last: the sets' tables leave them out)
+  ToBf16 to_bf16 = nullptr;
 };
 
 const Kernels& kernels(Isa isa);
@@ -51,6 +57,7 @@ const Kernels& avx512_kernels();
 // The AVX-512 BF16 prompt gemm of BF16 weights and bf16-rounded activations (gemm_bf16_acts),
 // defined in its own translation unit; avx512_kernels() takes it only where cpuid reports
 // AVX-512 BF16, BW and VL.
-Kernels::Gemm avx512_bf16_gemm();
+Kernels::GemmBf16 avx512_bf16_gemm();
+Kernels::ToBf16 avx512_to_bf16();
 
 }  // namespace loom::simd

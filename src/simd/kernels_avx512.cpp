@@ -102,7 +102,10 @@ const Kernels& avx512_kernels() {
     s.gemm[static_cast<int>(DType::Q4_0)] = gemm<Q4>;
     s.gemm[static_cast<int>(DType::Q4_K)] = gemm<Q4K>;
     const CpuFeatures& f = cpu_features();
-    if (f.avx512bf16 && f.avx512bw && f.avx512vl) s.gemm_bf16_acts = avx512_bf16_gemm();
+    if (f.avx512bf16 && f.avx512bw && f.avx512vl) {
+      s.gemm_bf16_acts = avx512_bf16_gemm();
+      s.to_bf16 = avx512_to_bf16();
+    }
     return s;
   }();
   return k;
