@@ -46,16 +46,14 @@ struct Accuracy {
 
 Accuracy measure(const json& g, const loom::Model& model, loom::DType kv_type,
                  loom::Bf16Prompts prompts = loom::Bf16Prompts::Exact,
-                 std::vector<float>* logits = nullptr,
-                 bool greedy = true) {
+                 std::vector<float>* logits = nullptr, bool greedy = true) {
   const int vocab = model.config().vocab_size;
   Accuracy a;
   for (const json& c : g["cases"]) {
     SCOPED_TRACE(c["prompt"].get<std::string>());
     const auto ids = c["ids"].get<std::vector<int>>();
     loom::Session session(
-        model,
-        {.ctx_size = 512, .threads = 2, .kv_type = kv_type, .bf16_prompts = prompts});
+        model, {.ctx_size = 512, .threads = 2, .kv_type = kv_type, .bf16_prompts = prompts});
     const std::vector<float> all = session.prefill_all_logits(ids);
     if (logits) logits->insert(logits->end(), all.begin(), all.end());
     const size_t n = ids.size();
@@ -190,8 +188,9 @@ TEST_P(Golden, KvCacheTypes) {
 // golden/native-dtype-error.json) and under what a bf16 KV cache costs on it (0.22), but not the
 // tenfold margin fp32 sums alone would suggest: this random-weight checkpoint amplifies any
 // rounding of its activations, and every product's input is rounded. It is the default (Auto)
-// only where it is much faster (AMD Zen 4/5); the goldens above hold the Exact path. Bounds: kBf16ActsTol = 0.2 (measured plus a quarter, still under kBf16Tol and transformers'
-// 0.36) and argmax agreement at >= 97% of positions.
+// only where it is much faster (AMD Zen 4/5); the goldens above hold the Exact path. Bounds:
+// kBf16ActsTol = 0.2 (measured plus a quarter, still under kBf16Tol and transformers' 0.36) and
+// argmax agreement at >= 97% of positions.
 constexpr double kBf16ActsTol = 0.2;
 
 TEST_P(Golden, Bf16Activations) {

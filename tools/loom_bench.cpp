@@ -359,10 +359,10 @@ int run(const Args& a) {
       .version = LOOM_VERSION,
       .commit = LOOM_COMMIT,
       .cpu_info = cpu_model_name(),
-      .simd = std::string(loom::simd::cpu_summary()) +
-              (loom::ops::prompt_pass(a.bf16.value()) == loom::ops::Pass::PromptBf16Acts
-                   ? kBf16ActsNote
-                   : ""),
+      .simd =
+          std::string(loom::simd::cpu_summary()) +
+          (loom::ops::prompt_pass(a.bf16.value()) == loom::ops::Pass::PromptBf16Acts ? kBf16ActsNote
+                                                                                     : ""),
       .threads = threads};
   for (loom::DType t : kv_types) info.kv_types.push_back(loom::dtype_name(t));
   if (!a.no_bw) {

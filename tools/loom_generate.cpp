@@ -13,8 +13,8 @@
 #include <string>
 #include <vector>
 
-#include "chat_flags.h"
 #include "bf16_flags.h"
+#include "chat_flags.h"
 #include "cli_habits.h"
 #include "conversation.h"
 #include "loom/chat.h"

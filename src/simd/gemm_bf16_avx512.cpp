@@ -110,8 +110,8 @@ uint32_t pair_at(const uint16_t* x, bool last_half) {
 // out[t][0..nr) (+)= sum over the kc k of x[t][k] * panel[k][0..nr), for t < MR, token t's
 // activations at x + t * ldx. Named accumulators: GCC spills an array of them.
 template <int MR>
-void micro(const Pair* panel, const uint16_t* x, size_t ldx, int kc, float* out, size_t ldo,
-           int nr, bool accumulate) {
+void micro(const Pair* panel, const uint16_t* x, size_t ldx, int kc, float* out, size_t ldo, int nr,
+           bool accumulate) {
   const __mmask16 m0 = first_lanes(nr), m1 = first_lanes(nr - 16);
 #define LOOM_ROWS(X) X(0) X(1) X(2) X(3) X(4) X(5) X(6) X(7) X(8) X(9) X(10) X(11)
 #define LOOM_DECL(i) [[maybe_unused]] __m512 c##i##a = _mm512_setzero_ps(), c##i##b = c##i##a;
@@ -120,12 +120,12 @@ void micro(const Pair* panel, const uint16_t* x, size_t ldx, int kc, float* out,
     c##i##a = _mm512_maskz_loadu_ps(m0, out + i * ldo);      \
     c##i##b = _mm512_maskz_loadu_ps(m1, out + i * ldo + 16); \
   }
-#define LOOM_STEP(i)                                                                     \
-  if constexpr (MR > i) {                                                                \
-    const __m512bh a =                                                                   \
+#define LOOM_STEP(i)                                                                      \
+  if constexpr (MR > i) {                                                                 \
+    const __m512bh a =                                                                    \
         as_bf16(_mm512_set1_epi32(static_cast<int>(pair_at(x + i * ldx + 2 * p, half)))); \
-    c##i##a = _mm512_dpbf16_ps(c##i##a, b0, a);                                          \
-    c##i##b = _mm512_dpbf16_ps(c##i##b, b1, a);                                          \
+    c##i##a = _mm512_dpbf16_ps(c##i##a, b0, a);                                           \
+    c##i##b = _mm512_dpbf16_ps(c##i##b, b1, a);                                           \
   }
 #define LOOM_STORE(i)                                       \
   if constexpr (MR > i) {                                   \
