@@ -5,11 +5,14 @@
 #include <gtest/gtest.h>
 
 #include <algorithm>
+#include <atomic>
+#include <chrono>
 #include <cmath>
 #include <cstring>
 #include <fstream>
 #include <nlohmann/json.hpp>
 #include <set>
+#include <thread>
 
 #include "loom/loom.h"
 #include "support/error_of.h"
@@ -484,6 +487,58 @@ TEST(BatchGenerate, GeneratorSteppedByHand) {
               loom::generate_samples(e, prompt, 0, o);
             }).find("n must be >= 1"),
             std::string::npos);
+}
+
+}  // namespace
+
+namespace {
+
+// Two engines on one team: a pass waits while the team is taken, and passes run from two threads
+// at once give the bits each gives alone.
+TEST(ThreadTeam, PassesTakeTurns) {
+  const loom::Model& model = gqa_model();
+  const int vocab = model.config().vocab_size;
+  auto team = std::make_shared<loom::ThreadTeam>(2);
+  EXPECT_EQ(team->size(), 2);
+  const std::vector<int> a_ids = some_ids(60, vocab, 1), b_ids = some_ids(70, vocab, 2);
+  const std::vector<float> a_want = fresh(model, a_ids), b_want = fresh(model, b_ids);
+
+  loom::BatchEngine a(model, {.pool_tokens = 512, .team = team});
+  loom::BatchEngine b(model, {.pool_tokens = 512, .team = team});
+  EXPECT_EQ(a.threads(), 2);
+  auto rows_of = [](int seq, const std::vector<int>& ids) {
+    std::vector<loom::BatchRow> rows;
+    for (int t : ids) rows.push_back({seq, t, true});
+    return rows;
+  };
+  const int sa = a.add_sequence(), sb = b.add_sequence();
+  std::vector<float> a_got, b_got;
+  std::atomic<bool> a_done = false;
+  std::thread ta;
+  {
+    const std::unique_lock<std::mutex> held = team->acquire();
+    ta = std::thread([&] {
+      const std::span<const float> l = a.eval(rows_of(sa, a_ids));
+      a_got.assign(l.begin(), l.end());
+      a_done = true;
+    });
+    std::this_thread::sleep_for(std::chrono::milliseconds(200));
+    EXPECT_FALSE(a_done);  // waiting for the team
+  }
+  std::thread tb([&] {
+    const std::span<const float> l = b.eval(rows_of(sb, b_ids));
+    b_got.assign(l.begin(), l.end());
+  });
+  ta.join();
+  tb.join();
+  EXPECT_TRUE(same_bits(a_got, a_want));
+  EXPECT_TRUE(same_bits(b_got, b_want));
+
+  EXPECT_NE(loom::test::error_of([&] {
+              loom::Session(model, {.threads = 3, .team = team});
+            }).find("threads (3) differs from the size of the thread team given (2)"),
+            std::string::npos);
+  EXPECT_NE(loom::test::error_of([] { loom::ThreadTeam(-1); }).find("got -1"), std::string::npos);
 }
 
 }  // namespace

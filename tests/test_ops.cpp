@@ -20,7 +20,9 @@
 #include "ops/matmul.h"
 #include "ops/norm.h"
 #include "ops/rope.h"
+#include "ops/team.h"
 #include "simd/half.h"
+#include "support/error_of.h"
 #include "support/float_checks.h"
 #include "support/reference_attention.h"
 
@@ -269,6 +271,24 @@ INSTANTIATE_TEST_SUITE_P(DTypes, OpsByDType, ::testing::Values(DType::F32, DType
 
 // ---------------------------------------------------------------------------------------------
 // Element-wise ops
+
+// An op's loom::Error inside a pass's region comes back to the caller (the process goes on): a
+// product given too little scratch, on every thread of the team alike.
+TEST(Ops, ErrorsInsideARegionReachTheCaller) {
+  EXPECT_EQ(loom::test::error_of([] { loom::ops::region(3, [] { throw loom::Error("inside"); }); }),
+            "inside");
+  std::vector<uint8_t> w(64 * 64 * 34 / 32);
+  const loom::ops::MatRef q{loom::DType::Q8_0, 64, 64, w.data()};
+  std::vector<float> x(4 * 64, 1.0f), y(4 * 64);
+  std::vector<loom::quant::ActSpace> scratch(2);  // 4 rows need 8 blocks
+  const std::string e = loom::test::error_of([&] {
+    loom::ops::region(2, [&] {
+      loom::ops::matmul(x.data(), 4, q, y.data(), 2, loom::ops::Pass::Prompt, scratch);
+    });
+  });
+  EXPECT_NE(e.find("matmul: 2 blocks of scratch for 4 rows of 64 activations"), std::string::npos)
+      << e;
+}
 
 TEST(Ops, RmsnormMatchesReference) {
   std::mt19937 rng(3);

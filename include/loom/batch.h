@@ -15,6 +15,7 @@
 #include <span>
 
 #include "loom/model.h"
+#include "loom/threads.h"
 
 namespace loom {
 
@@ -23,9 +24,10 @@ struct BatchOptions {
   // BatchEngine::kBlockTokens); 0: the model's default context (SessionOptions::kDefaultMaxContext
   // capped by max_position_embeddings).
   int pool_tokens = 0;
-  DType kv_type = DType::F32;  // F32, F16 or BF16, as SessionOptions::kv_type
-  int threads = 0;             // 0: all cores OpenMP reports
-  int batch_size = 512;        // rows per forward pass: more are evaluated in several passes
+  DType kv_type = DType::F32;        // F32, F16 or BF16, as SessionOptions::kv_type
+  int threads = 0;                   // 0: all cores OpenMP reports (or the team's size)
+  std::shared_ptr<ThreadTeam> team;  // as SessionOptions::team
+  int batch_size = 512;              // rows per forward pass: more are evaluated in several passes
   // True: every row takes the prompt kernels' summation order, so a decode step alone gives the
   // bits it gives beside others. False: a pass of one row takes the decode kernels (faster per
   // lone step, different rounding), as Session::decode does.

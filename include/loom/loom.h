@@ -9,4 +9,5 @@
 #include "loom/perplexity.h"
 #include "loom/sampler.h"
 #include "loom/session.h"
+#include "loom/threads.h"
 #include "loom/tokenizer.h"

@@ -9,6 +9,7 @@
 #include <vector>
 
 #include "loom/model.h"
+#include "loom/threads.h"
 
 namespace loom {
 
@@ -17,7 +18,10 @@ struct SessionOptions {
   // kDefaultMaxContext. The KV cache holds all of them, except in layers with a sliding window,
   // whose cache is a ring of about window + batch_size positions at any context size.
   int ctx_size = 0;
-  int threads = 0;       // 0: all cores OpenMP reports
+  int threads = 0;  // 0: all cores OpenMP reports (or the team's size)
+  // A team shared with other sessions and engines: passes take turns on it (loom/threads.h), and
+  // threads (if not 0) must equal its size. Null: a team of its own.
+  std::shared_ptr<ThreadTeam> team;
   int batch_size = 512;  // prompt tokens evaluated per matrix-matrix pass
   // Element type of the KV cache: F32, F16 or BF16. The 16-bit types halve its memory and the
   // bytes attention reads at depth; keys and values are rounded to them (to nearest even) as they

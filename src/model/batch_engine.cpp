@@ -10,6 +10,7 @@
 #include "loom/session.h"
 #include "model/kv_pool.h"
 #include "model/llama.h"
+#include "model/thread_team.h"
 
 namespace loom {
 static_assert(BatchEngine::kBlockTokens == model::KvPool::kBlockTokens);
@@ -196,7 +197,7 @@ BatchEngine::BatchEngine(const Model& model, const BatchOptions& o) {
                          ? o.pool_tokens
                          : std::min(c.max_position_embeddings, SessionOptions::kDefaultMaxContext);
   const int blocks = (tokens + kBlockTokens - 1) / kBlockTokens;
-  const int threads = o.threads ? o.threads : omp_get_max_threads();
+  const int threads = model::team_threads(o.team, o.threads);
   s_ = std::make_unique<State>(model, o, blocks, threads);
 }
 
@@ -266,6 +267,7 @@ std::span<const float> BatchEngine::eval(std::span<const BatchRow> rows) {
   for (const BatchRow& r : rows) wanted += r.logits;
   st.logits.resize(wanted * vocab);
   float* out = st.logits.data();
+  const std::unique_lock<std::mutex> turn = model::team_turn(st.o.team);
   for (size_t done = 0; done < rows.size();) {
     const size_t n = std::min<size_t>(st.ws.batch, rows.size() - done);
     const std::span<const BatchRow> chunk = rows.subspan(done, n);

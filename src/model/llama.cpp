@@ -8,6 +8,7 @@
 #include "ops/matmul.h"
 #include "ops/norm.h"
 #include "ops/rope.h"
+#include "ops/team.h"
 
 namespace loom::model {
 
@@ -57,9 +58,8 @@ void forward(const detail::LoadedModel& m, Workspace& ws, const PassKv& kv, cons
 
   // One parallel region for the whole pass: every op below is collective (ops/team.h), run by
   // the whole team and ending on a barrier, so the threads stay the same team from the first op
-  // to the last, with no fork or join between them.
-#pragma omp parallel num_threads(nt)
-  {
+  // to the last, with no fork or join between them. An op's loom::Error comes back to the caller.
+  ops::region(nt, [&] {
     ops::gather_rows(w.embed, ids, n, ws.x.data(), nt);
 #pragma omp for schedule(static)
     for (int i = 0; i < n; ++i) {
@@ -124,7 +124,7 @@ void forward(const detail::LoadedModel& m, Workspace& ws, const PassKv& kv, cons
     ops::rmsnorm(ws.xn.data(), w.final_norm.data(), ws.xn.data(), rows.n_out, hidden,
                  c.rms_norm_eps, nt);
     ops::matmul(ws.xn.data(), rows.n_out, w.lm_head, logits, nt, pass, ws.xq);
-  }
+  });
 }
 
 }  // namespace loom::model

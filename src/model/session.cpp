@@ -11,6 +11,7 @@
 #include "model/kv_cache.h"
 #include "model/llama.h"
 #include "model/rope_freq.h"
+#include "model/thread_team.h"
 
 namespace loom {
 namespace {
@@ -31,6 +32,7 @@ struct Session::State {
   std::optional<model::DynamicRope> dynamic_rope;
   std::vector<float> logits;  // [vocab], the last evaluated row
   ops::Pass prompt_pass = ops::Pass::Prompt;
+  std::shared_ptr<ThreadTeam> team;            // whose turn each pass takes, if shared
   std::vector<ops::KvView> views;              // [n_layers]: each layer's whole cache
   std::vector<int> row_pos, row_seq, row_out;  // [batch] each: a pass's rows (model::PassRows)
 
@@ -82,6 +84,7 @@ struct Session::State {
     check(ids);
     const int vocab = m.config.vocab_size;
     // Dynamic RoPE: one call's frequencies for all its batches, as transformers' one forward.
+    const std::unique_lock<std::mutex> turn = model::team_turn(team);
     if (dynamic_rope && dynamic_rope->update(pos + static_cast<long>(ids.size()))) {
       ws.inv_freq = dynamic_rope->inv_freq();
     }
@@ -132,7 +135,7 @@ Session::Session(const Model& model, const SessionOptions& o) {
   const int ctx = o.ctx_size
                       ? o.ctx_size
                       : std::min(c.max_position_embeddings, SessionOptions::kDefaultMaxContext);
-  const int threads = o.threads ? o.threads : omp_get_max_threads();
+  const int threads = model::team_threads(o.team, o.threads);
   const int batch = std::min(o.batch_size, ctx);
   // Windowed layers hold a bounded ring (model/kv_cache.h), whatever the context.
   std::vector<int> slots = model::KvCache::layer_slots(c, ctx, batch);
@@ -150,6 +153,7 @@ Session::Session(const Model& model, const SessionOptions& o) {
   try {
     s_ = std::make_unique<State>(model, ctx, batch, threads, o.kv_type, std::move(slots));
     s_->prompt_pass = ops::prompt_pass(o.bf16_prompts);
+    s_->team = o.team;
   } catch (const std::bad_alloc&) {
     throw Error("cannot allocate a session with ctx_size " + std::to_string(ctx) + " (its " +
                 dtype_name(o.kv_type) + " KV cache alone needs " + gib(kv_bytes) +

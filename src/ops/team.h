@@ -11,6 +11,8 @@
 
 #include <omp.h>
 
+#include <exception>
+
 namespace loom::ops {
 
 template <class Body>
@@ -21,6 +23,26 @@ void collective(int threads, Body&& body) {
 #pragma omp parallel num_threads(threads)
     body();
   }
+}
+
+// One parallel region of THREADS threads running BODY (a forward pass), whose exceptions come back
+// to the caller: the first one thrown is rethrown after the region, instead of ending the process
+// as an exception leaving a region does. Ops throw only on conditions every thread of the team
+// sees alike (a scratch too small, checked before any barrier), so all threads leave together
+// and none waits at a barrier for one that threw.
+template <class Body>
+void region(int threads, Body&& body) {
+  std::exception_ptr error;
+#pragma omp parallel num_threads(threads)
+  {
+    try {
+      body();
+    } catch (...) {
+#pragma omp critical(loom_region_error)
+      if (!error) error = std::current_exception();
+    }
+  }
+  if (error) std::rethrow_exception(error);
 }
 
 }  // namespace loom::ops
