@@ -189,14 +189,17 @@ TEST(Batch, LogitsDoNotDependOnTheBatch) {
   EXPECT_TRUE(same_bits(got.logits, want.logits));
 }
 
-// The engine's rows take the prompt kernels: a sequence's logits are a Session's prefill_all_logits
-// bits, position for position (the same products, the same attention order).
-TEST(Batch, RowsEqualASessionsPrompt) {
-  const loom::Model& model = gqa_model();
+// Batch invariant, every row is summed as a decode step: a sequence's logits are a Session's
+// decode() bits, position for position, with the weights as stored and quantized.
+void expect_decode_bits(const loom::Model& model) {
   const int vocab = model.config().vocab_size;
   const std::vector<int> ids = some_ids(300, vocab);
   loom::Session session(model, {.ctx_size = 512, .threads = 2});
-  const std::vector<float> want = session.prefill_all_logits(ids);
+  std::vector<float> want;
+  for (int id : ids) {
+    const std::span<const float> l = session.decode(id);
+    want.insert(want.end(), l.begin(), l.end());
+  }
   loom::BatchEngine engine(model, {.pool_tokens = 1024, .threads = 2, .batch_size = 64});
   const int s = engine.add_sequence();
   std::vector<loom::BatchRow> rows;
@@ -204,20 +207,31 @@ TEST(Batch, RowsEqualASessionsPrompt) {
   EXPECT_TRUE(same_bits(engine.eval(rows), want));
 }
 
-// Without batch invariance a lone row takes the decode kernels: a Session's decode bits.
-TEST(Batch, VariantModeDecodesAsASession) {
+TEST(Batch, RowsEqualASessionsDecodeSteps) {
+  expect_decode_bits(gqa_model());
+  for (loom::DType q : {loom::DType::Q8_0, loom::DType::Q4_0, loom::DType::Q4_K}) {
+    SCOPED_TRACE(loom::dtype_name(q));
+    expect_decode_bits(loom::Model::load(kShared + "/fixtures/llama2-gqa-bf16", {.quantize = q}));
+  }
+}
+
+// Without batch invariance a pass of more than 16 rows takes the prompt kernels (a Session's
+// prefill bits), and a smaller one the decode kernels (a Session's decode bits).
+TEST(Batch, VariantModeTakesPromptKernelsForLargePasses) {
   const loom::Model& model = gqa_model();
-  const std::vector<int> ids = some_ids(20, model.config().vocab_size);
+  const int vocab = model.config().vocab_size;
+  const std::vector<int> ids = some_ids(40, vocab);
   loom::Session session(model, {.ctx_size = 64, .threads = 2});
-  session.prefill(std::span(ids).first(19));
-  const std::span<const float> want = session.decode(ids[19]);
-  loom::BatchEngine engine(model, {.pool_tokens = 256, .threads = 2, .batch_invariant = false});
+  const std::vector<float> prefill = session.prefill_all_logits(std::span(ids).first(39));
+  const std::span<const float> step = session.decode(ids[39]);
+  loom::BatchEngine engine(
+      model, {.pool_tokens = 256, .threads = 2, .batch_size = 39, .batch_invariant = false});
   const int s = engine.add_sequence();
   std::vector<loom::BatchRow> rows;
-  for (int i = 0; i < 19; ++i) rows.push_back({s, ids[i], false});
-  engine.eval(rows);
-  const loom::BatchRow last{s, ids[19], true};
-  EXPECT_TRUE(same_bits(engine.eval(std::span(&last, 1)), want));
+  for (int i = 0; i < 39; ++i) rows.push_back({s, ids[i], true});
+  EXPECT_TRUE(same_bits(engine.eval(rows), prefill));
+  const loom::BatchRow last{s, ids[39], true};
+  EXPECT_TRUE(same_bits(engine.eval(std::span(&last, 1)), step));
 }
 
 // Logits of TOKENS evaluated from scratch in a fresh engine: [tokens, vocab].

@@ -6,8 +6,9 @@
 //
 // Batch invariance: a row's logits depend only on its sequence's tokens. Not on the other rows
 // of the pass, their number or sequences, the chunks its prompt was evaluated in, nor the thread
-// count: every row's products are summed in the prompt kernels' fixed order, a lone decode step's
-// included (BatchOptions::batch_invariant). Tested bit for bit (tests/test_batch.cpp).
+// count: every row's products are summed as a lone decode step sums them (Session::decode's
+// bits), W read once for all rows of a pass (BatchOptions::batch_invariant). Tested bit for bit
+// (tests/test_batch.cpp).
 #pragma once
 
 #include <cstddef>
@@ -28,11 +29,12 @@ struct BatchOptions {
   int threads = 0;                   // 0: all cores OpenMP reports (or the team's size)
   std::shared_ptr<ThreadTeam> team;  // as SessionOptions::team
   int batch_size = 512;              // rows per forward pass: more are evaluated in several passes
-  // True: every row takes the prompt kernels' summation order, so a decode step alone gives the
-  // bits it gives beside others. False: a pass of one row takes the decode kernels (faster per
-  // lone step, different rounding), as Session::decode does.
+  // True: every row is summed as a decode step is, so a sequence gets the same bits alone or
+  // beside others, however its prompt is chunked. False: passes of more than 16 rows take the
+  // prompt kernels (prompts evaluate faster; their rows round differently from a decode step's),
+  // as Session::prefill does. docs/performance.md measures the difference.
   bool batch_invariant = true;
-  Bf16Prompts bf16_prompts = Bf16Prompts::Auto;  // as SessionOptions::bf16_prompts
+  Bf16Prompts bf16_prompts = Bf16Prompts::Auto;  // for passes that take the prompt kernels
 };
 
 // One row of a pass: the next token of sequence SEQ (at its next position). LOGITS: whether the

@@ -17,6 +17,9 @@ static_assert(BatchEngine::kBlockTokens == model::KvPool::kBlockTokens);
 
 namespace {
 constexpr int kMaxThreads = 4096;
+// Passes of at most this many rows take the decode kernels even when not batch invariant: the
+// prompt kernels pack W for every call, which only pays over many rows.
+constexpr int kSmallPass = 16;
 
 // One sequence: its tokens and the blocks holding their keys and values, in position order.
 struct Sequence {
@@ -161,8 +164,9 @@ struct BatchEngine::State {
     for (int l = 0; l < m.config.n_layers; ++l) {
       for (int j = 0; j < ns; ++j) views[l * ns + j] = pool.view(l, seqs[local[j]]->blocks.data());
     }
-    ops::Pass p = prompt_pass;
-    if (!o.batch_invariant && n == 1) p = ops::Pass::Decode;
+    // Invariant: every row summed as a lone decode step is. Otherwise large passes take the
+    // prompt kernels (faster per row there, rounding differently).
+    const ops::Pass p = o.batch_invariant || n <= kSmallPass ? ops::Pass::Decode : prompt_pass;
     const model::PassRows pr{ids.data(), pos.data(), seq.data(),
                              n,          out.data(), static_cast<int>(out.size())};
     model::forward(m, ws, model::PassKv{views.data(), ns, pool.type()}, pr, out_logits, p);

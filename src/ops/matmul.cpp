@@ -43,13 +43,37 @@ int row_align(Pass pass) {
   return pass == Pass::Decode ? 4 : 32;
 }
 
-}  // namespace
-
 // Blocks of scratch that hold M rows of K activations rounded to bf16.
 size_t bf16_blocks(int m, int k) {
   return (static_cast<size_t>(m) * k * sizeof(uint16_t) + sizeof(quant::ActSpace) - 1) /
          sizeof(quant::ActSpace);
 }
+
+// Rows R0 .. R1 of P for the M tokens of X as decode steps: each output the gemv's sum, so a
+// token's results do not depend on the others. W is read from memory once: a tile of rows (about
+// 64 KiB, whole gemv tiles of 4) serves every token from cache before the next.
+void decode_rows(const Product& p, const float* x, int m, int r0, int r1, quant::ActSpace* xq,
+                 int nb, const simd::Kernels& k, const simd::QuantKernels& qk) {
+  const MatRef& w = p.w;
+  const int tile =
+      m == 1 ? r1 - r0
+             : std::max<int>(4, static_cast<int>((64 << 10) / row_bytes(w.dtype, w.cols)) / 4 * 4);
+  for (int s0 = r0; s0 < r1; s0 += tile) {
+    const int s1 = std::min(r1, s0 + tile);
+    for (int t = 0; t < m; ++t) {
+      float* y = p.y + static_cast<size_t>(t) * w.rows + s0;
+      if (is_quantized(w.dtype)) {
+        const quant::ActBlocks xt = quant::act_blocks(xq + static_cast<size_t>(t) * nb, nb);
+        qk.gemv[simd::quant_slot(w.dtype)](w.row(s0), nb, xt, nb, y, s1 - s0);
+      } else {
+        k.gemv[static_cast<int>(w.dtype)](w.row(s0), w.cols, x + static_cast<size_t>(t) * w.cols,
+                                          w.cols, y, s1 - s0);
+      }
+    }
+  }
+}
+
+}  // namespace
 
 Pass prompt_pass(Bf16Prompts choice) {
   const bool acts = choice == Bf16Prompts::Bf16Activations ||
@@ -89,7 +113,6 @@ void matmul_group(const float* x, int m, std::span<const Product> products, int 
     throw Error("matmul: " + std::to_string(scratch.size()) + " blocks of scratch for " +
                 std::to_string(m) + " rows of " + std::to_string(cols) + " activations");
   }
-  const quant::ActBlocks xq = quant::act_blocks(scratch.data(), nb);
   auto* xb = reinterpret_cast<uint16_t*>(scratch.data() + quant_room);
 
   collective(static_cast<int>(std::clamp<long>(units, 1, threads)), [&] {
@@ -129,13 +152,11 @@ void matmul_group(const float* x, int m, std::span<const Product> products, int 
       const MatRef& w = p.w;
       const int r0 = first * per_chunk * align;
       const int r1 = std::min(w.rows, r0 + per_chunk * align);
-      if (int8_product(p, pass, qk) && pass == Pass::Decode) {
-        qk.gemv[simd::quant_slot(w.dtype)](w.row(r0), nb, xq, nb, p.y + r0, r1 - r0);
+      if (pass == Pass::Decode) {
+        decode_rows(p, x, m, r0, r1, scratch.data(), nb, k, qk);
       } else if (int8_product(p, pass, qk)) {
         qk.gemm[simd::quant_slot(w.dtype)](w.row(r0), nb, scratch.data(), nb, m, p.y + r0, w.rows,
                                            r1 - r0);
-      } else if (pass == Pass::Decode) {
-        k.gemv[static_cast<int>(w.dtype)](w.row(r0), w.cols, x, w.cols, p.y + r0, r1 - r0);
       } else if (bf16_product(p, pass, k)) {
         k.gemm_bf16_acts(w.row(r0), w.cols, xb, w.cols, m, w.cols, p.y + r0, w.rows, r1 - r0);
       } else {
