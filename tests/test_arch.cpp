@@ -17,6 +17,7 @@
 #include "loom/loom.h"
 #include "model/arch.h"
 #include "model/loaded_model.h"
+#include "model/synthetic.h"
 #include "support/checkpoint_writer.h"
 #include "support/error_of.h"
 
@@ -219,7 +220,7 @@ TEST(ArchLoad, BindsEachArchitecturesTensors) {
   const Folder qwen2("qwen2", "Qwen2ForCausalLM", kQkvBiases, zeros);
   const loom::Model m2 = loom::Model::load(qwen2.dir());
   EXPECT_EQ(m2.config().arch, Arch::Qwen2);
-  const loom::model::LayerWeights& l2 = m2.internal().weights.layers[4];
+  const loom::model::LayerWeights& l2 = loom::detail::loaded(m2).weights.layers[4];
   EXPECT_EQ(l2.q_bias.size(), 64u);
   EXPECT_EQ(l2.k_bias.size(), 32u);
   EXPECT_EQ(l2.v_bias.size(), 32u);
@@ -233,8 +234,8 @@ TEST(ArchLoad, BindsEachArchitecturesTensors) {
                      [](json& c) { c["head_dim"] = kHeadDim; });
   const loom::Model m3 = loom::Model::load(qwen3.dir());
   EXPECT_EQ(m3.config().arch, Arch::Qwen3);
-  EXPECT_EQ(m3.internal().weights.layers[0].q_norm.size(), 8u);
-  EXPECT_TRUE(m3.internal().weights.layers[0].q_bias.empty());
+  EXPECT_EQ(loom::detail::loaded(m3).weights.layers[0].q_norm.size(), 8u);
+  EXPECT_TRUE(loom::detail::loaded(m3).weights.layers[0].q_bias.empty());
   EXPECT_EQ(m3.n_params(), llama.n_params() + kLayers * 16);
 }
 
@@ -430,7 +431,7 @@ TEST(ArchLoad, QuantizedCacheOfEachArchitecture) {
 // matrices and two norms of 896, then the tied 151936x896 embedding and the final norm.
 TEST(Synthetic, KnownShapesHaveTheirModelsParameterCounts) {
   auto count = [](const std::string& name) {
-    const loom::ModelConfig c = loom::Model::known_shape(name);
+    const loom::ModelConfig c = loom::model::known_shape(name);
     const size_t embed = static_cast<size_t>(c.vocab_size) * c.hidden_size;
     return std::pair{embed * (c.tie_word_embeddings ? 1 : 2) + c.hidden_size +
                          c.n_layers * loom::model::layer_params(c),
@@ -444,18 +445,18 @@ TEST(Synthetic, KnownShapesHaveTheirModelsParameterCounts) {
   EXPECT_EQ(count("qwen3-1.7b").first, size_t{1720574976});
   EXPECT_EQ(count("tinyllama-1.1b").first, size_t{1100048384});
 
-  const loom::ModelConfig q = loom::Model::known_shape("qwen3-0.6b");
+  const loom::ModelConfig q = loom::model::known_shape("qwen3-0.6b");
   EXPECT_EQ(q.arch, Arch::Qwen3);
   EXPECT_EQ(q.head_dim, 128);
   EXPECT_EQ(q.q_dim(), 2048);
   EXPECT_TRUE(q.qk_norm && q.tie_word_embeddings);
-  const loom::ModelConfig l = loom::Model::known_shape("llama3.2-1b");
+  const loom::ModelConfig l = loom::model::known_shape("llama3.2-1b");
   EXPECT_EQ(l.rope.scaling, loom::RopeScalingType::Llama3);
   EXPECT_EQ(l.rope.factor, 32.0f);
   EXPECT_EQ(l.rope.original_max_position, 8192);
   EXPECT_EQ(l.max_position_embeddings, 131072);
   EXPECT_EQ(l.eos_token_ids, (std::vector<int>{128001, 128008, 128009}));
-  EXPECT_THAT(error_of([] { loom::Model::known_shape("qwen9"); }),
+  EXPECT_THAT(error_of([] { loom::model::known_shape("qwen9"); }),
               AllOf(HasSubstr("'qwen9'"), HasSubstr("qwen2.5-0.5b"), HasSubstr("qwen3-0.6b"),
                     HasSubstr("llama3.2-1b")));
 }
@@ -467,7 +468,7 @@ class KnownShape : public ::testing::TestWithParam<const char*> {};
 // logits, as stored and quantized.
 TEST_P(KnownShape, RunsAsStoredAndQuantized) {
   const std::string name = GetParam();
-  loom::ModelConfig c = loom::Model::known_shape(name);
+  loom::ModelConfig c = loom::model::known_shape(name);
   c.n_layers = 2;
   if (name.ends_with("3b") || name.ends_with("1.5b") || name.ends_with("1.7b")) {
     c.n_layers = 1;
@@ -475,13 +476,13 @@ TEST_P(KnownShape, RunsAsStoredAndQuantized) {
   }
   for (const std::optional<DType> q : {std::optional<DType>(), std::optional(DType::Q4_0)}) {
     SCOPED_TRACE(q ? loom::dtype_name(*q) : "bf16");
-    const loom::Model m = loom::Model::synthetic(c, DType::BF16, 3, {.quantize = q});
+    const loom::Model m = loom::model::synthetic_model(c, DType::BF16, 3, {.quantize = q});
     EXPECT_EQ(m.config().arch, c.arch);
     EXPECT_EQ(m.config().model_type, loom::arch_name(c.arch));
     const size_t embed = static_cast<size_t>(c.vocab_size) * c.hidden_size;
     EXPECT_EQ(m.n_params(), embed * (c.tie_word_embeddings ? 1 : 2) + c.hidden_size +
                                 c.n_layers * loom::model::layer_params(c));
-    const loom::model::LayerWeights& l = m.internal().weights.layers.back();
+    const loom::model::LayerWeights& l = loom::detail::loaded(m).weights.layers.back();
     EXPECT_EQ(l.q_bias.size(), c.attention_bias ? static_cast<size_t>(c.q_dim()) : 0u);
     EXPECT_EQ(l.q_norm.size(), c.qk_norm ? static_cast<size_t>(c.head_dim) : 0u);
     if (q) {

@@ -15,6 +15,7 @@
 #include <thread>
 
 #include "loom/loom.h"
+#include "support/checkpoint_writer.h"
 #include "support/error_of.h"
 
 namespace {
@@ -107,7 +108,8 @@ int argmax(std::span<const float> row) {
 }
 
 Trace alone(const loom::Model& model, const std::vector<int>& prompt, int steps, int threads) {
-  loom::BatchEngine engine(model, {.pool_tokens = 1024, .threads = threads});
+  loom::BatchEngine engine(model,
+                           {.pool_tokens = 1024, .threads = threads, .batch_invariant = true});
   const int s = engine.add_sequence();
   std::vector<loom::BatchRow> rows;
   for (size_t i = 0; i < prompt.size(); ++i) rows.push_back({s, prompt[i], i + 1 == prompt.size()});
@@ -133,7 +135,8 @@ TEST(Batch, LogitsDoNotDependOnTheBatch) {
   const int steps = 10;
   const Trace want = alone(model, prompt, steps, 2);
 
-  loom::BatchEngine engine(model, {.pool_tokens = 8192, .threads = 1, .batch_size = 5});
+  loom::BatchEngine engine(
+      model, {.pool_tokens = 8192, .threads = 1, .batch_size = 5, .batch_invariant = true});
   struct Other {
     int seq;
     std::vector<int> prompt;
@@ -200,7 +203,8 @@ void expect_decode_bits(const loom::Model& model) {
     const std::span<const float> l = session.decode(id);
     want.insert(want.end(), l.begin(), l.end());
   }
-  loom::BatchEngine engine(model, {.pool_tokens = 1024, .threads = 2, .batch_size = 64});
+  loom::BatchEngine engine(
+      model, {.pool_tokens = 1024, .threads = 2, .batch_size = 64, .batch_invariant = true});
   const int s = engine.add_sequence();
   std::vector<loom::BatchRow> rows;
   for (int id : ids) rows.push_back({s, id, true});
@@ -215,8 +219,8 @@ TEST(Batch, RowsEqualASessionsDecodeSteps) {
   }
 }
 
-// Without batch invariance a pass of more than 16 rows takes the prompt kernels (a Session's
-// prefill bits), and a smaller one the decode kernels (a Session's decode bits).
+// Without batch invariance a pass of more than 2 rows (float weights) takes the prompt kernels (a
+// Session's prefill bits), and a smaller one the decode kernels (a Session's decode bits).
 TEST(Batch, VariantModeTakesPromptKernelsForLargePasses) {
   const loom::Model& model = gqa_model();
   const int vocab = model.config().vocab_size;
@@ -236,7 +240,7 @@ TEST(Batch, VariantModeTakesPromptKernelsForLargePasses) {
 
 // Logits of TOKENS evaluated from scratch in a fresh engine: [tokens, vocab].
 std::vector<float> fresh(const loom::Model& model, const std::vector<int>& tokens) {
-  loom::BatchEngine engine(model, {.pool_tokens = 2048, .threads = 2});
+  loom::BatchEngine engine(model, {.pool_tokens = 2048, .threads = 2, .batch_invariant = true});
   const int s = engine.add_sequence();
   std::vector<loom::BatchRow> rows;
   for (int t : tokens) rows.push_back({s, t, true});
@@ -251,7 +255,7 @@ TEST(Batch, ForksShareThePromptAndCopyOnWrite) {
   const loom::Model& model = gqa_model();
   const int vocab = model.config().vocab_size;
   const std::vector<int> prompt = some_ids(300, vocab);
-  loom::BatchEngine engine(model, {.pool_tokens = 2048, .threads = 2});
+  loom::BatchEngine engine(model, {.pool_tokens = 2048, .threads = 2, .batch_invariant = true});
   const int parent = engine.add_sequence();
   std::vector<loom::BatchRow> rows;
   for (int t : prompt) rows.push_back({parent, t, false});
@@ -292,7 +296,7 @@ TEST(Batch, ReusesAPrefixAcrossSequences) {
   const loom::Model& model = gqa_model();
   const int vocab = model.config().vocab_size;
   const std::vector<int> first = some_ids(600, vocab);
-  loom::BatchEngine engine(model, {.pool_tokens = 1024, .threads = 2});
+  loom::BatchEngine engine(model, {.pool_tokens = 1024, .threads = 2, .batch_invariant = true});
   const int a = engine.add_sequence();
   std::vector<loom::BatchRow> rows;
   for (int t : first) rows.push_back({a, t, false});
@@ -325,7 +329,7 @@ TEST(Batch, ReusesAPrefixAcrossSequences) {
 TEST(Batch, BadInputIsAnErrorAndChangesNothing) {
   const loom::Model& model = gqa_model();
   const int vocab = model.config().vocab_size;
-  loom::BatchEngine engine(model, {.pool_tokens = 512, .threads = 2});
+  loom::BatchEngine engine(model, {.pool_tokens = 512, .threads = 2, .batch_invariant = true});
   const int s = engine.add_sequence();
   const loom::BatchRow unknown{s + 5, 1, true};
   EXPECT_NE(loom::test::error_of([&] {
@@ -376,7 +380,7 @@ TEST(Batch, TruncateThenContinue) {
   const loom::Model& model = gqa_model();
   const int vocab = model.config().vocab_size;
   std::vector<int> ids = some_ids(280, vocab);
-  loom::BatchEngine engine(model, {.pool_tokens = 1024, .threads = 2});
+  loom::BatchEngine engine(model, {.pool_tokens = 1024, .threads = 2, .batch_invariant = true});
   const int s = engine.add_sequence();
   std::vector<loom::BatchRow> rows;
   for (int t : ids) rows.push_back({s, t, false});
@@ -413,7 +417,7 @@ TEST(BatchGenerate, SamplesEqualLoneRequestsWithTheirSeeds) {
   loom::GenerateOptions o{.max_tokens = 40, .top_logprobs = 2};
   o.sampling.temperature = 1.0f;
   o.sampling.seed = 77;
-  loom::BatchEngine engine(model, {.pool_tokens = 4096, .threads = 2});
+  loom::BatchEngine engine(model, {.pool_tokens = 4096, .threads = 2, .batch_invariant = true});
   const std::vector<loom::GenerateResult> got = loom::generate_samples(engine, prompt, 8, o);
   ASSERT_EQ(got.size(), 8u);
   EXPECT_EQ(engine.usage().used_blocks, 0);  // all removed
@@ -421,7 +425,7 @@ TEST(BatchGenerate, SamplesEqualLoneRequestsWithTheirSeeds) {
   for (int i = 0; i < 8; ++i) {
     loom::GenerateOptions lone = o;
     lone.sampling.seed = 77 + i;
-    loom::BatchEngine alone(model, {.pool_tokens = 1024, .threads = 1});
+    loom::BatchEngine alone(model, {.pool_tokens = 1024, .threads = 1, .batch_invariant = true});
     const loom::GenerateResult want = loom::generate_samples(alone, prompt, 1, lone)[0];
     EXPECT_EQ(got[i].ids, want.ids) << "sample " << i;
     EXPECT_EQ(got[i].text, want.text) << "sample " << i;
@@ -442,7 +446,7 @@ TEST(BatchGenerate, GreedyMatchesASession) {
   loom::GenerateOptions o{.max_tokens = 30, .sampling = loom::SamplerParams::greedy()};
   loom::Session session(model, {.threads = 2});
   const loom::GenerateResult want = loom::generate(session, prompt, o);
-  loom::BatchEngine engine(model, {.pool_tokens = 1024, .threads = 2});
+  loom::BatchEngine engine(model, {.pool_tokens = 1024, .threads = 2, .batch_invariant = true});
   for (const loom::GenerateResult& r : loom::generate_samples(engine, prompt, 3, o)) {
     EXPECT_EQ(r.ids, want.ids);
     EXPECT_EQ(r.text, want.text);
@@ -497,7 +501,7 @@ TEST(BatchGenerate, GeneratorSteppedByHand) {
   EXPECT_NE(loom::test::error_of([&] { g.step(l); }).find("after generation ended"),
             std::string::npos);
   EXPECT_NE(loom::test::error_of([&] {
-              loom::BatchEngine e(model, {.pool_tokens = 256});
+              loom::BatchEngine e(model, {.pool_tokens = 256, .batch_invariant = true});
               loom::generate_samples(e, prompt, 0, o);
             }).find("n must be >= 1"),
             std::string::npos);
@@ -517,8 +521,8 @@ TEST(ThreadTeam, PassesTakeTurns) {
   const std::vector<int> a_ids = some_ids(60, vocab, 1), b_ids = some_ids(70, vocab, 2);
   const std::vector<float> a_want = fresh(model, a_ids), b_want = fresh(model, b_ids);
 
-  loom::BatchEngine a(model, {.pool_tokens = 512, .team = team});
-  loom::BatchEngine b(model, {.pool_tokens = 512, .team = team});
+  loom::BatchEngine a(model, {.pool_tokens = 512, .team = team, .batch_invariant = true});
+  loom::BatchEngine b(model, {.pool_tokens = 512, .team = team, .batch_invariant = true});
   EXPECT_EQ(a.threads(), 2);
   auto rows_of = [](int seq, const std::vector<int>& ids) {
     std::vector<loom::BatchRow> rows;
@@ -553,6 +557,60 @@ TEST(ThreadTeam, PassesTakeTurns) {
             }).find("threads (3) differs from the size of the thread team given (2)"),
             std::string::npos);
   EXPECT_NE(loom::test::error_of([] { loom::ThreadTeam(-1); }).find("got -1"), std::string::npos);
+}
+
+}  // namespace
+
+namespace {
+
+// A sliding window in every layer (stories260K as Mistral, window 100): blocks wholly before the
+// window go back to the pool as a sequence grows, and its logits stay a Session's decode bits
+// (whose cache is a ring of the window).
+TEST(Batch, SlidingWindowBoundsThePool) {
+  loom::test::TempDir dir;
+  const std::filesystem::path stories = kShared + "/models/stories260K";
+  for (const auto& e : std::filesystem::directory_iterator(stories)) {
+    if (e.path().filename() != "config.json") {
+      std::filesystem::create_symlink(e.path(), dir.path() / e.path().filename());
+    }
+  }
+  loom::test::json c = loom::test::read_json(stories / "config.json");
+  c["model_type"] = "mistral";
+  c["architectures"] = {"MistralForCausalLM"};
+  c["sliding_window"] = 100;
+  c["max_position_embeddings"] = 2048;
+  loom::test::write_json(dir.path() / "config.json", c);
+  const loom::Model model = loom::Model::load(dir.path());
+  const int vocab = model.config().vocab_size;
+  const std::vector<int> ids = some_ids(900, vocab);
+
+  loom::Session session(model, {.ctx_size = 1024, .threads = 2});
+  std::vector<float> want;
+  for (int id : ids) {
+    const std::span<const float> l = session.decode(id);
+    want.insert(want.end(), l.begin(), l.end());
+  }
+  loom::BatchEngine engine(model, {.pool_tokens = 1024, .threads = 2, .batch_invariant = true});
+  const int s = engine.add_sequence();
+  std::vector<float> got;
+  int most = 0;
+  for (size_t at = 0; at < ids.size(); at += 50) {  // in chunks, watching the pool
+    std::vector<loom::BatchRow> rows;
+    for (size_t i = at; i < at + 50; ++i) rows.push_back({s, ids[i], true});
+    const std::span<const float> l = engine.eval(rows);
+    got.insert(got.end(), l.begin(), l.end());
+    most = std::max(most, engine.usage().used_blocks);
+  }
+  EXPECT_TRUE(same_bits(got, want));
+  // Positions 801..899 attend back to 801 at most: blocks 3 (768..) on.
+  EXPECT_EQ(engine.usage().used_blocks, 1);
+  EXPECT_LE(most, 2);
+  EXPECT_NE(loom::test::error_of([&] { engine.truncate(s, 700); })
+                .find("position 601, which the next token attends to in its sliding window, is "
+                      "no longer held"),
+            std::string::npos);
+  engine.truncate(s, 880);  // needs 781 on: still held
+  EXPECT_EQ(engine.position(s), 880);
 }
 
 }  // namespace

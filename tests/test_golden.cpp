@@ -198,7 +198,7 @@ TEST_P(Golden, Bf16Activations) {
   const json g = read_json(kShared + "/fixtures/golden/" + gc.golden);
   const loom::Model model = loom::Model::load(gc.model);
   const bool applies = loom::simd::kernels().gemm_bf16_acts != nullptr &&
-                       model.internal().weights.layers[0].wq.dtype == loom::DType::BF16;
+                       loom::detail::loaded(model).weights.layers[0].wq.dtype == loom::DType::BF16;
   std::vector<float> exact, fast, automatic;
   measure(g, model, loom::DType::F32, loom::Bf16Prompts::Exact, &exact, false);
   const Accuracy a =

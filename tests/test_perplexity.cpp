@@ -12,7 +12,9 @@
 #include <string>
 #include <vector>
 
+#include "load_flags.h"
 #include "loom/loom.h"
+#include "model/synthetic.h"
 #include "support/checkpoint_writer.h"
 #include "support/error_of.h"
 #include "support/run_binary.h"
@@ -212,8 +214,7 @@ TEST(Perplexity, QuantizedAndHalfKvWithinBoundsOfTransformers) {
   };
   for (const Variant& v : variants) {
     SCOPED_TRACE(v.name);
-    const loom::Model m =
-        loom::Model::load(kModel, loom::LoadOptions::from_quantize_flag(v.quantize));
+    const loom::Model m = loom::Model::load(kModel, loom::tools::quantize_flag(v.quantize));
     const loom::PerplexityResult r = measure(m, 512, v.kv);
     std::printf("[ ppl ] %s ctx 512: %.6f (%+.3f%% of transformers' fp32 %.6f)\n", v.name,
                 r.perplexity, 100 * (r.perplexity / ref - 1), ref);
@@ -243,7 +244,7 @@ TEST(Perplexity, InvalidInputIsAClearError) {
 
   loom::ModelConfig c = model().config();
   c.bos_token_id = -1;
-  const loom::Model no_bos = loom::Model::synthetic(c, loom::DType::F32);
+  const loom::Model no_bos = loom::model::synthetic_model(c, loom::DType::F32);
   loom::Session t(no_bos, {.ctx_size = 64, .threads = 1});
   EXPECT_THAT(error_of([&] { loom::perplexity(t, ids, 64); }), HasSubstr("no BOS token"));
 }

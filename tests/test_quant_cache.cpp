@@ -19,9 +19,11 @@
 #include <vector>
 
 #include "io/checksum.h"
+#include "load_flags.h"
 #include "loom/loom.h"
 #include "model/load_quantized.h"
 #include "model/loaded_model.h"
+#include "model/synthetic.h"
 #include "support/checkpoint_writer.h"
 
 namespace {
@@ -156,7 +158,7 @@ TEST_F(QuantCacheTest, WrittenThenMappedWithIdenticalLogits) {
   EXPECT_EQ(q2.kept, q1.kept);
   EXPECT_THAT(log_of(second), HasSubstr("used " + path.string()));
   // The views point into the mapping, each matrix on a cache line; nothing was quantized.
-  const loom::detail::LoadedModel& in = second.internal();
+  const loom::detail::LoadedModel& in = loom::detail::loaded(second);
   ASSERT_TRUE(in.quant_cache.has_value());
   EXPECT_EQ(in.quantized.size(), 0u);
   const uint8_t* begin = in.quant_cache->data();
@@ -182,8 +184,9 @@ TEST_F(QuantCacheTest, DamagedMatrixIsNamedAndRebuilt) {
     loom::Model::load(folder.dir(), cached(DType::Q4_0));  // writes it
     const loom::Model m = loom::Model::load(folder.dir(), cached(DType::Q4_0));
     ASSERT_EQ(m.quantization().source, QuantSource::CacheFile);
-    const auto* up = static_cast<const uint8_t*>(m.internal().weights.layers[2].w_up.data);
-    at = static_cast<size_t>(up - m.internal().quant_cache->data()) + 100;
+    const auto* up =
+        static_cast<const uint8_t*>(loom::detail::loaded(m).weights.layers[2].w_up.data);
+    at = static_cast<size_t>(up - loom::detail::loaded(m).quant_cache->data()) + 100;
   }
   std::string bytes = read_bytes(path);
   bytes[at] = static_cast<char>(bytes[at] ^ 0x10);
@@ -305,7 +308,7 @@ TEST_F(QuantCacheTest, EachTypeHasItsOwnFile) {
     EXPECT_EQ(m.quantization().source, QuantSource::CacheFile) << log_of(m);
     EXPECT_EQ(m.quantization().cache_file,
               folder / (std::string("loom-") + loom::dtype_name(t) + ".cache"));
-    EXPECT_EQ(m.internal().weights.layers[0].wq.dtype, t);
+    EXPECT_EQ(loom::detail::loaded(m).weights.layers[0].wq.dtype, t);
   }
 }
 
@@ -394,7 +397,7 @@ TEST_F(QuantCacheTest, ExplicitPath) {
   TempDir elsewhere;
   const fs::path path = elsewhere.path() / "sub" / "mine.cache";
   loom::LoadOptions o = cached(DType::Q8_0);
-  o.set_quant_cache_flag(path.string());
+  loom::tools::set_quant_cache_flag(o, path.string());
   EXPECT_EQ(o.quant_cache, QuantCache::Auto);
   EXPECT_EQ(loom::Model::load(folder.dir(), o).quantization().cache_file, path);
   const loom::Model m = loom::Model::load(folder.dir(), o);
@@ -411,12 +414,12 @@ TEST_F(QuantCacheTest, ExplicitPath) {
 
 TEST_F(QuantCacheTest, FlagValues) {
   loom::LoadOptions o;
-  o.set_quant_cache_flag("auto");
+  loom::tools::set_quant_cache_flag(o, "auto");
   EXPECT_EQ(o.quant_cache, QuantCache::Auto);
   EXPECT_TRUE(o.quant_cache_path.empty());
-  o.set_quant_cache_flag("off");
+  loom::tools::set_quant_cache_flag(o, "off");
   EXPECT_EQ(o.quant_cache, QuantCache::Off);
-  EXPECT_THROW(o.set_quant_cache_flag(""), loom::Error);
+  EXPECT_THROW(loom::tools::set_quant_cache_flag(o, ""), loom::Error);
 }
 
 // A cache that cannot be written (the file size limit stands in for a full disk: the write fails
@@ -458,7 +461,7 @@ TEST_F(QuantCacheTest, FailedWriteRunsUncached) {
 
 TEST_F(QuantCacheTest, SyntheticModelsNeverUseOne) {
   loom::ModelConfig c = loom::Model::read_config(kStories / "config.json");
-  const loom::Model m = loom::Model::synthetic(c, DType::F32, 1, cached(DType::Q4_0));
+  const loom::Model m = loom::model::synthetic_model(c, DType::F32, 1, cached(DType::Q4_0));
   EXPECT_EQ(m.quantization().source, QuantSource::QuantizedAtLoad);
   EXPECT_TRUE(m.quantization().cache_file.empty());
   EXPECT_TRUE(m.quantization().cache_log.empty());

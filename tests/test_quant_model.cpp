@@ -16,6 +16,7 @@
 
 #include "loom/loom.h"
 #include "model/loaded_model.h"
+#include "model/synthetic.h"
 #include "quant/quantize.h"
 #include "simd/kernels.h"
 #include "simd/quant_kernels.h"
@@ -104,7 +105,7 @@ class DequantizedCopy {
         fs::remove(e.path());
       }
     }
-    const loom::model::LlamaWeights& w = q.internal().weights;
+    const loom::model::LlamaWeights& w = loom::detail::loaded(q).weights;
     Tensors t;
     t["model.embed_tokens.weight"] = f32_tensor(w.embed);
     t["lm_head.weight"] = f32_tensor(w.lm_head);
@@ -326,10 +327,10 @@ TEST(QuantModelLoad, WhatIsQuantizedAndItsBytes) {
             "model.layers.*.mlp.down_proj.weight (f32): rows of 172 weights are not whole "
             "blocks of 32");
 
-  const loom::model::LlamaWeights& w = q.internal().weights;
+  const loom::model::LlamaWeights& w = loom::detail::loaded(q).weights;
   EXPECT_EQ(w.embed.dtype, DType::F32);
   const auto* embed_at = static_cast<const uint8_t*>(w.embed.data);
-  const loom::io::AnonymousMemory& qmem = q.internal().quantized;
+  const loom::io::AnonymousMemory& qmem = loom::detail::loaded(q).quantized;
   EXPECT_TRUE(embed_at < qmem.data() || embed_at >= qmem.data() + qmem.size());  // still mapped
   EXPECT_EQ(w.lm_head.dtype, DType::Q8_0);
   EXPECT_NE(w.lm_head.data, w.embed.data);  // a quantized copy of the tied embedding
@@ -367,7 +368,7 @@ TEST(QuantModelLoad, Q4_KShortSuperBlocksAreQuantized) {
   const size_t h = 64, f = 172, v = 512, layers = 5, kv = 32, q_row = 48;
   const size_t layer = (h + 2 * kv + h + 2 * f) * q_row + h * f * 4 + 2 * h * 4;
   EXPECT_EQ(q.weight_bytes(), v * h * 4 + v * q_row + layers * layer + h * 4);
-  EXPECT_EQ(q.internal().weights.lm_head.dtype, DType::Q4_K);
+  EXPECT_EQ(loom::detail::loaded(q).weights.lm_head.dtype, DType::Q4_K);
 }
 
 TEST(QuantModelLoad, EveryMatrixOfWholeBlocksIsQuantized) {
@@ -378,7 +379,7 @@ TEST(QuantModelLoad, EveryMatrixOfWholeBlocksIsQuantized) {
         loom::Model::load(kShared + "/fixtures/" + dir, {.quantize = DType::Q4_0});
     EXPECT_EQ(q.quantization().quantized, n) << dir;
     ASSERT_EQ(q.quantization().kept.size(), 1u) << dir;  // the embedding only
-    EXPECT_EQ(q.internal().weights.lm_head.dtype, DType::Q4_0);
+    EXPECT_EQ(loom::detail::loaded(q).weights.lm_head.dtype, DType::Q4_0);
   }
 }
 
@@ -416,11 +417,12 @@ TEST(QuantModelLoad, SyntheticIsTheUnquantizedModelQuantized) {
   c.intermediate_size = 96;  // whole blocks: every product quantizes
   for (bool tied : {true, false}) {
     c.tie_word_embeddings = tied;
-    const loom::Model plain = loom::Model::synthetic(c, DType::BF16, 7);
-    const loom::Model q = loom::Model::synthetic(c, DType::BF16, 7, {.quantize = DType::Q4_0});
+    const loom::Model plain = loom::model::synthetic_model(c, DType::BF16, 7);
+    const loom::Model q =
+        loom::model::synthetic_model(c, DType::BF16, 7, {.quantize = DType::Q4_0});
     EXPECT_EQ(q.quantization().quantized, 5 * 7 + 1);
-    const auto& pw = plain.internal().weights;
-    const auto& qw = q.internal().weights;
+    const auto& pw = loom::detail::loaded(plain).weights;
+    const auto& qw = loom::detail::loaded(q).weights;
     auto same = [](const loom::ops::MatRef& from, const loom::ops::MatRef& got) {
       std::vector<uint8_t> want(loom::row_bytes(DType::Q4_0, from.cols) * from.rows);
       loom::quant::quantize_matrix(from.data, from.dtype, from.rows, from.cols, DType::Q4_0,
@@ -451,8 +453,9 @@ TEST(QuantModelLoad, ErrorsNameTheType) {
         << e.what();
   }
   const loom::ModelConfig c = loom::Model::read_config(kStories / "config.json");
-  EXPECT_THROW(loom::Model::synthetic(c, DType::Q8_0), loom::Error);
-  EXPECT_THROW(loom::Model::synthetic(c, DType::F32, 1, {.quantize = DType::F16}), loom::Error);
+  EXPECT_THROW(loom::model::synthetic_model(c, DType::Q8_0), loom::Error);
+  EXPECT_THROW(loom::model::synthetic_model(c, DType::F32, 1, {.quantize = DType::F16}),
+               loom::Error);
 }
 
 }  // namespace

@@ -13,7 +13,9 @@
 
 #include "bf16_flags.h"
 #include "cli_habits.h"
+#include "load_flags.h"
 #include "loom/loom.h"
+#include "model/synthetic.h"
 #include "simd/cpu.h"
 
 namespace {
@@ -23,7 +25,7 @@ struct Args {
   std::string synthetic, dtype = "bf16", quantize, kv_type = "f32";
   std::vector<std::string> npp{"128"}, ntg{"128"}, npl{"1,2,4,8"};
   int ctx = 0, batch = 2048, threads = 0;
-  bool shared_prompt = false, variant = false;
+  bool shared_prompt = false, invariant = false;
   loom::tools::Bf16Flags bf16;
   std::string output = "md";
 };
@@ -108,8 +110,9 @@ int main(int argc, char** argv) {
   app.add_flag("--pps", a.shared_prompt,
                "one prompt shared by all sequences (evaluated once, the others fork it)");
   app.add_option("--kv-type", a.kv_type, "KV pool element type: f32, f16 or bf16");
-  app.add_flag("--batch-variant", a.variant,
-               "a lone decode step takes the decode kernels (faster alone, not batch invariant)");
+  app.add_flag("--batch-invariant", a.invariant,
+               "every row summed as a decode step: a sequence's logits do not depend on its batch "
+               "(slower prompts)");
   a.bf16.add(app);
   app.add_option("-o,--output", a.output, "md or jsonl")->check(CLI::IsMember({"md", "jsonl"}));
   // llama-batched-bench spells its flags with one dash (-npp 128,256 -ntg 128 -npl 1,2,4 -pps).
@@ -127,8 +130,8 @@ int main(int argc, char** argv) {
   try {
     const std::vector<int> npp = ints("--npp", a.npp), ntg = ints("--ntg", a.ntg),
                            npl = ints("--npl", a.npl);
-    const loom::DType kv = loom::SessionOptions::kv_type_from_flag(a.kv_type);
-    loom::LoadOptions lo = loom::LoadOptions::from_quantize_flag(a.quantize);
+    const loom::DType kv = loom::tools::kv_type_flag(a.kv_type);
+    loom::LoadOptions lo = loom::tools::quantize_flag(a.quantize);
     std::string name;
     loom::Model model = [&] {
       if (!a.synthetic.empty()) {
@@ -137,7 +140,7 @@ int main(int argc, char** argv) {
           throw loom::Error("--dtype: '" + a.dtype + "' is not f32, f16 or bf16");
         }
         name = "synthetic:" + a.synthetic;
-        return loom::Model::synthetic(loom::Model::known_shape(a.synthetic), *d, 1, lo);
+        return loom::model::synthetic_model(loom::model::known_shape(a.synthetic), *d, 1, lo);
       }
       name = a.model.empty() ? std::string("models/stories260K") : a.model;
       return loom::Model::load(name, lo);
@@ -156,7 +159,7 @@ int main(int argc, char** argv) {
                                      .kv_type = kv,
                                      .threads = a.threads,
                                      .batch_size = a.batch,
-                                     .batch_invariant = !a.variant,
+                                     .batch_invariant = a.invariant,
                                      .bf16_prompts = a.bf16.value()});
     std::mt19937 rng(1234);
     run(engine, std::min(npp[0], 32), 4, 1, false, rng);  // warm-up: pages, caches, threads
@@ -165,7 +168,7 @@ int main(int argc, char** argv) {
       std::printf("\nmodel: %s, %s, %d threads, KV pool %d tokens (%s), batch %d, %s, %s\n",
                   name.c_str(), a.quantize.empty() ? a.dtype.c_str() : a.quantize.c_str(),
                   engine.threads(), pool, a.kv_type.c_str(), a.batch,
-                  a.variant ? "batch-variant" : "batch-invariant", loom::simd::cpu_summary());
+                  a.invariant ? "batch-invariant" : "batch-variant", loom::simd::cpu_summary());
       if (engine.bf16_activations()) {
         std::printf("bf16-weight prompt products round activations to bf16 (--exact: fp32)\n");
       }

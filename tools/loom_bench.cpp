@@ -22,7 +22,9 @@
 #include "bench/tokenize_bench.h"
 #include "bf16_flags.h"
 #include "cli_habits.h"
+#include "load_flags.h"
 #include "loom/loom.h"
+#include "model/synthetic.h"
 #include "ops/matmul.h"
 #include "simd/cpu.h"
 
@@ -66,7 +68,7 @@ struct ModelSpec {
 // Read up front, so a bad name fails before anything is measured.
 loom::ModelConfig shape_config(const std::string& shape) {
   const bool file = shape.find('/') != std::string::npos || fs::path(shape).extension() == ".json";
-  return file ? loom::Model::read_config(shape) : loom::Model::known_shape(shape);
+  return file ? loom::Model::read_config(shape) : loom::model::known_shape(shape);
 }
 
 // The items of comma lists, given once or as repeated flags: "-p 64,128 -p 512".
@@ -116,7 +118,7 @@ std::vector<loom::DType> dtype_list(const std::vector<std::string>& lists) {
 std::vector<loom::DType> kv_type_list(const std::vector<std::string>& lists) {
   std::vector<loom::DType> out;
   for (const std::string& v : split_lists(lists)) {
-    out.push_back(loom::SessionOptions::kv_type_from_flag(v));
+    out.push_back(loom::tools::kv_type_flag(v));
   }
   if (out.empty()) throw loom::Error("--kv-type: empty list");
   return out;
@@ -277,7 +279,7 @@ loom::Model load(const ModelSpec& spec, ModelInfo& info) {
   std::fprintf(stderr, "loom-bench: loading %s...\n",
                spec.dir.empty() ? ("synthetic " + spec.shape).c_str() : spec.dir.c_str());
   loom::Model m = spec.dir.empty()
-                      ? loom::Model::synthetic(spec.config, spec.dtype, 1, spec.options)
+                      ? loom::model::synthetic_model(spec.config, spec.dtype, 1, spec.options)
                       : loom::Model::load(spec.dir, spec.options);
   info.load_s = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
   info.rss_after_load = current_rss();
@@ -338,8 +340,8 @@ int run(const Args& a) {
   }
   if (tests.empty()) throw loom::Error("nothing to run: every -p and -n is 0");
 
-  loom::LoadOptions options = loom::LoadOptions::from_quantize_flag(a.quantize);
-  options.set_quant_cache_flag(a.quant_cache);  // synthetic models ignore it
+  loom::LoadOptions options = loom::tools::quantize_flag(a.quantize);
+  loom::tools::set_quant_cache_flag(options, a.quant_cache);  // synthetic models ignore it
   std::vector<ModelSpec> specs;
   for (const std::string& d : a.models) {
     // Checked up front, so a typo fails before minutes of measuring other models.

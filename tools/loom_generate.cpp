@@ -17,6 +17,7 @@
 #include "chat_flags.h"
 #include "cli_habits.h"
 #include "conversation.h"
+#include "load_flags.h"
 #include "loom/chat.h"
 #include "loom/loom.h"
 #include "tokenizer_flag.h"
@@ -192,9 +193,9 @@ void check_flag_combinations(const Args& a, const CLI::App& app) {
 
 int run(const Args& a, const CLI::App& app) {
   check_flag_combinations(a, app);
-  const loom::DType kv = loom::SessionOptions::kv_type_from_flag(a.kv_type);
-  loom::LoadOptions load = loom::LoadOptions::from_quantize_flag(a.quantize);
-  load.set_quant_cache_flag(a.quant_cache);
+  const loom::DType kv = loom::tools::kv_type_flag(a.kv_type);
+  loom::LoadOptions load = loom::tools::quantize_flag(a.quantize);
+  loom::tools::set_quant_cache_flag(load, a.quant_cache);
   load.tokenizer.source = loom::tools::tokenizer_source(a.tokenizer);
   // The conversation and its template are read before the model, so that a mistake in them
   // costs no loading time.

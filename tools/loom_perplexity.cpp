@@ -11,6 +11,7 @@
 
 #include "bf16_flags.h"
 #include "cli_habits.h"
+#include "load_flags.h"
 #include "loom/loom.h"
 #include "tokenizer_flag.h"
 
@@ -42,9 +43,9 @@ std::string read_text(const std::string& path) {
 }
 
 int run(const Args& a) {
-  const loom::DType kv = loom::SessionOptions::kv_type_from_flag(a.kv_type);
-  loom::LoadOptions load = loom::LoadOptions::from_quantize_flag(a.quantize);
-  load.set_quant_cache_flag(a.quant_cache);
+  const loom::DType kv = loom::tools::kv_type_flag(a.kv_type);
+  loom::LoadOptions load = loom::tools::quantize_flag(a.quantize);
+  loom::tools::set_quant_cache_flag(load, a.quant_cache);
   load.tokenizer.source = loom::tools::tokenizer_source(a.tokenizer);
   const std::string text = read_text(a.file);
   const loom::Model model = loom::Model::load(a.model, load);

@@ -4,11 +4,12 @@
 // Decode reads every weight once per step; a pass over B sequences' steps reads them once for B
 // tokens, as matrix-matrix products. Each row attends only to its own sequence's keys.
 //
-// Batch invariance: a row's logits depend only on its sequence's tokens. Not on the other rows
-// of the pass, their number or sequences, the chunks its prompt was evaluated in, nor the thread
-// count: every row's products are summed as a lone decode step sums them (Session::decode's
-// bits), W read once for all rows of a pass (BatchOptions::batch_invariant). Tested bit for bit
-// (tests/test_batch.cpp).
+// Batch invariance (BatchOptions::batch_invariant): a row's logits depend only on its sequence's
+// tokens. Not on the other rows of the pass, their number or sequences, the chunks its prompt was
+// evaluated in, nor the thread count: every row's products are summed as a lone decode step sums
+// them (Session::decode's bits), W read once for all rows of a pass. Tested bit for bit
+// (tests/test_batch.cpp). Not yet the default: the decode kernels redo each weight block's
+// unpacking for every row, so prompts evaluate 1.5-7x slower that way (docs/performance.md).
 #pragma once
 
 #include <cstddef>
@@ -30,10 +31,10 @@ struct BatchOptions {
   std::shared_ptr<ThreadTeam> team;  // as SessionOptions::team
   int batch_size = 512;              // rows per forward pass: more are evaluated in several passes
   // True: every row is summed as a decode step is, so a sequence gets the same bits alone or
-  // beside others, however its prompt is chunked. False: passes of more than 16 rows take the
-  // prompt kernels (prompts evaluate faster; their rows round differently from a decode step's),
-  // as Session::prefill does. docs/performance.md measures the difference.
-  bool batch_invariant = true;
+  // beside others, however its prompt is chunked. False (the default, for speed): small passes
+  // take the decode kernels and larger ones (over 16 rows with quantized weights, over 2 with
+  // float ones) the prompt kernels, as Session::prefill does, whose rows round differently.
+  bool batch_invariant = false;
   Bf16Prompts bf16_prompts = Bf16Prompts::Auto;  // for passes that take the prompt kernels
 };
 

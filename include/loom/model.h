@@ -17,7 +17,8 @@ namespace loom {
 
 namespace detail {
 struct LoadedModel;
-}
+class ModelAccess;  // how the layers below the public API reach a Model's insides
+}  // namespace detail
 
 // Whether Model::load keeps the matrices it quantizes in a cache file (see LoadOptions).
 enum class QuantCache { Off, Auto };
@@ -44,13 +45,6 @@ struct LoadOptions {
   // Which tokenizer file to read: by default tokenizer.json when the folder has one (as
   // transformers does), else tokenizer.model.
   TokenizerOptions tokenizer;
-
-  // From a --quantize value: "" (nothing), "q8_0", "q4_0" or "q4_k"; throws loom::Error naming the
-  // flag and the value otherwise. Checked before any model is read, so a typo costs no load.
-  static LoadOptions from_quantize_flag(std::string_view value);
-  // Sets quant_cache and quant_cache_path from a --quant-cache value: "auto", "off" or a file
-  // path; throws loom::Error naming the flag for an empty value.
-  void set_quant_cache_flag(std::string_view value);
 };
 
 // Where quantized matrices came from.
@@ -86,16 +80,6 @@ class Model {
   // or key at fault; a cache that cannot be used or written is never an error.
   static Model load(const std::filesystem::path& dir, const LoadOptions& options = {});
 
-  // A model of CONFIG's shape with random weights of DTYPE, made in memory (anonymous pages,
-  // transparent huge pages where the kernel allows), quantized as OPTIONS asks (each matrix made
-  // and quantized a piece at a time: the unquantized model never exists). No tokenizer: for speed
-  // measurements, which do not depend on the weights' values.
-  static Model synthetic(const ModelConfig& config, DType dtype, uint64_t seed = 1,
-                         const LoadOptions& options = {});
-  // The shapes of well-known models: "tinyllama-1.1b", "llama2-7b", "llama3-8b", "llama3.2-1b",
-  // "llama3.2-3b", "qwen2.5-0.5b", "qwen2.5-1.5b", "qwen3-0.6b", "qwen3-1.7b" (architecture,
-  // dimensions, RoPE, tied embeddings, biases and q/k norms as their config.json files give them).
-  static ModelConfig known_shape(const std::string& name);
   // A config.json file's architecture (throws loom::Error naming the file and key at fault).
   static ModelConfig read_config(const std::filesystem::path& config_json);
 
@@ -112,10 +96,8 @@ class Model {
   // Number of weights (parameters) the model uses.
   size_t n_params() const;
 
-  // For the layers below the public API.
-  const detail::LoadedModel& internal() const { return *impl_; }
-
  private:
+  friend class detail::ModelAccess;
   std::shared_ptr<const detail::LoadedModel> impl_;
 };
 

@@ -33,10 +33,6 @@ struct SessionOptions {
   Bf16Prompts bf16_prompts = Bf16Prompts::Auto;
 
   static constexpr int kDefaultMaxContext = 4096;
-
-  // From a --kv-type value: "f32", "f16" or "bf16"; throws loom::Error naming the flag and the
-  // value otherwise. Checked before any model is read, like LoadOptions::from_quantize_flag.
-  static DType kv_type_from_flag(std::string_view value);
 };
 
 class Session {

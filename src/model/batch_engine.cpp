@@ -10,6 +10,7 @@
 #include "loom/session.h"
 #include "model/kv_pool.h"
 #include "model/llama.h"
+#include "model/loaded_model.h"
 #include "model/thread_team.h"
 
 namespace loom {
@@ -18,13 +19,19 @@ static_assert(BatchEngine::kBlockTokens == model::KvPool::kBlockTokens);
 namespace {
 constexpr int kMaxThreads = 4096;
 // Passes of at most this many rows take the decode kernels even when not batch invariant: the
-// prompt kernels pack W for every call, which only pays over many rows.
-constexpr int kSmallPass = 16;
+// prompt kernels pack W for every call, which pays over a few rows of float weights, but only
+// over many of quantized ones (whose int8 prompt kernel packs more). Measured crossovers on
+// Llama-3.2-1B's shape, docs/performance.md.
+constexpr int kSmallPassQuantized = 16;
+constexpr int kSmallPassFloat = 2;
+
+// A sequence's block entry given back to the pool: out of every layer's sliding window.
+constexpr int kReleased = -1;
 
 // One sequence: its tokens and the blocks holding their keys and values, in position order.
 struct Sequence {
   std::vector<int> tokens;
-  std::vector<int> blocks;
+  std::vector<int> blocks;  // kReleased for blocks before every layer's window
   // keys[i]: the registration key of the prefix through block i (KvPool::publish), for the
   // blocks whose positions are all written.
   std::vector<uint64_t> keys;
@@ -45,14 +52,38 @@ struct BatchEngine::State {
   std::vector<int> index;  // [seqs]: a sequence's place in local, or -1
   std::vector<ops::KvView> views;
   ops::Pass prompt_pass;
+  // With a sliding window in every layer, the most keys any layer's query sees: older blocks are
+  // given back as a sequence grows (memory bounded at any length). 0: some layer sees all.
+  int window = 0;
+  int small_pass;  // the most rows a pass sums as decode steps when not batch invariant
 
   State(const Model& mdl, const BatchOptions& opt, int blocks, int threads)
       : model(mdl),
-        m(mdl.internal()),
+        m(loom::detail::loaded(mdl)),
         o(opt),
         pool(m.config, blocks, opt.kv_type),
         ws(m, opt.batch_size, blocks * kBlockTokens, threads),
-        prompt_pass(ops::prompt_pass(opt.bf16_prompts)) {}
+        prompt_pass(ops::prompt_pass(opt.bf16_prompts)),
+        small_pass(is_quantized(m.weights.layers[0].wq.dtype) ? kSmallPassQuantized
+                                                              : kSmallPassFloat) {
+    for (int l = 0; l < m.config.n_layers; ++l) {
+      const int w = m.config.window_of(l);
+      window = l == 0 ? w : w == 0 || window == 0 ? 0 : std::max(window, w);
+    }
+  }
+
+  // The first position the next query of S may attend to, in some layer.
+  int first_needed(const Sequence& s) const {
+    return window ? std::max(0, static_cast<int>(s.tokens.size()) - window + 1) : 0;
+  }
+
+  // Gives back S's blocks that lie wholly before every layer's window.
+  void release_old(Sequence& s) {
+    const int before = first_needed(s) / kBlockTokens;
+    for (int i = 0; i < before; ++i) {
+      if (s.blocks[i] != kReleased) pool.release(s.blocks[i]), s.blocks[i] = kReleased;
+    }
+  }
 
   Sequence& at(int id) {
     if (id < 0 || static_cast<size_t>(id) >= seqs.size() || !seqs[id]) {
@@ -166,11 +197,11 @@ struct BatchEngine::State {
     }
     // Invariant: every row summed as a lone decode step is. Otherwise large passes take the
     // prompt kernels (faster per row there, rounding differently).
-    const ops::Pass p = o.batch_invariant || n <= kSmallPass ? ops::Pass::Decode : prompt_pass;
+    const ops::Pass p = o.batch_invariant || n <= small_pass ? ops::Pass::Decode : prompt_pass;
     const model::PassRows pr{ids.data(), pos.data(), seq.data(),
                              n,          out.data(), static_cast<int>(out.size())};
     model::forward(m, ws, model::PassKv{views.data(), ns, pool.type()}, pr, out_logits, p);
-    for (int id : local) publish(*seqs[id]);
+    for (int id : local) publish(*seqs[id]), release_old(*seqs[id]);
   }
 };
 
@@ -215,13 +246,17 @@ int BatchEngine::add_sequence() {
 
 int BatchEngine::fork(int parent) {
   Sequence s = s_->at(parent);
-  for (int b : s.blocks) s_->pool.retain(b);
+  for (int b : s.blocks) {
+    if (b != kReleased) s_->pool.retain(b);
+  }
   return s_->add(std::move(s));
 }
 
 void BatchEngine::remove(int seq) {
   Sequence& s = s_->at(seq);
-  for (int b : s.blocks) s_->pool.release(b);
+  for (int b : s.blocks) {
+    if (b != kReleased) s_->pool.release(b);
+  }
   s_->seqs[seq].reset();
 }
 
@@ -235,8 +270,20 @@ void BatchEngine::truncate(int seq, int n) {
     throw Error("cannot truncate sequence " + std::to_string(seq) + " to " + std::to_string(n) +
                 " tokens: it holds " + std::to_string(s.tokens.size()));
   }
+  // Position N attends to keys from N - window + 1 on: they must not have been given back.
+  const int need = s_->window ? std::max(0, n - s_->window + 1) : 0;
+  if (need / kBlockTokens < static_cast<int>(s.blocks.size()) &&
+      s.blocks[need / kBlockTokens] == kReleased) {
+    throw Error("cannot truncate sequence " + std::to_string(seq) + " to " + std::to_string(n) +
+                " tokens: position " + std::to_string(need) +
+                ", which the next token attends to in its sliding window, is no longer held "
+                "(it keeps positions " +
+                std::to_string(s_->first_needed(s) / kBlockTokens * kBlockTokens) + " on)");
+  }
   const size_t keep = (n + kBlockTokens - 1) / kBlockTokens;
-  for (size_t i = keep; i < s.blocks.size(); ++i) s_->pool.release(s.blocks[i]);
+  for (size_t i = keep; i < s.blocks.size(); ++i) {
+    if (s.blocks[i] != kReleased) s_->pool.release(s.blocks[i]);
+  }
   s.blocks.resize(keep);
   s.tokens.resize(n);
   s.keys.resize(std::min(s.keys.size(), static_cast<size_t>(n / kBlockTokens)));

@@ -30,4 +30,19 @@ struct LoadedModel {
   std::optional<io::MappedFile> quant_cache;
 };
 
+// The insides of a Model, for the layers below the public API (Model befriends this class).
+class ModelAccess {
+ public:
+  static const LoadedModel& loaded(const Model& m) { return *m.impl_; }
+  static Model wrap(std::shared_ptr<const LoadedModel> impl) {
+    Model m;
+    m.impl_ = std::move(impl);
+    return m;
+  }
+};
+
+inline const LoadedModel& loaded(const Model& m) {
+  return ModelAccess::loaded(m);
+}
+
 }  // namespace loom::detail

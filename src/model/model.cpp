@@ -35,24 +35,6 @@ std::optional<DType> dtype_from_name(std::string_view name) {
   return std::nullopt;
 }
 
-void LoadOptions::set_quant_cache_flag(std::string_view value) {
-  if (value.empty()) throw Error("--quant-cache: want auto, off or a file path");
-  quant_cache = value == "off" ? QuantCache::Off : QuantCache::Auto;
-  quant_cache_path = value == "auto" || value == "off" ? "" : std::filesystem::path(value);
-}
-
-LoadOptions LoadOptions::from_quantize_flag(std::string_view value) {
-  LoadOptions o;
-  if (value.empty()) return o;
-  const std::optional<DType> t = dtype_from_name(value);
-  if (!t || !is_quantized(*t)) {
-    throw Error("--quantize: '" + std::string(value) +
-                "' is not a quantized type (want q8_0, q4_0 or q4_k)");
-  }
-  o.quantize = t;
-  return o;
-}
-
 bool is_quantized(DType t) {
   return t == DType::Q8_0 || t == DType::Q4_0 || t == DType::Q4_K;
 }

@@ -1,4 +1,5 @@
 #include "loom/session.h"
+#include "model/loaded_model.h"
 
 #include <omp.h>
 #include <unistd.h>
@@ -39,7 +40,7 @@ struct Session::State {
   State(const Model& mdl, int ctx_size, int batch, int threads, DType kv_type,
         std::vector<int> slots)
       : model(mdl),
-        m(mdl.internal()),
+        m(loom::detail::loaded(mdl)),
         ctx(ctx_size),
         ring_slots(ctx_size),
         cache(m.config.n_kv_heads, ctx_size, m.config.head_dim, kv_type, std::move(slots)),
@@ -106,15 +107,6 @@ struct Session::State {
     if (all) std::copy_n(all + (ids.size() - 1) * vocab, vocab, logits.begin());
   }
 };
-
-DType SessionOptions::kv_type_from_flag(std::string_view value) {
-  const std::optional<DType> t = dtype_from_name(value);
-  if (!t || is_quantized(*t)) {
-    throw Error("--kv-type: '" + std::string(value) +
-                "' is not a KV cache type (want f32, f16 or bf16)");
-  }
-  return *t;
-}
 
 Session::Session(const Model& model, const SessionOptions& o) {
   const ModelConfig& c = model.config();

@@ -13,6 +13,7 @@
 #include "model/loaded_model.h"
 #include "model/quantize_weights.h"
 #include "model/rope_freq.h"
+#include "model/synthetic.h"
 #include "quant/quantize.h"
 #include "simd/half.h"
 
@@ -135,7 +136,9 @@ void qwen(ModelConfig& c, Arch arch) {
 
 }  // namespace
 
-ModelConfig Model::known_shape(const std::string& name) {
+namespace model {
+
+ModelConfig known_shape(const std::string& name) {
   ModelConfig c;
   c.rms_norm_eps = 1e-5f;
   c.bos_token_id = 1;
@@ -191,8 +194,8 @@ ModelConfig Model::known_shape(const std::string& name) {
   return c;
 }
 
-Model Model::synthetic(const ModelConfig& c, DType dtype, uint64_t seed,
-                       const LoadOptions& options) {
+Model synthetic_model(const ModelConfig& c, DType dtype, uint64_t seed,
+                      const LoadOptions& options) {
   if (is_quantized(dtype)) {
     throw Error(std::string("synthetic weights are made as f32, f16 or bf16, not ") +
                 dtype_name(dtype) + " (quantize them with LoadOptions::quantize)");
@@ -278,8 +281,7 @@ Model Model::synthetic(const ModelConfig& c, DType dtype, uint64_t seed,
   config.dtype = dtype;
   config.model_type = arch_name(c.arch);
   std::vector<float> inv_freq = model::rope_inv_freq(config.rope, config.head_dim);
-  Model model;
-  model.impl_ =
+  return detail::ModelAccess::wrap(
       std::make_shared<const detail::LoadedModel>(detail::LoadedModel{"<synthetic>",
                                                                       std::move(config),
                                                                       std::nullopt,
@@ -288,8 +290,8 @@ Model Model::synthetic(const ModelConfig& c, DType dtype, uint64_t seed,
                                                                       std::move(w),
                                                                       std::move(inv_freq),
                                                                       {},
-                                                                      std::move(quantization)});
-  return model;
+                                                                      std::move(quantization)}));
 }
 
+}  // namespace model
 }  // namespace loom
