@@ -78,16 +78,9 @@ namespace {
 // which no model was trained on, so loom keeps the file's pipeline there. The model stays the
 // file's: transformers' BPE drops the file's unk_token, which byte fallback never reaches.
 std::unique_ptr<JsonDocument> llama_pipeline(const TokenizerConfig& cfg, const fs::path& file) {
-  const PrependScheme p = llama_prepend_scheme(cfg);
-  const bool prefix = p != PrependScheme::Never;
-  const char* scheme = p == PrependScheme::Always ? "always" : prefix ? "first" : "never";
-  std::string json = R"({"pre_tokenizer": {"type": "Metaspace", "replacement": "\u2581", )";
-  json += R"("prepend_scheme": ")" + std::string(scheme) + R"(", "split": false}, )";
-  json += R"("decoder": {"type": "Sequence", "decoders": [)";
-  json += R"({"type": "Replace", "pattern": {"String": "\u2581"}, "content": " "}, )";
-  json += R"({"type": "ByteFallback"}, {"type": "Fuse"})";
-  if (prefix) json += R"(, {"type": "Strip", "content": " ", "start": 1, "stop": 0})";
-  json += "]}}";
+  std::string json = "{";  // (appended: GCC 12 warns falsely on "{" + std::string)
+  json += llama_pipeline_json(cfg);
+  json += "}";
   return JsonDocument::parse(json, file.string() + " (as transformers' LlamaTokenizer)");
 }
 

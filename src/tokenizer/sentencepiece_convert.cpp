@@ -32,7 +32,9 @@ int model_type(std::string_view proto, const fs::path& file) {
     }
     return fail();
   };
-  // The varint field FIELD of message S, or the payload of its length-delimited field SUB.
+  // Message S's field WANT: with NESTED, the payload of that length-delimited field into OUT;
+  // without, that varint field's value into VALUE (the last one wins, as protobuf reads it).
+  // Returns whether S had it.
   const auto walk = [&](std::string_view s, uint64_t want, bool nested, std::string_view& out,
                         uint64_t& value) {
     bool found = false;
@@ -145,13 +147,8 @@ std::optional<std::string> sentencepiece_to_tokenizer_json(const fs::path& model
   }
   added += ']';
 
-  const PrependScheme scheme = llama_prepend_scheme(cfg);
-  const char* scheme_name = scheme == PrependScheme::Always  ? "always"
-                            : scheme == PrependScheme::First ? "first"
-                                                             : "never";
   std::string json = R"({"version":"1.0","added_tokens":)" + added + R"(,"normalizer":null,)";
-  json += R"("pre_tokenizer":{"type":"Metaspace","replacement":"\u2581","prepend_scheme":")";
-  json += std::string(scheme_name) + R"(","split":false},)";
+  json += llama_pipeline_json(cfg) + ",";
 
   // BOS/EOS around a text as the config asks (LlamaTokenizer's defaults: BOS, no EOS).
   const auto special_step = [&](int id) {
@@ -175,14 +172,6 @@ std::optional<std::string> sentencepiece_to_tokenizer_json(const fs::path& model
   }
   json += R"("post_processor":{"type":"TemplateProcessing","single":[)" + single +
           R"(],"special_tokens":{)" + special_tokens + "}},";
-
-  json += R"("decoder":{"type":"Sequence","decoders":[)";
-  json += R"({"type":"Replace","pattern":{"String":"\u2581"},"content":" "},)";
-  json += R"({"type":"ByteFallback"},{"type":"Fuse"})";
-  if (scheme != PrependScheme::Never) {
-    json += R"(,{"type":"Strip","content":" ","start":1,"stop":0})";
-  }
-  json += "]},";
 
   json += R"("model":{"type":"BPE","dropout":null,"unk_token":null,"fuse_unk":true,)";
   json += R"("byte_fallback":true,"ignore_merges":false,"vocab":{)";

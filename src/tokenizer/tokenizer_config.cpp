@@ -132,6 +132,19 @@ std::vector<std::string> config_special_tokens(const TokenizerConfig& cfg) {
   return out;
 }
 
+std::string llama_pipeline_json(const TokenizerConfig& cfg) {
+  const PrependScheme p = llama_prepend_scheme(cfg);
+  const bool prefix = p != PrependScheme::Never;
+  const char* scheme = p == PrependScheme::Always ? "always" : prefix ? "first" : "never";
+  std::string json = R"("pre_tokenizer": {"type": "Metaspace", "replacement": "\u2581", )";
+  json += R"("prepend_scheme": ")" + std::string(scheme) + R"(", "split": false}, )";
+  json += R"("decoder": {"type": "Sequence", "decoders": [)";
+  json += R"({"type": "Replace", "pattern": {"String": "\u2581"}, "content": " "}, )";
+  json += R"({"type": "ByteFallback"}, {"type": "Fuse"})";
+  if (prefix) json += R"(, {"type": "Strip", "content": " ", "start": 1, "stop": 0})";
+  return json + "]}";
+}
+
 PrependScheme llama_prepend_scheme(const TokenizerConfig& cfg) {
   if (!cfg.add_prefix_space.value_or(true)) return PrependScheme::Never;
   return cfg.legacy.value_or(false) ? PrependScheme::Always : PrependScheme::First;

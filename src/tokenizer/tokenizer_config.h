@@ -50,4 +50,9 @@ std::vector<std::string> config_special_tokens(const TokenizerConfig& cfg);
 enum class PrependScheme { Always, First, Never };
 PrependScheme llama_prepend_scheme(const TokenizerConfig& cfg);
 
+// The "pre_tokenizer" and "decoder" members (no braces around them) of the pipeline
+// LlamaTokenizer builds for CFG: Metaspace ("▁", no split, llama_prepend_scheme) and
+// Replace("▁", " "), ByteFallback, Fuse, then Strip(1 leading space) unless the scheme is Never.
+std::string llama_pipeline_json(const TokenizerConfig& cfg);
+
 }  // namespace loom::detail
