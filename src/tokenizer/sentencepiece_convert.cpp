@@ -4,7 +4,6 @@
 
 #include <algorithm>
 #include <cstdint>
-#include <nlohmann/json.hpp>
 #include <string_view>
 #include <unordered_map>
 #include <vector>
@@ -89,6 +88,7 @@ struct Merge {
 // A BPE model's ids follow its merge order, so the id is the merge's rank.
 std::vector<Merge> merges_of(const std::vector<std::string>& pieces) {
   std::unordered_map<std::string_view, int> id_of;
+  id_of.reserve(pieces.size());
   for (size_t i = 0; i < pieces.size(); ++i) id_of.emplace(pieces[i], static_cast<int>(i));
   std::vector<Merge> merges;
   std::vector<Merge> local;
@@ -98,8 +98,9 @@ std::vector<Merge> merges_of(const std::vector<std::string>& pieces) {
     for (size_t cut = 1; cut < p.size(); ++cut) {
       if ((static_cast<uint8_t>(p[cut]) & 0xC0) == 0x80) continue;  // inside a character
       const auto l = id_of.find(p.substr(0, cut));
+      if (l == id_of.end()) continue;
       const auto r = id_of.find(p.substr(cut));
-      if (l == id_of.end() || r == id_of.end()) continue;
+      if (r == id_of.end()) continue;
       local.push_back({l->second, r->second, static_cast<int>(id), code_points(p.substr(0, cut)),
                        code_points(p.substr(cut))});
     }
@@ -116,8 +117,28 @@ std::vector<Merge> merges_of(const std::vector<std::string>& pieces) {
   return merges;
 }
 
+// S as a JSON string: quotes, backslashes and control characters escaped, everything else as
+// is (sentencepiece's pieces are UTF-8). By hand, not through a JSON library's value per piece
+// and merge: 150 thousand of those were most of the conversion's time (docs/tokenizers.md).
 std::string json_quote(std::string_view s) {
-  return nlohmann::json(s).dump(-1, ' ', false, nlohmann::json::error_handler_t::replace);
+  std::string out;
+  out.reserve(s.size() + 2);
+  out += '"';
+  for (const char c : s) {
+    if (c == '"' || c == '\\') {
+      out += '\\';
+      out += c;
+    } else if (static_cast<unsigned char>(c) < 0x20) {
+      constexpr char kHex[] = "0123456789abcdef";
+      out += "\\u00";
+      out += kHex[(c >> 4) & 0xf];
+      out += kHex[c & 0xf];
+    } else {
+      out += c;
+    }
+  }
+  out += '"';
+  return out;
 }
 
 }  // namespace
