@@ -859,6 +859,13 @@ TEST_P(QuantKernelSet, MatmulAnyThreadsAndBatchIsGemv) {
     for (size_t i = 0; i < y.size(); ++i) {
       ASSERT_EQ(bits_of(y[i]), bits_of(want[i])) << "decode, threads " << threads;
     }
+    // A decode pass of M rows: each row the gemv's bits.
+    std::vector<float> yd(static_cast<size_t>(m) * rows, NAN);
+    loom::ops::matmul(x.data(), m, ref, yd.data(), threads, loom::ops::Pass::Decode, scratch);
+    for (size_t i = 0; i < yd.size(); ++i) {
+      ASSERT_EQ(bits_of(yd[i]), bits_of(want[i]))
+          << "decode of " << m << " rows, threads " << threads;
+    }
     for (int n : {1, m}) {
       std::vector<float> yp(static_cast<size_t>(n) * rows, NAN);
       loom::ops::matmul(x.data(), n, ref, yp.data(), threads, loom::ops::Pass::Prompt, scratch);
