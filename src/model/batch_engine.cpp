@@ -17,7 +17,6 @@ namespace loom {
 static_assert(BatchEngine::kBlockTokens == model::KvPool::kBlockTokens);
 
 namespace {
-constexpr int kMaxThreads = 4096;
 // Passes of at most this many rows take the decode kernels even when not batch invariant: the
 // prompt kernels pack W for every call, which pays over a few rows of float weights, but only
 // over many of quantized ones (whose int8 prompt kernel packs more). Measured crossovers on
@@ -211,16 +210,7 @@ BatchEngine::BatchEngine(const Model& model, const BatchOptions& o) {
     throw Error("pool_tokens must be >= 0 (0: the model's default context), got " +
                 std::to_string(o.pool_tokens));
   }
-  if (o.threads < 0 || o.threads > kMaxThreads) {
-    throw Error("threads must be in [0, " + std::to_string(kMaxThreads) + "] (0: all cores), got " +
-                std::to_string(o.threads));
-  }
-  if (o.batch_size <= 0) {
-    throw Error("batch_size must be positive, got " + std::to_string(o.batch_size));
-  }
-  if (o.kv_type != DType::F32 && o.kv_type != DType::F16 && o.kv_type != DType::BF16) {
-    throw Error(std::string("kv_type must be f32, f16 or bf16, got ") + dtype_name(o.kv_type));
-  }
+  model::check_run_options(o.threads, o.batch_size, o.kv_type);
   if (c.rope.scaling == RopeScalingType::Dynamic) {
     // Its frequencies follow each sequence's length, so a block's keys would depend on when they
     // were computed: not shareable, and not one pass for sequences of different lengths.

@@ -15,9 +15,6 @@
 #include "model/thread_team.h"
 
 namespace loom {
-namespace {
-constexpr int kMaxThreads = 4096;
-}
 
 struct Session::State {
   Model model;  // keeps the weights alive
@@ -114,16 +111,7 @@ Session::Session(const Model& model, const SessionOptions& o) {
     throw Error("ctx_size must be >= 0 (0: the model's default), got " +
                 std::to_string(o.ctx_size));
   }
-  if (o.threads < 0 || o.threads > kMaxThreads) {
-    throw Error("threads must be in [0, " + std::to_string(kMaxThreads) + "] (0: all cores), got " +
-                std::to_string(o.threads));
-  }
-  if (o.batch_size <= 0) {
-    throw Error("batch_size must be positive, got " + std::to_string(o.batch_size));
-  }
-  if (o.kv_type != DType::F32 && o.kv_type != DType::F16 && o.kv_type != DType::BF16) {
-    throw Error(std::string("kv_type must be f32, f16 or bf16, got ") + dtype_name(o.kv_type));
-  }
+  model::check_run_options(o.threads, o.batch_size, o.kv_type);
   const int ctx = o.ctx_size
                       ? o.ctx_size
                       : std::min(c.max_position_embeddings, SessionOptions::kDefaultMaxContext);

@@ -4,9 +4,14 @@
 #include <memory>
 #include <mutex>
 
+#include "loom/config.h"
 #include "loom/threads.h"
 
 namespace loom::model {
+
+// The options sessions and engines share: THREADS in [0, 4096], BATCH_SIZE > 0, KV_TYPE f32, f16
+// or bf16; else loom::Error naming the option and the value.
+void check_run_options(int threads, int batch_size, DType kv_type);
 
 // The threads of a pass: THREADS, or the team's size (THREADS 0 or equal to it; else
 // loom::Error), or all cores.
