@@ -626,9 +626,9 @@ class QuantKernelSet : public ::testing::TestWithParam<std::tuple<Isa, DType>> {
 // k = 32 .. 1504: around gemv's groups of 8 blocks (AVX2) and 16 (AVX-512 VNNI, whose tail of at
 // most 8 blocks adds only its lower half), Q4_0's pairs of blocks.
 constexpr int kNbs[] = {1, 2, 3, 7, 8, 9, 11, 15, 16, 17, 23, 24, 25, 31, 32, 33, 47};
-// Around matmul's blocks of 4 rows; 37 rows of 23 blocks or more take gemv's prefetch (8 KiB
-// ahead) to the end of the matrix.
-constexpr int kRowCounts[] = {1, 2, 3, 4, 5, 11, 12, 13, 37};
+// Around matmul's blocks of 4 rows and gemv_rows' 16; 37 rows of 23 blocks or more take gemv's
+// prefetch (8 KiB ahead) to the end of the matrix.
+constexpr int kRowCounts[] = {1, 2, 3, 4, 5, 11, 12, 13, 16, 37};
 constexpr int kMaxTokens = 9;
 
 // For each shape: gemv of every token against the double reference over the dequantized weights
@@ -675,6 +675,33 @@ TEST_P(QuantKernelSet, GemvMatchesReferenceAndScalarSet) {
           if (bits_of(out[r]) != bits_of(ref[r]) && f.add()) {
             ADD_FAILURE() << "gemv t=" << t << " r=" << r << ": " << out[r] << " vs scalar "
                           << ref[r];
+          }
+        }
+      }
+      // Several tokens at once (the set's gemv_rows, where it has one): each token gemv's bits,
+      // in chunks of tokens around the kernel's 8 and rows around its 16; nothing written
+      // between the rows of OUT's stride.
+      if (k.gemv_rows[slot()] == nullptr) continue;
+      for (const int m : {2, 3, 8, kMaxTokens}) {
+        std::vector<ActSpace> packed(static_cast<size_t>(m) * nb);
+        for (int t = 0; t < m; ++t) {
+          const ActBlocks b = loom::quant::act_blocks(packed.data() + t * nb, nb);
+          std::copy(x[t].q.begin(), x[t].q.end(), b.q);
+          std::copy(x[t].d.begin(), x[t].d.end(), b.d);
+          std::copy(x[t].s8.begin(), x[t].s8.end(), b.s8);
+        }
+        const size_t ldo = rows + 3;
+        std::vector<float> out(m * ldo, NAN);
+        k.gemv_rows[slot()](w.bytes.data(), ldw, packed.data(), nb, m, out.data(), ldo, rows);
+        for (int t = 0; t < m; ++t) {
+          for (size_t r = 0; r < ldo; ++r) {
+            const float got = out[t * ldo + r];
+            if (r >= static_cast<size_t>(rows) ? !std::isnan(got)
+                                               : bits_of(got) != bits_of(gemv[t * rows + r])) {
+              if (f.add()) {
+                ADD_FAILURE() << "gemv_rows m=" << m << " t=" << t << " r=" << r << ": " << got;
+              }
+            }
           }
         }
       }

@@ -205,6 +205,8 @@ const QuantKernels& quant_avx512_kernels() {
     s.gemm[quant_slot(DType::Q8_0)] = quant_avx512_gemm(DType::Q8_0);
     s.gemm[quant_slot(DType::Q4_0)] = quant_avx512_gemm(DType::Q4_0);
     s.gemm[quant_slot(DType::Q4_K)] = quant_avx512_gemm(DType::Q4_K);
+    s.gemv_rows[quant_slot(DType::Q8_0)] = quant_avx512_gemv_rows(DType::Q8_0);
+    s.gemv_rows[quant_slot(DType::Q4_0)] = quant_avx512_gemv_rows(DType::Q4_0);
     return s;
   }();
   return k;

@@ -42,6 +42,10 @@ struct QuantKernels {
   // none (null), and prompts then run through the float gemm on fp32 activations.
   using Gemm = void (*)(const void* w, size_t ldw, const quant::ActSpace* x, int nb, int m,
                         float* out, size_t ldo, int rows);
+  // gemv of M tokens at once, in Gemm's arguments: out[t * ldo + r] has the bits gemv gives token
+  // t, for any M, whatever else is in the batch. Where null (the scalar and AVX2 sets, Q4_K),
+  // decode passes of several tokens call gemv per token.
+  using GemvRows = Gemm;
 
   // A row of N weights of SRC_TYPE (F32, F16 or BF16; N a multiple of kBlock) to the slot's
   // type: in every set, bit for bit the bytes of quant::quantize_row (the scalar reference) on
@@ -52,6 +56,7 @@ struct QuantKernels {
   ToF32 to_f32[3];
   Gemm gemm[3] = {nullptr, nullptr, nullptr};
   Quantize quantize[3] = {nullptr, nullptr, nullptr};
+  GemvRows gemv_rows[3] = {nullptr, nullptr, nullptr};
 };
 
 inline int quant_slot(DType t) {
@@ -69,9 +74,10 @@ const QuantKernels& quant_avx2_kernels();
 // The VNNI set: gemv and the prompt gemm with AVX-512 VNNI (quantize_acts, to_f32 and Q4_K's
 // gemv are the AVX2 set's): only where avx512_vnni_supported().
 const QuantKernels& quant_avx512_kernels();
-QuantKernels::Gemm quant_avx512_gemm(DType t);        // (quant_gemm_avx512.cpp)
-QuantKernels::Gemm quant_avx2_gemm(DType t);          // (quant_gemm_avx2.cpp)
-QuantKernels::Quantize quant_avx2_quantize(DType t);  // (quantize_avx2.cpp)
+QuantKernels::Gemm quant_avx512_gemm(DType t);           // (quant_gemm_avx512.cpp)
+QuantKernels::GemvRows quant_avx512_gemv_rows(DType t);  // (quant_rows_avx512.cpp)
+QuantKernels::Gemm quant_avx2_gemm(DType t);             // (quant_gemm_avx2.cpp)
+QuantKernels::Quantize quant_avx2_quantize(DType t);     // (quantize_avx2.cpp)
 void quantize_q4_k_avx2(const void* src, DType src_type, void* row, int n);  // (its own file)
 
 }  // namespace loom::simd
