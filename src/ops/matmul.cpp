@@ -50,14 +50,14 @@ size_t bf16_blocks(int m, int k) {
 }
 
 // Rows R0 .. R1 of P for the M tokens of X as decode steps: each output the gemv's sum, so a
-// token's results do not depend on the others. From 3 tokens on, the set's gemv_rows takes them
-// all at once where it has one (its fixed cost, the transposition of each block, is twice a
-// gemv's per token: docs/performance.md); else W is read from memory once: a tile of rows
+// token's results do not depend on the others. From 2 tokens on, the set's gemv_rows takes them
+// all at once where it has one (its fixed cost, the transposition of each block pair, is about
+// a gemv's per token: docs/performance.md); else W is read from memory once: a tile of rows
 // (about 64 KiB, whole gemv tiles of 4) serves every token from cache before the next.
 void decode_rows(const Product& p, const float* x, int m, int r0, int r1, quant::ActSpace* xq,
                  int nb, const simd::Kernels& k, const simd::QuantKernels& qk) {
   const MatRef& w = p.w;
-  if (m >= 3 && is_quantized(w.dtype) && qk.gemv_rows[simd::quant_slot(w.dtype)] != nullptr) {
+  if (m >= 2 && is_quantized(w.dtype) && qk.gemv_rows[simd::quant_slot(w.dtype)] != nullptr) {
     qk.gemv_rows[simd::quant_slot(w.dtype)](w.row(r0), nb, xq, nb, m, p.y + r0, w.rows, r1 - r0);
     return;
   }

@@ -8,12 +8,14 @@
 // same block of 16 rows is transposed once (row r's dword c into lane r of register c), and each
 // token meets it with eight vpdpbusd whose activations are four bytes broadcast from memory, so
 // a lane ends with its row's whole block product and the per-token work is eight products and
-// the scaling. The sixteen scales of a block come in one gather.
+// the scaling. The sixteen rows' scales of blocks b and b + 1 come in one gather.
 //
 // The contract's order: lane b mod 8 of a row's accumulator takes blocks b, b + 8, ... in turn,
 // and the eight lanes meet in a fixed tree at the end. Eight accumulators per token would not fit
-// the registers, so the blocks are visited one class b mod 8 at a time (an accumulator per token
-// and class), each class's sums kept aside and added in the tree's order at the end.
+// the registers, so the blocks are visited two classes b mod 8 at a time (an accumulator per
+// token and class), each class's sums kept aside and added in the tree's order at the end. Two,
+// because blocks 2k and 2k + 1 share a gather of scales and, in Q4_0, their bytes: one
+// transposition for both.
 #pragma GCC diagnostic push
 #pragma GCC diagnostic ignored "-Wmaybe-uninitialized"  // (see quant_avx512.cpp)
 #include <immintrin.h>
@@ -66,14 +68,20 @@ LOOM_INLINE void load_columns(const uint8_t* const p[kLanes], size_t off, __m512
   }
 }
 
-// Block B of sixteen rows as unsigned bytes for vpdpbusd, and the correction that makes its sums
-// the contract's integer product (S8 = 8 sum x).
+// Blocks B and B + 1 of sixteen rows as unsigned bytes for vpdpbusd, each handed to USE(w, i)
+// in turn (i = 0, 1; the second only where ODD), and the correction that makes their sums the
+// contract's integer product (S8 = 8 sum x).
 struct Q8 {
   static constexpr DType kType = DType::Q8_0;
-  static LOOM_INLINE void block(const uint8_t* const p[kLanes], int b, __m512i c[8]) {
-    load_columns(p, static_cast<size_t>(b) * kBlock, c);
-    // w + 128 (w ^ 0x80): sum (w + 128) x = p + 16 s8.
-    for (int k = 0; k < 8; ++k) c[k] = _mm512_xor_si512(c[k], _mm512_set1_epi8(-128));
+  template <class Use>
+  static LOOM_INLINE void pair(const uint8_t* const p[kLanes], int b, bool odd, Use use) {
+    __m512i c[8];
+    for (int i = 0; i < (odd ? 2 : 1); ++i) {
+      load_columns(p, static_cast<size_t>(b + i) * kBlock, c);
+      // w + 128 (w ^ 0x80): sum (w + 128) x = p + 16 s8.
+      for (int k = 0; k < 8; ++k) c[k] = _mm512_xor_si512(c[k], _mm512_set1_epi8(-128));
+      use(c, i);
+    }
   }
   static LOOM_INLINE __m512i correct(__m512i s, int32_t s8) {
     return _mm512_sub_epi32(s, _mm512_set1_epi32(s8 * 16));
@@ -81,26 +89,32 @@ struct Q8 {
 };
 struct Q4 {
   static constexpr DType kType = DType::Q4_0;
-  // Blocks 2k and 2k + 1 are the low and high nibbles of the same 32 bytes.
-  static LOOM_INLINE void block(const uint8_t* const p[kLanes], int b, __m512i c[8]) {
-    load_columns(p, static_cast<size_t>(b / 2) * kBlock, c);
+  // Blocks 2k and 2k + 1 are the low and high nibbles of the same 32 bytes: one transposition
+  // serves both.
+  template <class Use>
+  static LOOM_INLINE void pair(const uint8_t* const p[kLanes], int b, bool odd, Use use) {
+    __m512i raw[8], c[8];
+    load_columns(p, static_cast<size_t>(b / 2) * kBlock, raw);
     const __m512i mask = _mm512_set1_epi8(0x0f);
-    for (int k = 0; k < 8; ++k) {
-      c[k] = _mm512_and_si512(b % 2 ? _mm512_srli_epi32(c[k], 4) : c[k], mask);
-    }
+    for (int k = 0; k < 8; ++k) c[k] = _mm512_and_si512(raw[k], mask);
+    use(c, 0);
+    if (!odd) return;
+    for (int k = 0; k < 8; ++k) c[k] = _mm512_and_si512(_mm512_srli_epi32(raw[k], 4), mask);
+    use(c, 1);
   }
   static LOOM_INLINE __m512i correct(__m512i s, int32_t s8) {
     return _mm512_sub_epi32(s, _mm512_set1_epi32(s8));
   }
 };
 
-// The sixteen rows' scales of block B as fp32: one dword gathered per row, from B's own scale
-// on, or, for the last block, from the one before (its upper half), so nothing past a row's
-// scales is read (the bytes before them are its quants).
-LOOM_INLINE __m512 block_scales(const uint8_t* scales0, __m512i offsets, int b, int nb) {
+// The sixteen rows' scales of blocks B (even) and B + 1 as fp32: one dword gathered per row
+// holds both, or, where B is the last block, the one before and B (its upper half), so nothing
+// past a row's scales is read (the bytes before them are its quants).
+LOOM_INLINE void pair_scales(const uint8_t* scales0, __m512i offsets, int b, int nb, __m512 d[2]) {
   const bool last = b == nb - 1;
-  const __m512i d = _mm512_i32gather_epi32(offsets, scales0 + 2 * (last ? b - 1 : b), 1);
-  return _mm512_cvtph_ps(_mm512_cvtepi32_epi16(last ? _mm512_srli_epi32(d, 16) : d));
+  const __m512i s = _mm512_i32gather_epi32(offsets, scales0 + 2 * (last ? b - 1 : b), 1);
+  d[0] = _mm512_cvtph_ps(_mm512_cvtepi32_epi16(last ? _mm512_srli_epi32(s, 16) : s));
+  d[1] = _mm512_cvtph_ps(_mm512_cvtepi32_epi16(_mm512_srli_epi32(s, 16)));
 }
 
 // The next group of rows requested while this one is computed, a share at each block: the blocks
@@ -109,7 +123,7 @@ LOOM_INLINE __m512 block_scales(const uint8_t* scales0, __m512i offsets, int b, 
 struct NextRows {
   const uint8_t* begin;  // the group's bytes (its rows are contiguous), or null
   size_t lines;          // cache lines in it
-  int steps;             // blocks visited while they are requested
+  int steps;             // block pairs visited while they are requested
   LOOM_INLINE void at(int step) const {
     if (begin == nullptr) return;
     const size_t from = lines * step / steps, to = lines * (step + 1) / steps;
@@ -124,29 +138,39 @@ void rows_pass(const uint8_t* const p[kLanes], __m512i offsets, const uint8_t* s
                const ActBlocks* x, int nb, float* out, size_t ldo, int n, const NextRows& next) {
   alignas(64) float sums[NT][kClasses][kLanes];
   int step = 0;
-  for (int cls = 0; cls < kClasses; ++cls) {
-    __m512 acc[NT];
-    for (int t = 0; t < NT; ++t) acc[t] = _mm512_setzero_ps();
+  // Classes in pairs (2c, 2c + 1): blocks b and b + 1 share their unpacking and scales.
+  for (int cls = 0; cls < kClasses; cls += 2) {
+    __m512 acc[2][NT];
+    for (int t = 0; t < NT; ++t) acc[0][t] = acc[1][t] = _mm512_setzero_ps();
     for (int b = cls; b < nb; b += kClasses) {
       next.at(step++);
-      __m512i w[8];
-      L::block(p, b, w);
-      const __m512 dw = block_scales(scales0, offsets, b, nb);
-      for (int t = 0; t < NT; ++t) {
-        const auto* xq = reinterpret_cast<const int32_t*>(x[t].q + static_cast<size_t>(b) * kBlock);
-        // Integer sums are exact: two chains for the latency, added in any order.
-        __m512i s0 = _mm512_dpbusd_epi32(_mm512_setzero_si512(), w[0], _mm512_set1_epi32(xq[0]));
-        __m512i s1 = _mm512_dpbusd_epi32(_mm512_setzero_si512(), w[1], _mm512_set1_epi32(xq[1]));
-        for (int k = 2; k < 8; k += 2) {
-          s0 = _mm512_dpbusd_epi32(s0, w[k], _mm512_set1_epi32(xq[k]));
-          s1 = _mm512_dpbusd_epi32(s1, w[k + 1], _mm512_set1_epi32(xq[k + 1]));
-        }
-        const __m512i prod = L::correct(_mm512_add_epi32(s0, s1), x[t].s8[b]);
-        const __m512 s = _mm512_mul_ps(dw, _mm512_set1_ps(x[t].d[b]));
-        acc[t] = _mm512_add_ps(acc[t], _mm512_mul_ps(s, _mm512_cvtepi32_ps(prod)));
-      }
+      __m512 dw[2];
+      pair_scales(scales0, offsets, b, nb, dw);
+      L::pair(
+          p, b, b + 1 < nb, [&](const __m512i w[8], int i) __attribute__((always_inline)) {
+            const int bi = b + i;
+            for (int t = 0; t < NT; ++t) {
+              const auto* xq =
+                  reinterpret_cast<const int32_t*>(x[t].q + static_cast<size_t>(bi) * kBlock);
+              // Integer sums are exact: two chains for the latency, added in any order.
+              __m512i s0 =
+                  _mm512_dpbusd_epi32(_mm512_setzero_si512(), w[0], _mm512_set1_epi32(xq[0]));
+              __m512i s1 =
+                  _mm512_dpbusd_epi32(_mm512_setzero_si512(), w[1], _mm512_set1_epi32(xq[1]));
+              for (int k = 2; k < 8; k += 2) {
+                s0 = _mm512_dpbusd_epi32(s0, w[k], _mm512_set1_epi32(xq[k]));
+                s1 = _mm512_dpbusd_epi32(s1, w[k + 1], _mm512_set1_epi32(xq[k + 1]));
+              }
+              const __m512i prod = L::correct(_mm512_add_epi32(s0, s1), x[t].s8[bi]);
+              const __m512 s = _mm512_mul_ps(dw[i], _mm512_set1_ps(x[t].d[bi]));
+              acc[i][t] = _mm512_add_ps(acc[i][t], _mm512_mul_ps(s, _mm512_cvtepi32_ps(prod)));
+            }
+          });
     }
-    for (int t = 0; t < NT; ++t) _mm512_store_ps(sums[t][cls], acc[t]);
+    for (int t = 0; t < NT; ++t) {
+      _mm512_store_ps(sums[t][cls], acc[0][t]);
+      _mm512_store_ps(sums[t][cls + 1], acc[1][t]);
+    }
   }
   // The tree: classes (l, l + 4), then (l, l + 2), then (0, 1).
   const __mmask16 keep = static_cast<__mmask16>((1u << n) - 1);
@@ -177,7 +201,7 @@ void gemv_rows(const void* w, size_t ldw, const ActSpace* x, int nb, int m, floa
     const __m512i offs = _mm512_load_si512(offsets);
     const int next_rows = std::min(kLanes, rows - r0 - kLanes);
     const NextRows next{next_rows > 0 ? base + (r0 + kLanes) * row_bytes : nullptr,
-                        (next_rows * row_bytes + 63) / 64, nb};
+                        (next_rows * row_bytes + 63) / 64, (nb + 1) / 2};
     for (int t0 = 0; t0 < m; t0 += kTokens) {
       ActBlocks xt[kTokens];
       const int nt = std::min(kTokens, m - t0);
