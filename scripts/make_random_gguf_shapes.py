@@ -1,8 +1,8 @@
 #!/usr/bin/python3
-"""Random-weight GGUFs of the Llama-3.2-1B and Qwen2.5-0.5B shapes, for llama.cpp beside loom-bench --synthetic.
+"""Random-weight GGUFs of the TinyLlama-1.1B, Llama-3.2-1B and Qwen2.5-0.5B shapes, for llama.cpp beside loom-bench --synthetic.
 
 Speed only: N(0, 0.02) weights, unit norms, a placeholder sentencepiece-style vocabulary of the
-right size, tied embeddings (no output.weight), q/k/v biases for qwen2. Types f32, f16, bf16 and
+right size, tied embeddings (no output.weight) except for TinyLlama, q/k/v biases for qwen2. Types f32, f16, bf16 and
 q4_0 (every matrix, as llama-quantize --pure), written by gguf-py (PYTHONPATH=<llama.cpp>/gguf-py).
 
   PYTHONPATH=/tmp/llama.cpp/gguf-py python3 scripts/make_random_gguf_shapes.py llama3.2-1b bf16 /tmp/l1b-bf16.gguf
@@ -10,6 +10,7 @@ q4_0 (every matrix, as llama-quantize --pure), written by gguf-py (PYTHONPATH=<l
 import sys, numpy as np, gguf
 from gguf import GGMLQuantizationType as Q
 SHAPES = {
+ "tinyllama-1.1b": dict(arch="llama", V=32000, D=2048, F=5632, L=22, H=32, KV=4, hd=64, theta=10000.0, eps=1e-5, bias=False, tied=False),
  "llama3.2-1b": dict(arch="llama", V=128256, D=2048, F=8192, L=16, H=32, KV=8, hd=64, theta=500000.0, eps=1e-5, bias=False),
  "qwen2.5-0.5b": dict(arch="qwen2", V=151936, D=896, F=4864, L=24, H=14, KV=2, hd=64, theta=1000000.0, eps=1e-6, bias=True),
 }
@@ -23,6 +24,7 @@ for l in range(L):
     if c["bias"]: T += [(p+"attn_q.bias",(H*hd,),"b"),(p+"attn_k.bias",(KV*hd,),"b"),(p+"attn_v.bias",(KV*hd,),"b")]
     T += [(p+"attn_output.weight",(D,H*hd),"w"),(p+"ffn_norm.weight",(D,),"n"),(p+"ffn_gate.weight",(F,D),"w"),(p+"ffn_up.weight",(F,D),"w"),(p+"ffn_down.weight",(D,F),"w")]
 T += [("output_norm.weight",(D,),"n")]
+if not c.get("tied", True): T += [("output.weight",(V,D),"w")]
 w = gguf.GGUFWriter(out, c["arch"])
 w.add_name("random-"+shape)
 w.add_vocab_size(V); w.add_context_length(32768); w.add_embedding_length(D); w.add_block_count(L)

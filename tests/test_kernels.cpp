@@ -409,9 +409,9 @@ class KernelSetDType : public ::testing::TestWithParam<std::tuple<Isa, DType>> {
 };
 
 // Around the gemms' blocks of k (AVX2 1024, AVX-512 512), panels of rows (16, 32), packed blocks
-// of rows (32, 64) and tiles of tokens (6, 12), and gemv's tiles of 4 rows.
+// of rows (32, 64) and tiles of tokens (6, 12), gemv's tiles of 4 rows and gemv_rows' 8.
 constexpr int kKs[] = {1, 7, 8, 9, 64, 172, 257, 520, 1030};
-constexpr int kRowCounts[] = {1, 2, 3, 4, 5, 13, 16, 37, 70};
+constexpr int kRowCounts[] = {1, 2, 3, 4, 5, 8, 9, 13, 16, 37, 70};
 constexpr int kTokenCounts[] = {1, 2, 5, 6, 7, 12, 13, 64, 130};
 constexpr int kMaxTokens = 130;
 
@@ -438,6 +438,26 @@ TEST_P(KernelSetDType, GemvGemmDotAgreeAndMatchReference) {
         std::vector<float> out(rows, kNaN);  // exact size: ASan sees writes past ROWS
         k.gemv[ti](w.data(), ldw, x.data() + t * ldx, K, out.data(), rows);
         std::copy(out.begin(), out.end(), gemv.begin() + t * rows);
+      }
+
+      // Several tokens at once (the set's gemv_rows, where it has one): each token gemv's bits,
+      // in passes around the kernel's 4 tokens and groups of 8 rows; nothing written between the
+      // rows of OUT's stride.
+      for (const int m : {2, 3, 4, 5, 9}) {
+        if (k.gemv_rows[ti] == nullptr) break;
+        const float sentinel = -1234.5f;
+        std::vector<float> out((m - 1) * ldo + rows, sentinel);
+        k.gemv_rows[ti](w.data(), ldw, x.data(), ldx, m, K, out.data(), ldo, rows);
+        EXPECT_EQ(loom::test::padding_writes(out, m, rows, ldo, sentinel), 0) << "m=" << m;
+        for (int t = 0; t < m; ++t) {
+          for (int r = 0; r < rows; ++r) {
+            const float got = out[t * ldo + r], want = gemv[t * rows + r];
+            if (bits_of(got) != bits_of(want) && f.add()) {
+              ADD_FAILURE() << "gemv_rows m=" << m << " t=" << t << " r=" << r << ": " << got
+                            << " vs gemv " << want;
+            }
+          }
+        }
       }
 
       for (int t = 0; t < kMaxTokens; ++t) {

@@ -17,13 +17,6 @@ namespace loom {
 static_assert(BatchEngine::kBlockTokens == model::KvPool::kBlockTokens);
 
 namespace {
-// Passes of at most this many rows take the decode kernels even when not batch invariant: the
-// prompt kernels pack W for every call, which pays over a few rows of float weights, but only
-// over many of quantized ones (whose int8 prompt kernel packs more). Measured crossovers on
-// Llama-3.2-1B's shape, docs/performance.md.
-constexpr int kSmallPassQuantized = 16;
-constexpr int kSmallPassFloat = 2;
-
 // A sequence's block entry given back to the pool: out of every layer's sliding window.
 constexpr int kReleased = -1;
 
@@ -54,7 +47,9 @@ struct BatchEngine::State {
   // With a sliding window in every layer, the most keys any layer's query sees: older blocks are
   // given back as a sequence grows (memory bounded at any length). 0: some layer sees all.
   int window = 0;
-  int small_pass;  // the most rows a pass sums as decode steps when not batch invariant
+  // The most rows a pass sums as decode steps when not batch invariant (faster there than the
+  // prompt kernels).
+  int small_pass;
 
   State(const Model& mdl, const BatchOptions& opt, int blocks, int threads)
       : model(mdl),
@@ -63,8 +58,7 @@ struct BatchEngine::State {
         pool(m.config, blocks, opt.kv_type),
         ws(m, opt.batch_size, blocks * kBlockTokens, threads),
         prompt_pass(ops::prompt_pass(opt.bf16_prompts)),
-        small_pass(is_quantized(m.weights.layers[0].wq.dtype) ? kSmallPassQuantized
-                                                              : kSmallPassFloat) {
+        small_pass(ops::decode_pass_rows(m.weights.layers[0].wq.dtype, prompt_pass)) {
     for (int l = 0; l < m.config.n_layers; ++l) {
       const int w = m.config.window_of(l);
       window = l == 0 ? w : w == 0 || window == 0 ? 0 : std::max(window, w);

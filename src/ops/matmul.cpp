@@ -51,14 +51,20 @@ size_t bf16_blocks(int m, int k) {
 
 // Rows R0 .. R1 of P for the M tokens of X as decode steps: each output the gemv's sum, so a
 // token's results do not depend on the others. From 2 tokens on, the set's gemv_rows takes them
-// all at once where it has one (its fixed cost, the transposition of each block pair, is about
-// a gemv's per token: docs/performance.md); else W is read from memory once: a tile of rows
-// (about 64 KiB, whole gemv tiles of 4) serves every token from cache before the next.
+// all at once where it has one (quantized: its fixed cost, the transposition of each block pair,
+// is about a gemv's per token; float: it loads and converts each weight once for four tokens;
+// docs/performance.md); else W is read from memory once: a tile of rows (about 64 KiB, whole
+// gemv tiles of 4) serves every token from cache before the next.
 void decode_rows(const Product& p, const float* x, int m, int r0, int r1, quant::ActSpace* xq,
                  int nb, const simd::Kernels& k, const simd::QuantKernels& qk) {
   const MatRef& w = p.w;
   if (m >= 2 && is_quantized(w.dtype) && qk.gemv_rows[simd::quant_slot(w.dtype)] != nullptr) {
     qk.gemv_rows[simd::quant_slot(w.dtype)](w.row(r0), nb, xq, nb, m, p.y + r0, w.rows, r1 - r0);
+    return;
+  }
+  if (m >= 2 && !is_quantized(w.dtype) && k.gemv_rows[static_cast<int>(w.dtype)] != nullptr) {
+    k.gemv_rows[static_cast<int>(w.dtype)](w.row(r0), w.cols, x, w.cols, m, w.cols, p.y + r0,
+                                           w.rows, r1 - r0);
     return;
   }
   const int tile =
@@ -85,6 +91,16 @@ Pass prompt_pass(Bf16Prompts choice) {
   const bool acts = choice == Bf16Prompts::Bf16Activations ||
                     (choice == Bf16Prompts::Auto && simd::bf16_dot_pays());
   return acts && simd::kernels().gemm_bf16_acts ? Pass::PromptBf16Acts : Pass::Prompt;
+}
+
+int decode_pass_rows(DType t, Pass prompt) {
+  // Quantized: the gemv a token at a time, or gemv_rows, beats the int8 prompt kernels (which
+  // pack more) up to 16 rows. Float: gemv_rows beats the fp32 prompt gemm up to 16 rows, and
+  // the gemm of bf16 activations (twice an FMA's products) at 4 rows but not at 8; the gemv a
+  // token at a time beats either only up to 2.
+  if (is_quantized(t)) return 16;
+  if (simd::kernels().gemv_rows[static_cast<int>(t)] == nullptr) return 2;
+  return t == DType::BF16 && prompt == Pass::PromptBf16Acts ? 4 : 16;
 }
 
 size_t matmul_scratch_blocks(const MatRef& w, int m) {

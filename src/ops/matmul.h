@@ -33,6 +33,11 @@ enum class Pass : uint8_t { Prompt, Decode, PromptBf16Acts };
 // to bf16 activations and the kernel set has their product, else Prompt.
 Pass prompt_pass(Bf16Prompts choice);
 
+// The most rows a pass with weights of type T sums faster as decode steps (Pass::Decode) than
+// in PROMPT, the prompt pass, on this CPU: the prompt kernels pack W on every call, which pays
+// only over many rows. Measured crossovers, docs/performance.md.
+int decode_pass_rows(DType t, Pass prompt);
+
 // Scratch for M rows of activations against W: for a quantized or BF16 W, room for them quantized
 // to 8-bit blocks (m * w.cols / 32 blocks) and rounded to bf16 (for Pass::PromptBf16Acts); none
 // otherwise.

@@ -43,6 +43,10 @@ struct Kernels {
   using ToBf16 = void (*)(const float* src, uint16_t* dst, size_t n);  // half.h's f32_to_bf16
   GemmBf16 gemm_bf16_acts = nullptr;  // (last: the sets' tables leave them out)
   ToBf16 to_bf16 = nullptr;
+  // Indexed by DType (F32, F16, BF16): for each of M tokens, the outputs gemv gives it, bit for
+  // bit, with each weight read once for several tokens (the decode steps of a batch); null where
+  // the set has none (then gemv, a token at a time).
+  Gemm gemv_rows[3] = {nullptr, nullptr, nullptr};
 };
 
 const Kernels& kernels(Isa isa);
@@ -58,6 +62,8 @@ const Kernels& avx512_kernels();
 // defined in its own translation unit; avx512_kernels() takes it only where cpuid reports
 // AVX-512 BF16, BW and VL.
 Kernels::GemmBf16 avx512_bf16_gemm();
+// Sets the AVX-512 gemv_rows (gemv_rows_avx512.cpp).
+void avx512_gemv_rows(Kernels& s);
 Kernels::ToBf16 avx512_to_bf16();
 
 }  // namespace loom::simd

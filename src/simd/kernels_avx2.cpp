@@ -17,12 +17,6 @@
 namespace loom::simd {
 namespace {
 
-inline float hsum8(__m256 v) {
-  __m128 s = _mm_add_ps(_mm256_castps256_ps128(v), _mm256_extractf128_ps(v, 1));
-  __m128 t = _mm_add_ps(s, _mm_movehl_ps(s, s));
-  return _mm_cvtss_f32(_mm_add_ss(t, _mm_movehdup_ps(t)));
-}
-
 // R rows of W times T rows of X: R*T accumulators live in registers (R*T + R + 1 <= 16).
 template <class L, int R, int T>
 void tile(const void* w, size_t ldw, const float* x, size_t ldx, int k, float* out, size_t ldo) {

@@ -101,6 +101,7 @@ const Kernels& avx512_kernels() {
     s.gemm[static_cast<int>(DType::Q8_0)] = gemm<Q8>;
     s.gemm[static_cast<int>(DType::Q4_0)] = gemm<Q4>;
     s.gemm[static_cast<int>(DType::Q4_K)] = gemm<Q4K>;
+    avx512_gemv_rows(s);
     const CpuFeatures& f = cpu_features();
     if (f.avx512bf16 && f.avx512bw && f.avx512vl) {
       s.gemm_bf16_acts = avx512_bf16_gemm();
