@@ -393,3 +393,71 @@ TEST(Cli, SpecialTokenTextIsParsedUnlessNoParseSpecial) {
   EXPECT_EQ(std::count(text.begin() + 1, text.end(), 2), 0);
   EXPECT_GT(text.size(), parsed.size());
 }
+
+// --n-samples: sample i of a run with seed S is sample i - 1 of a run with seed S + 1 (each
+// sample is its seed's, whatever else is decoded beside it), and a run is reproducible.
+TEST(Cli, SamplesDecodedTogetherAreEachTheirSeedsSample) {
+  const std::string args = "-m " + kShared +
+                           "/fixtures/llama2-gqa-bf16 -p 'Once upon a time' -n 16 --temp 1.2 "
+                           "--json ";
+  const Result a = run(args + "--n-samples 3 --seed 40");
+  const Result b = run(args + "--parallel 2 --seed 41");
+  const Result again = run(args + "--n-samples 3 --seed 40 -t 1");
+  ASSERT_EQ(a.exit_code, 0) << a.err;
+  ASSERT_EQ(b.exit_code, 0) << b.err;
+  const json ja = json::parse(a.out), jb = json::parse(b.out);
+  ASSERT_EQ(ja["samples"].size(), 3u);
+  ASSERT_EQ(jb["samples"].size(), 2u);
+  EXPECT_EQ(ja["seed"], 40);
+  for (int i = 0; i < 3; ++i) {
+    const json& s = ja["samples"][i];
+    EXPECT_EQ(s["index"], i);
+    EXPECT_EQ(s["seed"], 40 + i);
+    EXPECT_EQ(s["ids"].size(), 16u);
+    EXPECT_EQ(s["stop_reason"], "max_tokens");
+    EXPECT_LT(s["sum_logprob"].get<double>(), 0.0);
+    EXPECT_NEAR(s["mean_logprob"].get<double>(), s["sum_logprob"].get<double>() / 16, 1e-9);
+  }
+  EXPECT_NE(ja["samples"][0]["ids"], ja["samples"][1]["ids"]);
+  EXPECT_EQ(ja["samples"][1]["ids"], jb["samples"][0]["ids"]);
+  EXPECT_EQ(ja["samples"][2]["ids"], jb["samples"][1]["ids"]);
+  EXPECT_EQ(ja["samples"][2]["text"], jb["samples"][1]["text"]);
+  EXPECT_EQ(json::parse(again.out)["samples"], ja["samples"]);
+  EXPECT_THAT(a.err, HasSubstr("3 samples: 48 tokens"));
+  EXPECT_THAT(a.err, HasSubstr("kv pool: f32"));
+}
+
+// --best-of: the sample with the highest mean log-probability, in JSON and as the text printed.
+TEST(Cli, BestOfKeepsTheSampleWithTheBestMeanLogprob) {
+  // The default model (stories260K): its text is valid UTF-8, so JSON holds it unchanged.
+  const std::string args = "-p 'Once upon a time' -n 24 --temp 1.5 --best-of 5 --seed 3 ";
+  const Result j = run(args + "--json");
+  const Result t = run(args);
+  ASSERT_EQ(j.exit_code, 0) << j.err;
+  ASSERT_EQ(t.exit_code, 0) << t.err;
+  const json out = json::parse(j.out);
+  ASSERT_EQ(out["samples"].size(), 5u);
+  size_t best = 0;
+  for (size_t i = 1; i < 5; ++i) {
+    if (out["samples"][i]["mean_logprob"].get<double>() >
+        out["samples"][best]["mean_logprob"].get<double>()) {
+      best = i;
+    }
+  }
+  EXPECT_EQ(out["best"], best);
+  EXPECT_EQ(best, 2u);  // (with this seed: not the first sample)
+  EXPECT_EQ(t.out, "Once upon a time" + out["samples"][best]["text"].get<std::string>() + "\n");
+  EXPECT_THAT(t.err, HasSubstr("best: sample " + std::to_string(best)));
+}
+
+TEST(Cli, SamplesNeedSamplingAndApartFromConversation) {
+  const Result greedy = run("-p 'Once upon a time' -n 4 --n-samples 2 --temp 0");
+  EXPECT_EQ(greedy.exit_code, 1);
+  EXPECT_THAT(greedy.err, HasSubstr("--n-samples and --best-of need sampling"));
+  const Result zero = run("-p 'Once upon a time' -n 4 --n-samples 0");
+  EXPECT_NE(zero.exit_code, 0);
+  EXPECT_THAT(zero.err, HasSubstr("--n-samples"));
+  const Result cnv = run("--conversation --best-of 2 --temp 1");
+  EXPECT_EQ(cnv.exit_code, 1);
+  EXPECT_THAT(cnv.err, HasSubstr("do not apply to --conversation"));
+}

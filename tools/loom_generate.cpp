@@ -1,6 +1,8 @@
 // loom-generate: text from a Hugging Face Llama folder. Argument parsing and printing only; the
 // work is the library's.
 #include <CLI/CLI.hpp>
+#include <algorithm>
+#include <chrono>
 #include <cmath>
 #include <cstdio>
 #include <cstring>
@@ -41,6 +43,8 @@ struct Args {
   std::string dump_logits;
   bool json = false;
   int logprobs = -1;
+  int n_samples = 1;
+  int best_of = 0;
   bool ignore_eos = false;
   std::vector<std::string> stop;
   // Sampling: applied over the model's defaults only when given.
@@ -177,8 +181,11 @@ void check_flag_combinations(const Args& a, const CLI::App& app) {
           "--conversation reads the user's messages from the terminal: leave out --prompt, "
           "--prompt-ids and --messages (--system gives a system message)");
     }
-    if (a.json || !a.dump_logits.empty() || a.logprobs >= 0) {
-      throw loom::Error("--json, --logprobs and --dump-logits do not apply to --conversation");
+    if (a.json || !a.dump_logits.empty() || a.logprobs >= 0 || given("--n-samples") ||
+        given("--best-of")) {
+      throw loom::Error(
+          "--json, --logprobs, --dump-logits, --n-samples and --best-of do not apply to "
+          "--conversation");
     }
   } else {
     if (given("--system")) throw loom::Error("--system applies to --conversation");
@@ -189,6 +196,107 @@ void check_flag_combinations(const Args& a, const CLI::App& app) {
           "--conversation");
     }
   }
+}
+
+// The samples' lines of --json: each with its seed and log-probabilities.
+nlohmann::json samples_json(const loom::Tokenizer& tok, const std::vector<loom::GenerateResult>& rs,
+                            uint64_t seed, bool with_logprobs) {
+  nlohmann::json out = nlohmann::json::array();
+  for (size_t i = 0; i < rs.size(); ++i) {
+    const loom::GenerateResult& r = rs[i];
+    nlohmann::json j = {{"index", i},
+                        {"seed", seed + i},
+                        {"ids", r.ids},
+                        {"text", r.text},
+                        {"stop_reason", loom::stop_reason_name(r.stop)},
+                        {"sum_logprob", 0.0},
+                        {"mean_logprob", nullptr}};
+    double sum = 0;
+    for (const loom::StepLogprobs& l : r.logprobs) sum += l.logprob;
+    j["sum_logprob"] = sum;
+    if (!r.logprobs.empty()) j["mean_logprob"] = sum / static_cast<double>(r.logprobs.size());
+    if (with_logprobs) j["logprobs"] = logprobs_json(tok, r);
+    out.push_back(std::move(j));
+  }
+  return out;
+}
+
+// The sample with the highest mean log-probability a token (the first of equals; a sample of no
+// tokens only if all are).
+size_t best_sample(const std::vector<loom::GenerateResult>& rs) {
+  size_t best = 0;
+  double best_mean = -std::numeric_limits<double>::infinity();
+  for (size_t i = 0; i < rs.size(); ++i) {
+    if (rs[i].logprobs.empty()) continue;
+    double sum = 0;
+    for (const loom::StepLogprobs& l : rs[i].logprobs) sum += l.logprob;
+    const double mean = sum / static_cast<double>(rs[i].logprobs.size());
+    if (mean > best_mean) best = i, best_mean = mean;
+  }
+  return best;
+}
+
+// --n-samples / --best-of: N continuations of PROMPT decoded together on a batch-invariant
+// engine, the prompt evaluated once and its keys shared; sample i has seed + i, and is the
+// sample a run of any N with seed + i as its first gets.
+int run_samples(const Args& a, const loom::Model& model, const std::vector<int>& prompt,
+                loom::GenerateOptions go, const loom::SessionOptions& so, bool echo_prompt) {
+  const int n = a.best_of > 0 ? a.best_of : a.n_samples;
+  if (go.sampling.temperature == 0) {
+    throw loom::Error("--n-samples and --best-of need sampling: " + std::to_string(n) +
+                      " greedy continuations would be the same (give --temp above 0)");
+  }
+  const loom::Tokenizer& tok = model.tokenizer();
+  const int ctx = so.ctx_size > 0 ? so.ctx_size : model.config().max_position_embeddings;
+  if (go.max_tokens < 0) go.max_tokens = ctx - static_cast<int>(prompt.size());
+  if (static_cast<int>(prompt.size()) + go.max_tokens > ctx) {
+    go.max_tokens = std::max(0, ctx - static_cast<int>(prompt.size()));
+  }
+  go.top_logprobs = std::max(a.logprobs, 0);  // the chosen tokens' log-probabilities at least
+  loom::BatchOptions bo;
+  bo.pool_tokens = static_cast<int>(prompt.size()) + n * (go.max_tokens + 1) +
+                   n * loom::BatchEngine::kBlockTokens;
+  bo.threads = so.threads;
+  bo.kv_type = so.kv_type;
+  bo.batch_size = so.batch_size;
+  bo.batch_invariant = true;
+  bo.bf16_prompts = so.bf16_prompts;
+  loom::BatchEngine engine(model, bo);
+  const auto t0 = std::chrono::steady_clock::now();
+  const std::vector<loom::GenerateResult> rs = loom::generate_samples(engine, prompt, n, go);
+  const double secs = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
+  const size_t best = best_sample(rs);
+  const uint64_t seed = go.sampling.seed;
+  if (a.json) {
+    nlohmann::json j = {{"prompt_ids", prompt},
+                        {"seed", seed},
+                        {"samples", samples_json(tok, rs, seed, a.logprobs >= 0)}};
+    if (a.best_of > 0) j["best"] = best;
+    std::puts(j.dump(-1, ' ', false, nlohmann::json::error_handler_t::replace).c_str());
+  } else {
+    loom::tools::TextOut out;
+    for (size_t i = 0; i < rs.size(); ++i) {
+      if (a.best_of > 0 && i != best) continue;
+      if (a.best_of == 0) {
+        std::printf("%s--- sample %zu (seed %llu) ---\n", i == 0 ? "" : "\n", i,
+                    static_cast<unsigned long long>(seed + i));
+      }
+      if (echo_prompt) out.write(a.prompt);
+      out.write(rs[i].text);
+      out.end_line();
+    }
+  }
+  size_t tokens = 0;
+  for (const loom::GenerateResult& r : rs) tokens += r.ids.size();
+  const loom::PoolUsage u = engine.usage();
+  std::fprintf(stderr,
+               "prompt: %zu tokens | %d samples: %zu tokens in %.2f s, %.2f tok/s | "
+               "threads: %d | kv pool: %s, %d blocks, %.2f MiB | seed: %llu%s\n",
+               prompt.size(), n, tokens, secs, tokens / secs, engine.threads(),
+               loom::dtype_name(so.kv_type), u.blocks, u.bytes / 1048576.0,
+               static_cast<unsigned long long>(seed),
+               a.best_of > 0 ? (" | best: sample " + std::to_string(best)).c_str() : "");
+  return 0;
 }
 
 int run(const Args& a, const CLI::App& app) {
@@ -263,6 +371,12 @@ int run(const Args& a, const CLI::App& app) {
     co.verbose = a.verbose;
     co.name = "loom-generate";
     return loom::tools::run_conversation(model, std::move(*tmpl), co);
+  }
+
+  if (a.n_samples > 1 || a.best_of > 0) {
+    if (!a.dump_logits.empty()) throw loom::Error("--dump-logits does not apply to --n-samples");
+    return run_samples(a, model, prompt, go, so,
+                       !a.json && a.prompt_ids.empty() && messages.is_null());
   }
 
   loom::Session session(model, so);
@@ -409,8 +523,18 @@ int main(int argc, char** argv) {
       ->group("Output");
   app.add_flag("--json", a.json,
                "print one JSON object (prompt_ids, ids, text, stop_reason, seed; prompt_text with "
-               "--messages) instead of text")
+               "--messages; with --n-samples or --best-of: prompt_ids, seed, samples of index, "
+               "seed, ids, text, stop_reason, sum_logprob, mean_logprob, and best) instead of text")
       ->group("Output");
+  app.add_option("--n-samples,--parallel", a.n_samples,
+                 "continuations of the prompt decoded together, sharing its cache (sample i: "
+                 "seed + i; with --json, every sample and its log-probability)")
+      ->check(CLI::Range(1, 256))
+      ->group("Sampling");
+  app.add_option("--best-of", a.best_of,
+                 "decode N samples together, print the one with the best mean log-probability")
+      ->check(CLI::Range(1, 256))
+      ->group("Sampling");
   app.add_option("--logprobs", a.logprobs,
                  "with --json: each token's log-probability and the N most likely alternatives")
       ->check(CLI::Range(0, 100))

@@ -32,8 +32,10 @@ struct BatchOptions {
   int batch_size = 512;              // rows per forward pass: more are evaluated in several passes
   // True: every row is summed as a decode step is, so a sequence gets the same bits alone or
   // beside others, however its prompt is chunked. False (the default, for speed): small passes
-  // take the decode kernels and larger ones (over 16 rows with quantized weights, over 2 with
-  // float ones) the prompt kernels, as Session::prefill does, whose rows round differently.
+  // take the decode kernels and larger ones the prompt kernels, as Session::prefill does, whose
+  // rows round differently (the crossover depends on the weights' type and the CPU's kernels:
+  // 16 rows for quantized weights, 4 to 16 for float ones where AVX-512 has a few-rows kernel,
+  // else 2).
   bool batch_invariant = false;
   Bf16Prompts bf16_prompts = Bf16Prompts::Auto;  // for passes that take the prompt kernels
 };
