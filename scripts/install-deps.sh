@@ -2,7 +2,7 @@
 # Installs what loom needs to build and test on a bare Debian (bookworm or newer) machine.
 set -euo pipefail
 pkgs=(cmake g++ make libgtest-dev libgmock-dev nlohmann-json3-dev libsentencepiece-dev libcli11-dev
-      pkg-config libpcre2-dev libutf8proc-dev libsimdjson-dev)
+      pkg-config libpcre2-dev libutf8proc-dev libsimdjson-dev libcpp-httplib-dev)
 missing=()
 for p in "${pkgs[@]}"; do
   dpkg -s "$p" >/dev/null 2>&1 || missing+=("$p")

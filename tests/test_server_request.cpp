@@ -70,6 +70,7 @@ TEST(ServerRequest, ChatFieldsOverTheModelsDefaults) {
   EXPECT_FLOAT_EQ(s.presence_penalty, 0.5f);
   EXPECT_FLOAT_EQ(s.frequency_penalty, -1.0f);
   EXPECT_EQ(s.seed, 12u);
+  EXPECT_EQ(r.seed, 12u);
   ASSERT_EQ(s.logit_bias.size(), 2u);
   EXPECT_EQ(s.logit_bias[0], (std::pair<int, float>{42, 2.5f}));  // (the object's key order)
   EXPECT_EQ(s.logit_bias[1], (std::pair<int, float>{7, -100.0f}));
@@ -88,6 +89,8 @@ TEST(ServerRequest, LeftOutOrNullFieldsKeepTheDefaults) {
   EXPECT_FLOAT_EQ(r.options.sampling.temperature, 0.7f);
   EXPECT_EQ(r.options.sampling.top_k, 30);
   EXPECT_FALSE(r.max_tokens.has_value());
+  EXPECT_FALSE(r.seed.has_value());
+  EXPECT_EQ(chat(R"(, "seed": 0)").seed, 0u);
   EXPECT_TRUE(r.options.stop.empty());
   EXPECT_EQ(r.n, 1);
   EXPECT_FALSE(r.stream);

@@ -310,7 +310,7 @@ Request parse_request(Endpoint endpoint, std::string_view body, const SamplerPar
       {"stop", [&](const json& v) { r.options.stop = stop_strings(v); }},
       {"seed",
        [&](const json& v) {
-         sp.seed =
+         r.seed = sp.seed =
              static_cast<uint64_t>(integer_in("seed", v, std::numeric_limits<long long>::min(),
                                               std::numeric_limits<long long>::max()));
        }},

@@ -3,6 +3,7 @@
 // a Request, or an ApiError to send back as {"error": {...}} with its HTTP status.
 #pragma once
 
+#include <cstdint>
 #include <nlohmann/json.hpp>
 #include <optional>
 #include <stdexcept>
@@ -46,6 +47,7 @@ struct Request {
   bool echo = false;                // Completion: the prompt's text before the completion
   int logprobs = -1;                // -1: none; else alternatives per token (0: the token's own)
   std::optional<int> max_tokens;    // none: until EOS or the context's end
+  std::optional<uint64_t> seed;     // none: the server draws one
   GenerateOptions options;          // sampling (over the model's defaults), stop strings
 };
 

@@ -211,6 +211,9 @@ bool Scheduler::pass() {
   std::erase_if(active_, [&](const auto& a) {
     return std::find(over.begin(), over.end(), a.get()) != over.end();
   });
+  const PoolUsage pool = engine_.usage();
+  std::lock_guard<std::mutex> lock(mu_);
+  stats_.pool = pool;
   return true;
 }
 

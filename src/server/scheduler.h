@@ -51,6 +51,7 @@ struct SchedulerStats {
   uint64_t prompt_tokens = 0;
   uint64_t cached_tokens = 0;
   uint64_t generated_tokens = 0;
+  PoolUsage pool;  // after the last pass
 };
 
 class Scheduler {
