@@ -9,7 +9,9 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include <atomic>
 #include <chrono>
+#include <cstdio>
 #include <nlohmann/json.hpp>
 #include <string>
 #include <thread>
@@ -108,6 +110,50 @@ std::vector<std::string> events(const std::string& body) {
   }
   EXPECT_EQ(at, body.size()) << "a partial event at the end";
   return out;
+}
+
+// A streamed completion's text, joined from its events ("" and FAILED saying why when it did
+// not end with [DONE]).
+std::string streamed_text(const ServerProcess& s, const json& req, std::string* failed = nullptr) {
+  httplib::Client c = s.client();
+  json r = req;
+  r["stream"] = true;
+  auto res = c.Post("/v1/completions", r.dump(), "application/json");
+  std::string text;
+  if (!res || res->status != 200) {
+    if (failed) {
+      *failed = res ? std::to_string(res->status) + " " + res->body
+                    : "no response: " + httplib::to_string(res.error());
+    }
+    return text;
+  }
+  const std::vector<std::string> ev = events(res->body);
+  if (ev.empty() || ev.back() != "[DONE]") {
+    if (failed) *failed = "no [DONE]: " + res->body;
+    return text;
+  }
+  for (const std::string& e : ev) {
+    if (e != "[DONE]") text += json::parse(e)["choices"][0]["text"].get<std::string>();
+  }
+  return text;
+}
+
+// The pool's and scheduler's gauges once nothing runs (waits up to 5 s for that).
+std::string idle_metrics(const ServerProcess& s) {
+  httplib::Client c = s.client();
+  std::string metrics;
+  for (int i = 0; i < 100; ++i) {
+    auto m = c.Get("/metrics");
+    if (!m) break;
+    metrics = m->body;
+    if (metrics.find("loom:requests_running 0\n") != std::string::npos &&
+        metrics.find("loom:requests_queued 0\n") != std::string::npos &&
+        metrics.find("loom:kv_pool_used_blocks 0\n") != std::string::npos) {
+      break;
+    }
+    std::this_thread::sleep_for(std::chrono::milliseconds(50));
+  }
+  return metrics;
 }
 
 TEST(Server, HealthModelsAndTheChatPage) {
@@ -284,6 +330,13 @@ TEST(Server, FaultsGetTheirStatusAndErrorObject) {
   EXPECT_EQ(missing->status, 404);
   EXPECT_EQ(json::parse(missing->body)["error"]["code"], "not_found");
 
+  e = post(stories(), "/detokenize", {{"tokens", {1, -4}}}, &status);
+  EXPECT_EQ(status, 400);
+  EXPECT_EQ(e["error"]["param"], "tokens[1]");
+  e = post(stories(), "/tokenize", {{"content", 7}}, &status);
+  EXPECT_EQ(status, 400);
+  EXPECT_EQ(e["error"]["param"], "content");
+
   // The server goes on serving.
   e = post(stories(), "/v1/completions", {{"prompt", "Once"}, {"max_tokens", 3}}, &status);
   EXPECT_EQ(status, 200);
@@ -335,22 +388,170 @@ TEST(Server, DisconnectFreesTheSequenceAndSigtermExitsZero) {
     c.send(req);
     EXPECT_GE(chunks, 3);
   }
-  httplib::Client c = s.client();
-  std::string metrics;
-  for (int i = 0; i < 100; ++i) {
-    auto m = c.Get("/metrics");
-    ASSERT_TRUE(m);
-    metrics = m->body;
-    if (metrics.find("loom:requests_running 0\n") != std::string::npos &&
-        metrics.find("loom:kv_pool_used_blocks 0\n") != std::string::npos) {
-      break;
-    }
-    std::this_thread::sleep_for(std::chrono::milliseconds(50));
-  }
+  const std::string metrics = idle_metrics(s);
   EXPECT_THAT(metrics, HasSubstr("loom:requests_running 0\n"));
   EXPECT_THAT(metrics, HasSubstr("loom:kv_pool_used_blocks 0\n"));
   EXPECT_THAT(metrics, HasSubstr("loom:requests_total 1\n"));
   EXPECT_EQ(s.stop(), 0);
+}
+
+// 32 streaming clients at once on 8 slots (the rest queued): each greedy output byte-equal to
+// the same request made alone, and the pool back to no sequence afterwards.
+TEST(Server, ThirtyTwoConcurrentStreamsEqualLoneRequests) {
+  ServerProcess s({"--parallel", "8", "--queue", "64"});
+  ASSERT_GT(s.port(), 0) << s.log();
+  const std::vector<std::string> starts = {"Once upon a time", "The cat",     "Lily and Tom",
+                                           "One day",          "The sun was", "A big dog",
+                                           "Mom said",         "The bird"};
+  std::vector<json> reqs;
+  for (int i = 0; i < 32; ++i) {
+    // Different lengths, so sequences start and end at different steps.
+    reqs.push_back({{"prompt", starts[i % 8] + std::string(i / 8, '!')},
+                    {"max_tokens", 20 + 3 * i},
+                    {"temperature", 0}});
+  }
+  std::vector<std::string> alone;
+  for (const json& r : reqs) alone.push_back(post(s, "/v1/completions", r)["choices"][0]["text"]);
+  std::vector<std::string> together(reqs.size());
+  std::vector<std::string> failed(reqs.size());
+  std::vector<std::thread> clients;
+  const auto t0 = std::chrono::steady_clock::now();
+  for (size_t i = 0; i < reqs.size(); ++i) {
+    clients.emplace_back([&, i] {
+      together[i] = streamed_text(s, reqs[i], &failed[i]);
+    });
+  }
+  for (std::thread& t : clients) t.join();
+  EXPECT_LT(std::chrono::steady_clock::now() - t0, std::chrono::seconds(60));
+  for (size_t i = 0; i < reqs.size(); ++i) {
+    EXPECT_EQ(failed[i], "") << "client " << i;
+    EXPECT_EQ(together[i], alone[i]) << "client " << i;
+  }
+  const std::string metrics = idle_metrics(s);
+  EXPECT_THAT(metrics, HasSubstr("loom:kv_pool_used_blocks 0\n"));
+  EXPECT_THAT(metrics, HasSubstr("loom:requests_total 64\n"));
+  EXPECT_EQ(s.stop(), 0);
+}
+
+// One slot and one place in the queue: of 12 requests sent at once, those that find both taken
+// get 503 with Retry-After and OpenAI's error object; the others complete normally.
+TEST(Server, FullQueueAnswers503WithRetryAfter) {
+  ServerProcess s({"--parallel", "1", "--queue", "1"});
+  ASSERT_GT(s.port(), 0) << s.log();
+  const json req = {{"prompt", "Once upon a time"}, {"max_tokens", 300}, {"temperature", 0}};
+  const std::string expected = post(s, "/v1/completions", req)["choices"][0]["text"];
+  std::atomic<int> ok{0}, busy{0}, other{0};
+  std::vector<std::thread> clients;
+  for (int i = 0; i < 12; ++i) {
+    clients.emplace_back([&] {
+      httplib::Client c = s.client();
+      auto res = c.Post("/v1/completions", req.dump(), "application/json");
+      if (!res) {
+        ++other;
+      } else if (res->status == 200 && json::parse(res->body)["choices"][0]["text"] == expected) {
+        ++ok;
+      } else if (res->status == 503 && res->get_header_value("Retry-After") == "1" &&
+                 json::parse(res->body)["error"]["code"] == "server_busy") {
+        ++busy;
+      } else {
+        ++other;
+      }
+    });
+  }
+  for (std::thread& t : clients) t.join();
+  EXPECT_GE(ok.load(), 2);  // the one running and the one waiting at least
+  EXPECT_GE(busy.load(), 1);
+  EXPECT_EQ(other.load(), 0);
+  // All or nothing: a request of 2 prompts with 1 place never half-queues.
+  int status = 0;
+  const json two =
+      post(s, "/v1/completions",
+           {{"prompt", {"Once", "The cat"}}, {"max_tokens", 4}, {"temperature", 0}}, &status);
+  EXPECT_EQ(status, 503) << two.dump();
+  EXPECT_EQ(post(s, "/v1/completions", req, &status)["choices"][0]["text"], expected);
+  EXPECT_EQ(s.stop(), 0);
+}
+
+// Half of eight streaming clients leave after a few chunks: the others' outputs are unchanged,
+// and the pool holds no sequence afterwards.
+TEST(Server, DisconnectsUnderLoadDisturbNoOne) {
+  ServerProcess s({"--parallel", "4"});
+  ASSERT_GT(s.port(), 0) << s.log();
+  std::vector<json> reqs;
+  std::vector<std::string> alone;
+  for (int i = 0; i < 8; ++i) {
+    reqs.push_back({{"prompt", "Once upon a time" + std::string(i, '.')},
+                    {"max_tokens", 200},
+                    {"temperature", 0}});
+    alone.push_back(post(s, "/v1/completions", reqs.back())["choices"][0]["text"]);
+  }
+  std::vector<std::string> together(reqs.size());
+  std::vector<std::thread> clients;
+  for (size_t i = 0; i < reqs.size(); ++i) {
+    clients.emplace_back([&, i] {
+      if (i % 2 == 0) {
+        together[i] = streamed_text(s, reqs[i]);
+        return;
+      }
+      httplib::Client c = s.client();
+      httplib::Request req;
+      req.method = "POST";
+      req.path = "/v1/completions";
+      json r = reqs[i];
+      r["stream"] = true;
+      req.body = r.dump();
+      req.set_header("Content-Type", "application/json");
+      int chunks = 0;
+      req.content_receiver = [&](const char*, size_t, uint64_t, uint64_t) { return ++chunks < 3; };
+      c.send(req);
+    });
+  }
+  for (std::thread& t : clients) t.join();
+  for (size_t i = 0; i < reqs.size(); i += 2) EXPECT_EQ(together[i], alone[i]) << "client " << i;
+  const std::string metrics = idle_metrics(s);
+  EXPECT_THAT(metrics, HasSubstr("loom:requests_running 0\n"));
+  EXPECT_THAT(metrics, HasSubstr("loom:kv_pool_used_blocks 0\n"));
+  EXPECT_EQ(s.stop(), 0);
+}
+
+// The raw bytes a plain HTTP client sees (curl, as people try a server first): the event-stream
+// header, "data: {json}\n\n" events and the closing "data: [DONE]\n\n".
+TEST(Server, CurlSeesServerSentEventFraming) {
+  ServerProcess& s = stories();
+  const std::string body =
+      json({{"prompt", "Once"}, {"max_tokens", 5}, {"temperature", 0}, {"stream", true}}).dump();
+  const std::string cmd = "curl -sS -N -i -H 'Content-Type: application/json' -d '" + body +
+                          "' http://127.0.0.1:" + std::to_string(s.port()) + "/v1/completions";
+  FILE* p = popen(cmd.c_str(), "r");
+  ASSERT_NE(p, nullptr);
+  std::string out;
+  char buf[4096];
+  for (size_t got; (got = fread(buf, 1, sizeof buf, p)) > 0;) out.append(buf, got);
+  ASSERT_EQ(pclose(p), 0) << out;
+  const size_t head_end = out.find("\r\n\r\n");
+  ASSERT_NE(head_end, std::string::npos) << out;
+  const std::string head = out.substr(0, head_end);
+  EXPECT_THAT(head, HasSubstr("HTTP/1.1 200"));
+  EXPECT_THAT(head, HasSubstr("Content-Type: text/event-stream"));
+  EXPECT_THAT(head, HasSubstr("Cache-Control: no-cache"));
+  const std::string sse = out.substr(head_end + 4);
+  const std::vector<std::string> ev = events(sse);
+  ASSERT_GE(ev.size(), 3u);
+  EXPECT_EQ(ev.back(), "[DONE]");
+  EXPECT_TRUE(sse.ends_with("\n\ndata: [DONE]\n\n"));
+  for (size_t i = 0; i + 1 < ev.size(); ++i) {
+    EXPECT_EQ(ev[i].rfind("{\"id\":\"cmpl-", 0), 0u) << ev[i];  // OpenAI's key order
+    EXPECT_EQ(json::parse(ev[i])["object"], "text_completion");
+  }
+}
+
+// More choices than --parallel cannot decode together: refused by name, not failed mid-way.
+TEST(Server, MoreChoicesThanParallelIsA400) {
+  int status = 0;
+  const json e = post(stories(), "/v1/completions",
+                      {{"prompt", "Once"}, {"max_tokens", 2}, {"n", 5}}, &status);
+  EXPECT_EQ(status, 400);
+  EXPECT_EQ(e["error"]["param"], "n");
 }
 
 }  // namespace

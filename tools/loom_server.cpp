@@ -33,6 +33,7 @@
 #include "loom/loom.h"
 #include "server/chat_page.h"
 #include "server/request.h"
+#include "server/response.h"
 #include "server/scheduler.h"
 
 namespace {
@@ -96,23 +97,6 @@ void send_error(httplib::Response& res, const ApiError& e) {
   send_json(res, e.status, loom::server::error_body(e));
 }
 
-const char* finish_reason(loom::StopReason r) {
-  switch (r) {
-    case loom::StopReason::Eos:
-    case loom::StopReason::StopString:
-      return "stop";
-    default:
-      return "length";
-  }
-}
-
-// Bytes of a token as OpenAI lists them (its text may be part of a character).
-json byte_list(std::string_view s) {
-  json out = json::array();
-  for (unsigned char c : s) out.push_back(c);
-  return out;
-}
-
 // Streams between the scheduler's thread (push) and a connection's (the chunked provider).
 struct Channel {
   std::mutex mu;
@@ -129,13 +113,9 @@ struct Channel {
   }
 };
 
-std::string sse(const json& j) {
-  return "data: " + j.dump(-1, ' ', false, json::error_handler_t::replace) + "\n\n";
-}
-
 class Server {
  public:
-  Server(const Args& a) : args_(a) {}
+  Server(const Args& a, std::vector<std::string> keys) : args_(a), keys_(std::move(keys)) {}
 
   void load() {
     loom::LoadOptions load = loom::tools::quantize_flag(args_.quantize);
@@ -145,7 +125,11 @@ class Server {
     ctx_ =
         args_.ctx_size > 0 ? std::max(1, args_.ctx_size / args_.parallel) : std::min(max_pos, 4096);
     loom::BatchOptions bo;
-    bo.pool_tokens = ctx_ * args_.parallel;
+    // Whole blocks a sequence: --parallel choices of ctx_ tokens each (forks copy their last,
+    // partial block) always fit, so a pass never finds the pool full; cached prefixes give
+    // their blocks back as needed.
+    constexpr int kBlock = loom::BatchEngine::kBlockTokens;
+    bo.pool_tokens = (ctx_ + kBlock - 1) / kBlock * kBlock * args_.parallel;
     bo.threads = args_.threads;
     bo.kv_type = loom::tools::kv_type_flag(args_.kv_type);
     bo.batch_invariant = true;
@@ -244,10 +228,10 @@ class Server {
       res.set_content(metrics(), "text/plain; version=0.0.4");
     });
     svr.Post("/tokenize", [this](const httplib::Request& req, httplib::Response& res) {
-      const json j = body_object(req.body);
-      const std::string content = string_field(j, "content", true);
-      const bool special = j.contains("add_special") && bool_field(j, "add_special");
-      const bool pieces = j.contains("with_pieces") && bool_field(j, "with_pieces");
+      const json j = loom::server::parse_body(req.body);
+      const std::string content = loom::server::string_field(j, "content", true);
+      const bool special = loom::server::bool_field(j, "add_special", false);
+      const bool pieces = loom::server::bool_field(j, "with_pieces", false);
       const std::vector<int> ids = model_->tokenizer().encode(content, special, true);
       json tokens = json::array();
       for (int id : ids) {
@@ -260,20 +244,8 @@ class Server {
       send_json(res, 200, {{"tokens", tokens}});
     });
     svr.Post("/detokenize", [this](const httplib::Request& req, httplib::Response& res) {
-      const json j = body_object(req.body);
-      if (!j.contains("tokens") || !j["tokens"].is_array()) {
-        throw ApiError(400, "'tokens' must be an array of token ids.", "invalid_request_error",
-                       "tokens", "invalid_type");
-      }
-      std::vector<int> ids;
-      for (const json& t : j["tokens"]) {
-        if (!t.is_number_integer() || t.get<long long>() < 0 ||
-            t.get<long long>() >= model_->config().vocab_size) {
-          throw ApiError(400, "'tokens' holds " + t.dump() + ", not a token id.",
-                         "invalid_request_error", "tokens", "invalid_value");
-        }
-        ids.push_back(t.get<int>());
-      }
+      const std::vector<int> ids = loom::server::token_ids_field(
+          loom::server::parse_body(req.body), "tokens", model_->config().vocab_size);
       send_json(res, 200, {{"content", model_->tokenizer().decode(ids)}});
     });
     svr.Post("/apply-template", [this](const httplib::Request& req, httplib::Response& res) {
@@ -308,45 +280,6 @@ class Server {
     return ok;
   }
 
- public:
-  std::vector<std::string> keys_;
-
- private:
-  static json body_object(const std::string& body) {
-    json j;
-    try {
-      j = json::parse(body);
-    } catch (const json::parse_error& e) {
-      throw ApiError(400,
-                     std::string("We could not parse the JSON body of your request: ") + e.what(),
-                     "invalid_request_error", "", "invalid_json");
-    }
-    if (!j.is_object()) {
-      throw ApiError(400, "The request body must be a JSON object.", "invalid_request_error", "",
-                     "invalid_json");
-    }
-    return j;
-  }
-  static std::string string_field(const json& j, const char* key, bool required) {
-    if (!j.contains(key)) {
-      if (!required) return "";
-      throw ApiError(400, std::string("Missing required parameter: '") + key + "'.",
-                     "invalid_request_error", key, "missing_required_parameter");
-    }
-    if (!j[key].is_string()) {
-      throw ApiError(400, std::string("'") + key + "' must be a string.", "invalid_request_error",
-                     key, "invalid_type");
-    }
-    return j[key].get<std::string>();
-  }
-  static bool bool_field(const json& j, const char* key) {
-    if (!j[key].is_boolean()) {
-      throw ApiError(400, std::string("'") + key + "' must be a boolean.", "invalid_request_error",
-                     key, "invalid_type");
-    }
-    return j[key].get<bool>();
-  }
-
   std::string render(const loom::server::Request& r) const {
     if (!tmpl_) {
       throw ApiError(400,
@@ -367,23 +300,35 @@ class Server {
   struct Job {
     std::vector<std::shared_ptr<loom::server::Task>> tasks;
     std::vector<std::future<loom::server::TaskResult>> results;
-    std::vector<std::shared_ptr<std::promise<loom::server::TaskResult>>> promises;
+    std::vector<loom::server::TaskResult> collect() {
+      std::vector<loom::server::TaskResult> out;
+      for (auto& f : results) out.push_back(f.get());
+      return out;
+    }
   };
 
   void complete(Endpoint endpoint, const httplib::Request& req, httplib::Response& res) {
     const loom::Tokenizer& tok = model_->tokenizer();
-    loom::server::Request r = loom::server::parse_request(
-        endpoint, req.body, loom::sampler_defaults(model_->config()), model_->config().vocab_size);
-    r.options.sampling.seed = r.seed.value_or(std::random_device{}());
+    auto r = std::make_shared<loom::server::Request>(loom::server::parse_request(
+        endpoint, req.body, loom::sampler_defaults(model_->config()), model_->config().vocab_size));
+    r->options.sampling.seed = r->seed.value_or(std::random_device{}());
+    const char* prompt_param = endpoint == Endpoint::Chat ? "messages" : "prompt";
+    if (r->n > args_.parallel) {
+      // Choices decode together: more than --parallel could not fit the pool.
+      throw ApiError(400,
+                     "Invalid 'n': this server decodes at most " + std::to_string(args_.parallel) +
+                         " choices together (--parallel).",
+                     "invalid_request_error", "n", "invalid_value");
+    }
     std::vector<std::vector<int>> prompts;
     std::vector<bool> has_text;
     std::vector<std::string> echo;
     if (endpoint == Endpoint::Chat) {
-      const std::string text = render(r);
+      const std::string text = render(*r);
       prompts.push_back(loom::encode_chat_prompt(tok, text));
       has_text.push_back(!text.empty());
     } else {
-      for (const loom::server::Prompt& p : r.prompts) {
+      for (const loom::server::Prompt& p : r->prompts) {
         if (const auto* text = std::get_if<std::string>(&p)) {
           prompts.push_back(tok.encode(*text, true, true));
           has_text.push_back(!text->empty());
@@ -398,45 +343,42 @@ class Server {
         }
       }
     }
-    for (size_t i = 0; i < prompts.size(); ++i) {
-      const int n = static_cast<int>(prompts[i].size());
+    for (const std::vector<int>& p : prompts) {
+      const int n = static_cast<int>(p.size());
       if (n == 0) {
-        throw ApiError(400, "The prompt is empty.", "invalid_request_error",
-                       endpoint == Endpoint::Chat ? "messages" : "prompt", "invalid_value");
+        throw ApiError(400, "The prompt is empty.", "invalid_request_error", prompt_param,
+                       "invalid_value");
       }
       if (n >= ctx_) {
         throw ApiError(400,
                        "This model's context is " + std::to_string(ctx_) +
                            " tokens a sequence; the prompt is " + std::to_string(n) + " tokens.",
-                       "invalid_request_error", endpoint == Endpoint::Chat ? "messages" : "prompt",
-                       "context_length_exceeded");
+                       "invalid_request_error", prompt_param, "context_length_exceeded");
       }
     }
-    const std::string id = random_id(endpoint == Endpoint::Chat ? "chatcmpl-" : "cmpl-");
-    const long long created = now_seconds();
+    auto replies = std::make_shared<const loom::server::Replies>(
+        tok, *r, std::move(echo), random_id(endpoint == Endpoint::Chat ? "chatcmpl-" : "cmpl-"),
+        now_seconds(), name_);
     auto channel = std::make_shared<Channel>();
-    Job job;
+    auto job = std::make_shared<Job>();
     for (size_t p = 0; p < prompts.size(); ++p) {
       auto t = std::make_shared<loom::server::Task>();
       t->prompt = prompts[p];
-      t->n = r.n;
-      t->options = r.options;
+      t->n = r->n;
+      t->options = r->options;
       const int room = ctx_ - static_cast<int>(prompts[p].size());
-      t->options.max_tokens = std::min(r.max_tokens.value_or(room), room);
+      t->options.max_tokens = std::min(r->max_tokens.value_or(room), room);
       t->has_text = has_text[p];
       auto promise = std::make_shared<std::promise<loom::server::TaskResult>>();
-      job.results.push_back(promise->get_future());
-      job.promises.push_back(promise);
-      const int base = static_cast<int>(p) * r.n;
-      if (!r.stream) {
+      job->results.push_back(promise->get_future());
+      const int base = static_cast<int>(p) * r->n;
+      if (!r->stream) {
         t->on_token = [channel](int, const loom::TokenEvent&) { return !channel->gone.load(); };
       } else {
-        t->on_token = [this, channel, base, endpoint, id, created, lp = r.logprobs](
-                          int choice, const loom::TokenEvent& e) {
+        // Runs on the scheduler's thread; replies and r outlive it through the captures.
+        t->on_token = [channel, replies, r, base](int choice, const loom::TokenEvent& e) {
           if (channel->gone) return false;
-          if (!e.text.empty() || e.logprobs) {
-            channel->push(sse(chunk(endpoint, id, created, base + choice, e, lp)));
-          }
+          if (!e.text.empty() || e.logprobs) channel->push(replies->token_event(base + choice, e));
           return true;
         };
       }
@@ -448,49 +390,39 @@ class Server {
         }
         channel->cv.notify_one();
       };
-      job.tasks.push_back(t);
+      job->tasks.push_back(t);
     }
-    channel->open_tasks = static_cast<int>(job.tasks.size());
-    for (size_t i = 0; i < job.tasks.size(); ++i) {
-      if (!sched_->submit(job.tasks[i])) {
-        // The ones already queued are cancelled through the channel.
-        channel->gone = true;
-        for (size_t k = i; k < job.tasks.size(); ++k) {
-          std::lock_guard<std::mutex> lock(channel->mu);
-          --channel->open_tasks;
-        }
-        throw ApiError(503,
-                       "The server is busy: " + std::to_string(args_.queue) +
-                           " requests are waiting. Retry shortly.",
-                       "server_error", "", "server_busy");
-      }
+    channel->open_tasks = static_cast<int>(job->tasks.size());
+    if (!sched_->submit(job->tasks)) {
+      throw ApiError(503,
+                     "The server is busy: " + std::to_string(args_.queue) +
+                         " requests are waiting. Retry shortly.",
+                     "server_error", "", "server_busy");
     }
     requests_++;
 
-    if (!r.stream) {
-      std::vector<loom::server::TaskResult> results;
-      for (auto& f : job.results) results.push_back(f.get());
-      send_json(res, 200, response(endpoint, id, created, r, results, echo));
+    if (!r->stream) {
+      const std::vector<loom::server::TaskResult> results = job->collect();
+      for (const loom::server::TaskResult& t : results) {
+        if (!t.error.empty()) throw ApiError(500, t.error, "server_error");
+      }
+      send_json(res, 200, replies->response(results));
       return;
     }
-    auto shared_job = std::make_shared<Job>(std::move(job));
-    auto request = std::make_shared<loom::server::Request>(std::move(r));
-    auto echo_shared = std::make_shared<std::vector<std::string>>(std::move(echo));
     res.set_header("Cache-Control", "no-cache");
     res.set_chunked_content_provider(
         "text/event-stream",
-        [this, channel, shared_job, request, endpoint, id, created, echo_shared, started = false](
-            size_t, httplib::DataSink& sink) mutable {
+        [channel, job, r, replies, started = false](size_t, httplib::DataSink& sink) mutable {
+          auto write = [&](const std::string& s) {
+            if (s.empty() || sink.write(s.data(), s.size())) return true;
+            channel->gone = true;
+            return false;
+          };
           if (!started) {
             started = true;
-            for (int c = 0; c < request->n * static_cast<int>(shared_job->tasks.size()); ++c) {
-              const json f = first_chunk(endpoint, id, created, c, *request, *echo_shared);
-              if (f.is_null()) continue;
-              const std::string first = sse(f);
-              if (!sink.write(first.data(), first.size())) {
-                channel->gone = true;
-                return false;
-              }
+            const int choices = r->n * static_cast<int>(job->tasks.size());
+            for (int c = 0; c < choices; ++c) {
+              if (!write(replies->first_event(c))) return false;
             }
           }
           std::deque<std::string> out;
@@ -504,34 +436,32 @@ class Server {
             finished = channel->open_tasks == 0;
           }
           for (const std::string& s : out) {
-            if (!sink.write(s.data(), s.size())) {
-              channel->gone = true;
-              return false;
-            }
+            if (!write(s)) return false;
           }
           if (!sink.is_writable()) {
             channel->gone = true;
             return false;
           }
           if (finished) {
-            std::vector<loom::server::TaskResult> results;
-            for (auto& f : shared_job->results) results.push_back(f.get());
+            const std::vector<loom::server::TaskResult> results = job->collect();
             std::string tail;
             for (size_t p = 0; p < results.size(); ++p) {
+              if (!results[p].error.empty()) {
+                // OpenAI's streams report a failure as an error event.
+                tail += "data: " +
+                        loom::server::error_body(ApiError(500, results[p].error, "server_error"))
+                            .dump() +
+                        "\n\n";
+                continue;
+              }
               for (size_t c = 0; c < results[p].choices.size(); ++c) {
-                tail += sse(last_chunk(endpoint, id, created,
-                                       static_cast<int>(p) * request->n + static_cast<int>(c),
-                                       results[p].choices[c].stop));
+                tail += replies->last_event(static_cast<int>(p) * r->n + static_cast<int>(c),
+                                            results[p].choices[c].stop);
               }
             }
-            if (request->include_usage) {
-              json u = base_object(endpoint, id, created, true);
-              u["choices"] = json::array();
-              u["usage"] = usage(results);
-              tail += sse(u);
-            }
+            if (r->include_usage) tail += replies->usage_event(results);
             tail += "data: [DONE]\n\n";
-            sink.write(tail.data(), tail.size());
+            write(tail);
             sink.done();
           }
           return true;
@@ -539,146 +469,6 @@ class Server {
         [channel](bool success) {
           if (!success) channel->gone = true;
         });
-  }
-
-  json base_object(Endpoint endpoint, const std::string& id, long long created, bool stream) const {
-    const char* object = endpoint == Endpoint::Chat
-                             ? (stream ? "chat.completion.chunk" : "chat.completion")
-                             : "text_completion";
-    return {{"id", id}, {"object", object}, {"created", created}, {"model", name_}};
-  }
-
-  json chat_logprob(int id, float lp, const std::vector<loom::TokenLogprob>& top) const {
-    const loom::Tokenizer& tok = model_->tokenizer();
-    json alts = json::array();
-    for (const loom::TokenLogprob& t : top) {
-      alts.push_back({{"token", tok.token_bytes(t.id)},
-                      {"logprob", t.logprob},
-                      {"bytes", byte_list(tok.token_bytes(t.id))}});
-    }
-    return {{"token", tok.token_bytes(id)},
-            {"logprob", lp},
-            {"bytes", byte_list(tok.token_bytes(id))},
-            {"top_logprobs", alts}};
-  }
-
-  json completion_logprobs(const std::vector<int>& ids,
-                           const std::vector<loom::StepLogprobs>& steps, size_t offset) const {
-    const loom::Tokenizer& tok = model_->tokenizer();
-    json tokens = json::array(), lps = json::array(), tops = json::array(), offsets = json::array();
-    for (size_t i = 0; i < ids.size() && i < steps.size(); ++i) {
-      const std::string t(tok.token_bytes(ids[i]));
-      tokens.push_back(t);
-      lps.push_back(steps[i].logprob);
-      json top = json::object();
-      for (const loom::TokenLogprob& a : steps[i].top) {
-        top[std::string(tok.token_bytes(a.id))] = a.logprob;
-      }
-      tops.push_back(top);
-      offsets.push_back(offset);
-      offset += t.size();
-    }
-    return {{"tokens", tokens},
-            {"token_logprobs", lps},
-            {"top_logprobs", tops},
-            {"text_offset", offsets}};
-  }
-
-  json chunk(Endpoint endpoint, const std::string& id, long long created, int index,
-             const loom::TokenEvent& e, int logprobs) const {
-    json j = base_object(endpoint, id, created, true);
-    json c = {{"index", index}, {"finish_reason", nullptr}, {"logprobs", nullptr}};
-    if (endpoint == Endpoint::Chat) {
-      c["delta"] = {{"content", std::string(e.text)}};
-      if (logprobs >= 0 && e.logprobs && e.id >= 0) {
-        c["logprobs"] = {
-            {"content", json::array({chat_logprob(e.id, e.logprobs->logprob, e.logprobs->top)})}};
-      }
-    } else {
-      c["text"] = std::string(e.text);
-      if (logprobs >= 0 && e.logprobs && e.id >= 0) {
-        c["logprobs"] = completion_logprobs({e.id}, {*e.logprobs}, 0);
-      }
-    }
-    j["choices"] = json::array({c});
-    return j;
-  }
-
-  // The first event of a streamed choice: the assistant's role (chat), or the echoed prompt.
-  json first_chunk(Endpoint endpoint, const std::string& id, long long created, int index,
-                   const loom::server::Request& r, const std::vector<std::string>& echo) const {
-    json j = base_object(endpoint, id, created, true);
-    json c = {{"index", index}, {"finish_reason", nullptr}, {"logprobs", nullptr}};
-    if (endpoint == Endpoint::Chat) {
-      c["delta"] = {{"role", "assistant"}, {"content", ""}};
-    } else {
-      if (!r.echo) return nullptr;
-      c["text"] = echo[index / r.n];
-    }
-    j["choices"] = json::array({c});
-    return j;
-  }
-
-  json last_chunk(Endpoint endpoint, const std::string& id, long long created, int index,
-                  loom::StopReason stop) const {
-    json j = base_object(endpoint, id, created, true);
-    json c = {{"index", index}, {"finish_reason", finish_reason(stop)}, {"logprobs", nullptr}};
-    if (endpoint == Endpoint::Chat) {
-      c["delta"] = json::object();
-    } else {
-      c["text"] = "";
-    }
-    j["choices"] = json::array({c});
-    return j;
-  }
-
-  static json usage(const std::vector<loom::server::TaskResult>& results) {
-    long long prompt = 0, completion = 0, cached = 0;
-    for (const loom::server::TaskResult& t : results) {
-      prompt += t.prompt_tokens;
-      cached += t.cached_tokens;
-      for (const loom::GenerateResult& g : t.choices) completion += g.ids.size();
-    }
-    return {{"prompt_tokens", prompt},
-            {"completion_tokens", completion},
-            {"total_tokens", prompt + completion},
-            {"prompt_tokens_details", {{"cached_tokens", cached}}}};
-  }
-
-  json response(Endpoint endpoint, const std::string& id, long long created,
-                const loom::server::Request& r,
-                const std::vector<loom::server::TaskResult>& results,
-                const std::vector<std::string>& echo) const {
-    json j = base_object(endpoint, id, created, false);
-    json choices = json::array();
-    for (size_t p = 0; p < results.size(); ++p) {
-      if (!results[p].error.empty()) throw ApiError(500, results[p].error, "server_error");
-      for (size_t c = 0; c < results[p].choices.size(); ++c) {
-        const loom::GenerateResult& g = results[p].choices[c];
-        json ch = {{"index", p * r.n + c},
-                   {"finish_reason", finish_reason(g.stop)},
-                   {"logprobs", nullptr}};
-        if (endpoint == Endpoint::Chat) {
-          ch["message"] = {{"role", "assistant"}, {"content", g.text}};
-          if (r.logprobs >= 0) {
-            json content = json::array();
-            for (size_t i = 0; i < g.ids.size() && i < g.logprobs.size(); ++i) {
-              content.push_back(chat_logprob(g.ids[i], g.logprobs[i].logprob, g.logprobs[i].top));
-            }
-            ch["logprobs"] = {{"content", content}};
-          }
-        } else {
-          const std::string prefix = r.echo ? echo[p] : "";
-          ch["text"] = prefix + g.text;
-          if (r.logprobs >= 0)
-            ch["logprobs"] = completion_logprobs(g.ids, g.logprobs, prefix.size());
-        }
-        choices.push_back(ch);
-      }
-    }
-    j["choices"] = choices;
-    j["usage"] = usage(results);
-    return j;
   }
 
   static std::string number(double v) {
@@ -713,6 +503,7 @@ class Server {
   }
 
   const Args& args_;
+  const std::vector<std::string> keys_;  // empty: no key needed
   std::optional<loom::Model> model_;
   std::optional<loom::BatchEngine> engine_;
   std::unique_ptr<loom::server::Scheduler> sched_;
@@ -738,8 +529,7 @@ int run(Args& a) {
   if (!std::filesystem::is_directory(a.model)) {
     throw loom::Error("model folder not found: " + a.model);
   }
-  Server server(a);
-  server.keys_ = a.api_keys;
+  Server server(a, a.api_keys);
   httplib::Server svr;
   const int pool = a.parallel + a.queue + 4;
   svr.new_task_queue = [pool] { return new httplib::ThreadPool(pool); };
@@ -790,7 +580,7 @@ int main(int argc, char** argv) {
       ->check(CLI::Range(1, 256))
       ->capture_default_str();
   app.add_option("--queue", a.queue, "requests waiting at most (more: 503)")
-      ->check(CLI::Range(0, 4096))
+      ->check(CLI::Range(1, 4096))
       ->capture_default_str();
   app.add_option("--quantize", a.quantize, "quantize the weights at load: q8_0, q4_0 or q4_k");
   app.add_option("--quant-cache", a.quant_cache, "with --quantize: auto, off or a cache file");

@@ -30,6 +30,7 @@ inline constexpr const char* kChatPage = R"HTML(<!doctype html>
   <strong>loom</strong>
   <label>System <input id="system" placeholder="You are a helpful assistant."></label>
   <label>Temperature <input id="temperature" type="number" min="0" max="2" step="0.1" value="0.8" style="width:5em"></label>
+  <label>Max tokens <input id="max_tokens" type="number" min="1" placeholder="no limit" style="width:6em"></label>
   <label>API key <input id="key" type="password" style="width:8em"></label>
   <button id="clear" type="button">New chat</button>
 </header>
@@ -38,7 +39,9 @@ inline constexpr const char* kChatPage = R"HTML(<!doctype html>
 <script>
 const log = document.getElementById('log');
 const input = document.getElementById('input');
+const send = document.getElementById('send');
 let history = [];
+let running = null;  // the AbortController of the reply being streamed
 function add(role, text) {
   const div = document.createElement('div');
   div.className = 'msg ' + role;
@@ -50,6 +53,7 @@ function add(role, text) {
 document.getElementById('clear').onclick = () => { history = []; log.textContent = ''; };
 document.getElementById('form').onsubmit = async (ev) => {
   ev.preventDefault();
+  if (running) { running.abort(); return; }  // Stop: the server cancels the sequence
   const text = input.value.trim();
   if (!text) return;
   input.value = '';
@@ -64,10 +68,15 @@ document.getElementById('form').onsubmit = async (ev) => {
   const key = document.getElementById('key').value;
   if (key) headers['Authorization'] = 'Bearer ' + key;
   const body = {messages, stream: true, temperature: parseFloat(document.getElementById('temperature').value)};
+  const maxTokens = parseInt(document.getElementById('max_tokens').value);
+  if (maxTokens > 0) body.max_tokens = maxTokens;
   const t0 = performance.now();
   let first = 0, tokens = 0, reply = '';
+  running = new AbortController();
+  send.textContent = 'Stop';
   try {
-    const res = await fetch('/v1/chat/completions', {method: 'POST', headers, body: JSON.stringify(body)});
+    const res = await fetch('/v1/chat/completions',
+                            {method: 'POST', headers, body: JSON.stringify(body), signal: running.signal});
     if (!res.ok) {
       const err = await res.json().catch(() => ({error: {message: res.statusText}}));
       throw new Error(err.error ? err.error.message : res.statusText);
@@ -87,6 +96,7 @@ document.getElementById('form').onsubmit = async (ev) => {
         const data = line.slice(6);
         if (data === '[DONE]') continue;
         const chunk = JSON.parse(data);
+        if (chunk.error) throw new Error(chunk.error.message);
         const delta = chunk.choices.length ? chunk.choices[0].delta : null;
         if (delta && delta.content) {
           if (!first) first = performance.now();
@@ -105,9 +115,16 @@ document.getElementById('form').onsubmit = async (ev) => {
         ' tokens/s, first after ' + ((first - t0) / 1000).toFixed(2) + ' s';
     log.appendChild(stats);
   } catch (e) {
-    out.className = 'msg error';
-    out.textContent = e.message;
-    history.pop();
+    if (e.name === 'AbortError') {
+      history.push({role: 'assistant', content: reply});  // what came before Stop
+    } else {
+      out.className = 'msg error';
+      out.textContent = e.message;
+      history.pop();
+    }
+  } finally {
+    running = null;
+    send.textContent = 'Send';
   }
 };
 </script>

@@ -255,8 +255,7 @@ std::vector<Prompt> prompts(const json& v, int vocab_size) {
 
 }  // namespace
 
-Request parse_request(Endpoint endpoint, std::string_view body, const SamplerParams& defaults,
-                      int vocab_size) {
+json parse_body(std::string_view body) {
   json j;
   try {
     j = json::parse(body);
@@ -269,6 +268,34 @@ Request parse_request(Endpoint endpoint, std::string_view body, const SamplerPar
     throw ApiError(400, "The request body must be a JSON object.", "invalid_request_error", "",
                    "invalid_json");
   }
+  return j;
+}
+
+std::string string_field(const json& obj, const std::string& key, bool required) {
+  if (!obj.contains(key) || obj[key].is_null()) {
+    if (!required) return "";
+    throw invalid(key, "Missing required parameter: '" + key + "'.", "missing_required_parameter");
+  }
+  if (!obj[key].is_string()) throw wrong_type(key, "a string", obj[key]);
+  return obj[key].get<std::string>();
+}
+
+bool bool_field(const json& obj, const std::string& key, bool fallback) {
+  if (!obj.contains(key) || obj[key].is_null()) return fallback;
+  return boolean(key, obj[key]);
+}
+
+std::vector<int> token_ids_field(const json& obj, const std::string& key, int vocab_size) {
+  if (!obj.contains(key)) {
+    throw invalid(key, "Missing required parameter: '" + key + "'.", "missing_required_parameter");
+  }
+  if (!obj[key].is_array()) throw wrong_type(key, "an array of token ids", obj[key]);
+  return id_list(key, obj[key], vocab_size);
+}
+
+Request parse_request(Endpoint endpoint, std::string_view body, const SamplerParams& defaults,
+                      int vocab_size) {
+  const json j = parse_body(body);
   const bool chat = endpoint == Endpoint::Chat;
   Request r;
   r.endpoint = endpoint;

@@ -51,6 +51,16 @@ struct Request {
   GenerateOptions options;          // sampling (over the model's defaults), stop strings
 };
 
+// BODY as a JSON object, else a 400 (invalid_json).
+nlohmann::json parse_body(std::string_view body);
+
+// Fields of a parsed body, checked as parse_request checks its own: a 400 naming KEY when it is
+// missing (where required) or of the wrong type. Null reads as left out.
+std::string string_field(const nlohmann::json& obj, const std::string& key, bool required);
+bool bool_field(const nlohmann::json& obj, const std::string& key, bool fallback);
+// An array of ids in [0, VOCAB_SIZE).
+std::vector<int> token_ids_field(const nlohmann::json& obj, const std::string& key, int vocab_size);
+
 // Reads BODY for ENDPOINT, over DEFAULTS (the model's sampling defaults), checking every field
 // as OpenAI does (types, ranges, unknown fields, combinations) and token ids against
 // VOCAB_SIZE. Throws ApiError (400) naming the field.

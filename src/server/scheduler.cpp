@@ -33,10 +33,16 @@ Scheduler::~Scheduler() {
 }
 
 bool Scheduler::submit(std::shared_ptr<Task> task) {
+  std::vector<std::shared_ptr<Task>> one;
+  one.push_back(std::move(task));
+  return submit(std::move(one));
+}
+
+bool Scheduler::submit(std::vector<std::shared_ptr<Task>> tasks) {
   {
     std::lock_guard<std::mutex> lock(mu_);
-    if (stopping_ || static_cast<int>(queue_.size()) >= opt_.queue) return false;
-    queue_.push_back(std::move(task));
+    if (stopping_ || queue_.size() + tasks.size() > static_cast<size_t>(opt_.queue)) return false;
+    for (auto& t : tasks) queue_.push_back(std::move(t));
     stats_.queued = static_cast<int>(queue_.size());
   }
   wake_.notify_one();

@@ -64,6 +64,8 @@ class Scheduler {
 
   // Queues TASK; false (and nothing queued) when the queue is full or the scheduler stopped.
   bool submit(std::shared_ptr<Task> task);
+  // Queues all of TASKS (one request's prompts) or, when they do not all fit, none.
+  bool submit(std::vector<std::shared_ptr<Task>> tasks);
   // Refuses new tasks and cancels those waiting and running (each hears on_done, cancelled).
   void stop();
   SchedulerStats stats() const;

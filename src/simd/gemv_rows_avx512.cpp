@@ -15,8 +15,10 @@
 #pragma GCC diagnostic pop
 
 #include <algorithm>
+#include <array>
 #include <cmath>
 #include <cstdint>
+#include <utility>
 
 #include "simd/avx2_loaders.h"
 #include "simd/kernels.h"
@@ -77,6 +79,14 @@ void rows_pass(const void* const p[2 * kPairs], size_t ldw, size_t elem, const f
   }
 }
 
+// rows_pass for 1 to kTokens tokens, indexed by the count less one.
+template <class L, size_t... T>
+constexpr auto passes(std::index_sequence<T...>) {
+  return std::array{&rows_pass<L, static_cast<int>(T) + 1>...};
+}
+template <class L>
+constexpr auto kPasses = passes<L>(std::make_index_sequence<kTokens>{});
+
 template <class L>
 void gemv_rows(const void* w, size_t ldw, const float* x, size_t ldx, int m, int k, float* out,
                size_t ldo, int rows) {
@@ -92,20 +102,7 @@ void gemv_rows(const void* w, size_t ldw, const float* x, size_t ldx, int m, int
     for (int t0 = 0; t0 < m; t0 += kTokens) {
       const float* xt = x + t0 * ldx;
       float* o = out + t0 * ldo + r0;
-      switch (std::min(kTokens, m - t0)) {
-        case 1:
-          rows_pass<L, 1>(p, ldw, elem, xt, ldx, k, o, ldo, n);
-          break;
-        case 2:
-          rows_pass<L, 2>(p, ldw, elem, xt, ldx, k, o, ldo, n);
-          break;
-        case 3:
-          rows_pass<L, 3>(p, ldw, elem, xt, ldx, k, o, ldo, n);
-          break;
-        default:
-          rows_pass<L, 4>(p, ldw, elem, xt, ldx, k, o, ldo, n);
-          break;
-      }
+      kPasses<L>[std::min(kTokens, m - t0) - 1](p, ldw, elem, xt, ldx, k, o, ldo, n);
     }
   }
 }

@@ -22,7 +22,9 @@
 #pragma GCC diagnostic pop
 
 #include <algorithm>
+#include <array>
 #include <cstdint>
+#include <utility>
 
 #include "simd/quant_kernels.h"
 
@@ -183,6 +185,14 @@ void rows_pass(const uint8_t* const p[kLanes], __m512i offsets, const uint8_t* s
   }
 }
 
+// rows_pass for 1 to kTokens tokens, indexed by the count less one.
+template <class L, size_t... T>
+constexpr auto passes(std::index_sequence<T...>) {
+  return std::array{&rows_pass<L, static_cast<int>(T) + 1>...};
+}
+template <class L>
+constexpr auto kPasses = passes<L>(std::make_index_sequence<kTokens>{});
+
 template <class L>
 void gemv_rows(const void* w, size_t ldw, const ActSpace* x, int nb, int m, float* out, size_t ldo,
                int rows) {
@@ -209,32 +219,7 @@ void gemv_rows(const void* w, size_t ldw, const ActSpace* x, int nb, int m, floa
         xt[t] = quant::act_blocks(const_cast<ActSpace*>(x + static_cast<size_t>(t0 + t) * nb), nb);
       }
       float* o = out + t0 * ldo + r0;
-      switch (nt) {
-        case 1:
-          rows_pass<L, 1>(p, offs, scales0, xt, nb, o, ldo, n, t0 == 0 ? next : NextRows{});
-          break;
-        case 2:
-          rows_pass<L, 2>(p, offs, scales0, xt, nb, o, ldo, n, t0 == 0 ? next : NextRows{});
-          break;
-        case 3:
-          rows_pass<L, 3>(p, offs, scales0, xt, nb, o, ldo, n, t0 == 0 ? next : NextRows{});
-          break;
-        case 4:
-          rows_pass<L, 4>(p, offs, scales0, xt, nb, o, ldo, n, t0 == 0 ? next : NextRows{});
-          break;
-        case 5:
-          rows_pass<L, 5>(p, offs, scales0, xt, nb, o, ldo, n, t0 == 0 ? next : NextRows{});
-          break;
-        case 6:
-          rows_pass<L, 6>(p, offs, scales0, xt, nb, o, ldo, n, t0 == 0 ? next : NextRows{});
-          break;
-        case 7:
-          rows_pass<L, 7>(p, offs, scales0, xt, nb, o, ldo, n, t0 == 0 ? next : NextRows{});
-          break;
-        default:
-          rows_pass<L, 8>(p, offs, scales0, xt, nb, o, ldo, n, t0 == 0 ? next : NextRows{});
-          break;
-      }
+      kPasses<L>[nt - 1](p, offs, scales0, xt, nb, o, ldo, n, t0 == 0 ? next : NextRows{});
     }
   }
 }
