@@ -7,6 +7,7 @@
 #include <algorithm>
 #include <cmath>
 #include <cstdio>
+#include <cstring>
 #include <map>
 #include <memory>
 #include <nlohmann/json.hpp>
@@ -191,6 +192,81 @@ TEST_P(ArchGolden, LogitsQ8_0) {
   EXPECT_GE(a.argmax_agree, 0.9 * a.positions);
   EXPECT_TRUE(a.greedy_ok);
 }
+
+// GGUF: the checkpoint written as a GGUF file (loom::write_gguf, llama.cpp's layout: q and k
+// permuted for the llama architecture, the tokenizer as tokenizer.ggml metadata) and read back
+// gives transformers' ids and logits as the folder does.
+class ArchGguf : public ::testing::TestWithParam<std::string> {};
+
+fs::path gguf_of(const std::string& name, const std::string& type) {
+  static TempDir root;
+  const fs::path out = root.path() / (name + "-" + type + ".gguf");
+  if (!fs::exists(out)) {
+    loom::LoadOptions o;
+    o.quant_cache = loom::QuantCache::Off;
+    if (type != "as-stored") o.quantize = loom::dtype_from_name(type);
+    loom::write_gguf(loom::Model::load(checkpoint(name), o), out);
+  }
+  return out;
+}
+
+TEST_P(ArchGguf, TokenIdsLogitsAndGreedy) {
+  const json& g = golden(GetParam());
+  const loom::Model model = loom::Model::load(gguf_of(GetParam(), "as-stored"));
+  ASSERT_EQ(model.config().vocab_size, g["vocab_size"].get<int>());
+  for (const json& c : g["cases"]) {
+    const std::string prompt = c["prompt"];
+    EXPECT_EQ(model.tokenizer().encode(prompt, true), c["ids"].get<std::vector<int>>()) << prompt;
+  }
+  const Accuracy a = measure(g, model, kTol, true);
+  report(GetParam() + " from GGUF", a);
+  EXPECT_LT(a.max_err, kTol);
+  EXPECT_EQ(a.decided_agree, a.decided);
+  EXPECT_TRUE(a.greedy_ok);
+  EXPECT_GT(a.greedy_before_tie, 0);
+}
+
+// Quantized at load, written as ggml's Q8_0 / Q4_0 blocks, read back into loom's layouts: the
+// same weights bit for bit, so the same logits bit for bit as the folder quantized at load. (Q4_K
+// needs rows of 256, wider than these checkpoints: test_gguf_quant checks its blocks.)
+TEST_P(ArchGguf, QuantizedTypesRoundTripExactly) {
+  const json& c = golden(GetParam())["cases"][0];
+  const auto ids = c["ids"].get<std::vector<int>>();
+  for (const char* type : {"q8_0", "q4_0"}) {
+    SCOPED_TRACE(type);
+    loom::LoadOptions o;
+    o.quant_cache = loom::QuantCache::Off;
+    o.quantize = loom::dtype_from_name(type);
+    const loom::Model folder = loom::Model::load(checkpoint(GetParam()), o);
+    const loom::Model file = loom::Model::load(gguf_of(GetParam(), type));
+    loom::Session a(folder, {.ctx_size = 256, .threads = 2});
+    loom::Session b(file, {.ctx_size = 256, .threads = 2});
+    const std::vector<float> la = a.prefill_all_logits(ids), lb = b.prefill_all_logits(ids);
+    ASSERT_EQ(la.size(), lb.size());
+    EXPECT_EQ(0, std::memcmp(la.data(), lb.data(), la.size() * sizeof(float)));
+  }
+}
+
+// Dynamic NTK scaling has no GGUF form: writing it is an error that says so.
+TEST(ArchGgufErrors, DynamicRopeIsRefusedByName) {
+  TempDir tmp;
+  try {
+    loom::write_gguf(loom::Model::load(checkpoint("llama-dynamic")), tmp.path() / "x.gguf");
+    FAIL() << "no error";
+  } catch (const loom::Error& e) {
+    EXPECT_NE(std::string(e.what()).find("dynamic NTK"), std::string::npos) << e.what();
+  }
+  EXPECT_FALSE(fs::exists(tmp.path() / "x.gguf"));
+}
+
+INSTANTIATE_TEST_SUITE_P(Checkpoints, ArchGguf,
+                         ::testing::Values("llama3", "qwen2", "qwen3", "mistral", "qwen2-yarn",
+                                           "llama-bias"),
+                         [](const auto& info) {
+                           std::string s = info.param;
+                           std::replace(s.begin(), s.end(), '-', '_');
+                           return s;
+                         });
 
 INSTANTIATE_TEST_SUITE_P(Checkpoints, ArchGolden,
                          ::testing::ValuesIn(loom::test::arch_checkpoint_names()),

@@ -417,9 +417,7 @@ TEST(Server, ThirtyTwoConcurrentStreamsEqualLoneRequests) {
   std::vector<std::thread> clients;
   const auto t0 = std::chrono::steady_clock::now();
   for (size_t i = 0; i < reqs.size(); ++i) {
-    clients.emplace_back([&, i] {
-      together[i] = streamed_text(s, reqs[i], &failed[i]);
-    });
+    clients.emplace_back([&, i] { together[i] = streamed_text(s, reqs[i], &failed[i]); });
   }
   for (std::thread& t : clients) t.join();
   EXPECT_LT(std::chrono::steady_clock::now() - t0, std::chrono::seconds(60));

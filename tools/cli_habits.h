@@ -3,9 +3,21 @@
 
 #include <CLI/CLI.hpp>
 #include <cstdio>
+#include <filesystem>
+#include <string>
 #include <string_view>
 
+#include "loom/error.h"
+
 namespace loom::tools {
+
+// -m's value: a Hugging Face folder or a GGUF file; checked up front so a typo fails at once.
+inline void check_model_path(const std::string& path) {
+  namespace fs = std::filesystem;
+  if (fs::is_directory(path)) return;
+  if (fs::is_regular_file(path) && fs::path(path).extension() == ".gguf") return;
+  throw Error("model not found: " + path + " (want a Hugging Face folder or a .gguf file)");
+}
 
 // A flag given twice takes its last value (`-n 64 ... -n 200` generates 200), so an alias or a
 // wrapper script can set a default that the user's own flag then overrides. Call before adding

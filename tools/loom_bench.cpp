@@ -345,7 +345,7 @@ int run(const Args& a) {
   std::vector<ModelSpec> specs;
   for (const std::string& d : a.models) {
     // Checked up front, so a typo fails before minutes of measuring other models.
-    if (!fs::is_directory(d)) throw loom::Error("model folder not found: " + d);
+    loom::tools::check_model_path(d);
     specs.push_back({.dir = d, .options = options});
   }
   const std::vector<loom::DType> dtypes = dtype_list(a.dtypes);

@@ -314,9 +314,7 @@ int run(const Args& a, const CLI::App& app) {
                                               : loom::tools::read_messages(a.chat.messages);
   std::optional<loom::ChatTemplate> tmpl;
   if (chat) {
-    if (!std::filesystem::is_directory(a.model)) {
-      throw loom::Error("model folder not found: " + a.model);
-    }
+    loom::tools::check_model_path(a.model);
     tmpl = loom::tools::load_chat_template(a.chat, a.model);
   }
   // The rendered conversation of --messages (a raise_exception shows here, before the load).

@@ -526,9 +526,7 @@ int run(Args& a) {
     }
     if (a.api_keys.empty()) throw loom::Error("--api-key-file: no key in " + a.api_key_file);
   }
-  if (!std::filesystem::is_directory(a.model)) {
-    throw loom::Error("model folder not found: " + a.model);
-  }
+  loom::tools::check_model_path(a.model);
   Server server(a, a.api_keys);
   httplib::Server svr;
   const int pool = a.parallel + a.queue + 4;

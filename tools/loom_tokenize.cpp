@@ -149,7 +149,7 @@ int run(const Args& a) {
   if (!chat && (!a.chat.chat_template.empty() || !a.chat.kwargs.empty() || !a.chat.tools.empty())) {
     throw loom::Error("--chat-template, --chat-template-kwargs and --tools apply to --messages");
   }
-  if (!fs::is_directory(a.model)) throw loom::Error("model folder not found: " + a.model);
+  loom::tools::check_model_path(a.model);
   // Everything that can fail is done before the first line on stderr, so an error is one line.
   std::string text;
   if (chat) {

@@ -101,4 +101,14 @@ class Model {
   std::shared_ptr<const detail::LoadedModel> impl_;
 };
 
+// Writes MODEL as a GGUF file llama.cpp reads (the conversion llama.cpp's convert_hf_to_gguf.py
+// and llama-quantize do): its config as llama.cpp's metadata, its folder's tokenizer
+// (tokenizer.model or tokenizer.json) and chat template. Matrices quantized at load are written
+// as they are (in ggml's blocks); the others in TYPE (empty: as stored), as llama-quantize does:
+// Q4_K falls back to Q8_0 for rows not a multiple of 256, a quantized type to the stored one for
+// rows not whole blocks of 32. Norms and biases are F32. Throws loom::Error naming what cannot
+// be written.
+void write_gguf(const Model& model, const std::filesystem::path& out,
+                std::optional<DType> type = std::nullopt);
+
 }  // namespace loom

@@ -3,6 +3,7 @@
 #include <algorithm>
 
 #include "io/files.h"
+#include "io/gguf.h"
 #include "jinja/template.h"
 #include "loom/chat.h"
 #include "loom/error.h"
@@ -16,7 +17,24 @@ namespace {
 // transformers 5's special_tokens_map: the named special tokens that are set (not None), as
 // strings. It leaves out extra_special_tokens (additional_special_tokens in older files): a
 // template sees those only through the kwargs.
+bool is_gguf(const fs::path& p) {
+  return p.extension() == ".gguf" && fs::is_regular_file(p);
+}
+
 nlohmann::ordered_json special_tokens_of(const fs::path& dir) {
+  if (is_gguf(dir)) {
+    // bos_token and eos_token, as the template reads them: the tokens' texts.
+    const io::GgufFile f = io::GgufFile::open(dir);
+    nlohmann::ordered_json tokens = nlohmann::ordered_json::object();
+    if (!f.has("tokenizer.ggml.tokens")) return tokens;
+    const std::vector<std::string> vocab = f.get_string_array("tokenizer.ggml.tokens");
+    for (const auto& [key, name] : {std::pair{"tokenizer.ggml.bos_token_id", "bos_token"},
+                                    std::pair{"tokenizer.ggml.eos_token_id", "eos_token"}}) {
+      const std::optional<uint64_t> id = f.find_uint(key);
+      if (id && *id < vocab.size()) tokens[name] = vocab[*id];
+    }
+    return tokens;
+  }
   const detail::TokenizerConfig config = detail::read_tokenizer_config(dir);
   nlohmann::ordered_json tokens = nlohmann::ordered_json::object();
   for (const auto& [key, value] : config.named_tokens) {
@@ -95,6 +113,19 @@ nlohmann::json read_json(const fs::path& file) {
 // keep theirs) is the last resort. Empty when the folder has none.
 std::vector<Source> folder_templates(const fs::path& dir, std::string& from) {
   std::vector<Source> files;
+  if (is_gguf(dir)) {
+    // tokenizer.chat_template, and llama.cpp's named ones: tokenizer.chat_template.NAME.
+    const io::GgufFile f = io::GgufFile::open(dir);
+    from = dir.string();
+    const std::string key = "tokenizer.chat_template";
+    if (auto t = f.find_string(key)) files.push_back({"default", *t, from + " (" + key + ")"});
+    for (const std::string& k : f.keys()) {
+      if (k.rfind(key + ".", 0) == 0 && f.type_of(k) == io::GgufType::String) {
+        files.push_back({k.substr(key.size() + 1), f.get_string(k), from + " (" + k + ")"});
+      }
+    }
+    return files;
+  }
   const fs::path jinja_file = dir / "chat_template.jinja";
   if (fs::is_regular_file(jinja_file)) {
     files.push_back({"default", io::read_file(jinja_file), jinja_file.string()});
@@ -158,8 +189,10 @@ ChatTemplate ChatTemplate::load(const fs::path& dir, std::string_view name) {
   const std::vector<Source> sources = folder_templates(dir, from);
   if (sources.empty()) {
     throw Error(dir.string() +
-                " has no chat template (tokenizer_config.json chat_template, "
-                "chat_template.jinja); give one with --chat-template FILE");
+                (is_gguf(dir) ? " has no chat template (tokenizer.chat_template)"
+                              : " has no chat template (tokenizer_config.json chat_template, "
+                                "chat_template.jinja)") +
+                "; give one with --chat-template FILE");
   }
   const Source& t = pick(sources, name, from);
   return from_source(t.text, t.origin, special_tokens_of(dir));

@@ -199,6 +199,17 @@ TensorStore TensorStore::open(const fs::path& dir) {
   return store;
 }
 
+TensorStore TensorStore::adopt(std::unordered_map<std::string, TensorInfo> tensors,
+                               const fs::path& source, std::shared_ptr<const void> keep) {
+  TensorStore store;
+  store.source_ = source;
+  store.keep_ = std::move(keep);
+  store.adopted_path_ = std::make_unique<fs::path>(source);
+  store.tensors_ = std::move(tensors);
+  for (auto& [name, t] : store.tensors_) t.file = store.adopted_path_.get();
+  return store;
+}
+
 const TensorInfo* TensorStore::find(const std::string& name) const {
   auto it = tensors_.find(name);
   return it == tensors_.end() ? nullptr : &it->second;
@@ -210,7 +221,8 @@ std::string TensorStore::describe() const {
 
 std::vector<fs::path> TensorStore::source_files() const {
   std::vector<fs::path> out;
-  if (source_.filename() != "model.safetensors") out.push_back(source_);  // the index
+  // The index, or the adopted file.
+  if (source_.filename() != "model.safetensors") out.push_back(source_);
   for (const auto& f : files_) out.push_back(f->path());
   return out;
 }

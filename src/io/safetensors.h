@@ -3,6 +3,7 @@
 
 #include <cstdint>
 #include <filesystem>
+#include <memory>
 #include <string>
 #include <unordered_map>
 #include <vector>
@@ -30,6 +31,10 @@ void read_safetensors_header(const MappedFile& file,
 class TensorStore {
  public:
   static TensorStore open(const std::filesystem::path& dir);
+  // Tensors read from another format (a GGUF file), under the names open() would give them.
+  // KEEP owns the memory their data points into; each TensorInfo::file is set to SOURCE.
+  static TensorStore adopt(std::unordered_map<std::string, TensorInfo> tensors,
+                           const std::filesystem::path& source, std::shared_ptr<const void> keep);
 
   // The tensor, or nullptr.
   const TensorInfo* find(const std::string& name) const;
@@ -43,7 +48,9 @@ class TensorStore {
  private:
   std::vector<std::unique_ptr<MappedFile>> files_;
   std::unordered_map<std::string, TensorInfo> tensors_;
-  std::filesystem::path source_;  // model.safetensors or the index
+  std::filesystem::path source_;      // model.safetensors, the index, or an adopted file
+  std::shared_ptr<const void> keep_;  // adopted tensors' memory
+  std::unique_ptr<std::filesystem::path> adopted_path_;  // what their TensorInfo::file names
 };
 
 }  // namespace loom::io

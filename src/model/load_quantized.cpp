@@ -33,7 +33,9 @@ std::optional<fs::path> user_cache_dir() {
 
 std::vector<fs::path> quant_cache_paths(const fs::path& dir, DType type) {
   const std::string file = std::string("loom-") + dtype_name(type) + ".cache";
-  std::vector<fs::path> out{dir / file};
+  // A GGUF file's cache lies beside it: NAME.gguf.loom-q8_0.cache.
+  const bool single = fs::is_regular_file(dir);
+  std::vector<fs::path> out{single ? fs::path(dir.string() + "." + file) : dir / file};
   if (std::optional<fs::path> user = user_cache_dir()) {
     std::error_code ec;
     fs::path abs = fs::weakly_canonical(fs::absolute(dir, ec), ec);

@@ -1,7 +1,9 @@
 #include "loom/model.h"
 
+#include "io/gguf.h"
 #include "io/hf_config.h"
 #include "loom/error.h"
+#include "model/gguf_model.h"
 #include "model/load_quantized.h"
 #include "model/loaded_model.h"
 #include "model/quantize_weights.h"
@@ -75,21 +77,34 @@ ModelConfig Model::read_config(const std::filesystem::path& config_json) {
 
 Model Model::load(const std::filesystem::path& dir, const LoadOptions& options) {
   if (options.quantize) model::check_quantize_type(*options.quantize);
-  ModelConfig config = io::read_hf_config(dir);
+  const bool gguf = dir.extension() == ".gguf" && std::filesystem::is_regular_file(dir);
+  ModelConfig config;
+  io::TensorStore store;
+  std::vector<float> inv_freq;
+  if (gguf) {
+    model::GgufCheckpoint c =
+        model::read_gguf_checkpoint(std::make_shared<const io::GgufFile>(io::GgufFile::open(dir)));
+    config = std::move(c.config);
+    store = std::move(c.store);
+    inv_freq = std::move(c.inv_freq);
+  } else {
+    config = io::read_hf_config(dir);
+  }
   Tokenizer tokenizer = Tokenizer::load(dir, config.bos_token_id, options.tokenizer);
   if (tokenizer.vocab_size() > config.vocab_size) {
     throw Error(dir.string() + ": the " + tokenizer.describe() + " has " +
-                std::to_string(tokenizer.vocab_size()) + " tokens, more than config.json's " +
-                "vocab_size of " + std::to_string(config.vocab_size));
+                std::to_string(tokenizer.vocab_size()) + " tokens, more than " +
+                (gguf ? "token_embd.weight's " : "config.json's vocab_size of ") +
+                std::to_string(config.vocab_size));
   }
-  io::TensorStore store = io::TensorStore::open(dir);
+  if (!gguf) store = io::TensorStore::open(dir);
   model::LlamaWeights weights = model::bind_weights(store, config);
   model::QuantizedMemory quantized;
   Quantization quantization;
   if (options.quantize) {
     quantized = model::load_quantized(weights, store, dir, options, quantization);
   }
-  std::vector<float> inv_freq = model::rope_inv_freq(config.rope, config.head_dim);
+  if (inv_freq.empty()) inv_freq = model::rope_inv_freq(config.rope, config.head_dim);
   Model model;
   model.impl_ = std::make_shared<const detail::LoadedModel>(
       detail::LoadedModel{dir,

@@ -41,8 +41,13 @@ class Binder {
 
   std::vector<float> vector_f32(const std::string& name, int n, const std::string& why = "") {
     const io::TensorInfo& t = get(name, {n}, why);
+    const DType type = dtype_of(name, t);
+    if (is_quantized(type)) {
+      throw Error(t.file->string() + ": tensor '" + name + "' is " + t.dtype +
+                  "; loom reads vectors (norms, biases) as F32, F16 or BF16");
+    }
     std::vector<float> out(n);
-    simd::kernels().to_f32[static_cast<int>(dtype_of(name, t))](t.data, out.data(), n);
+    simd::kernels().to_f32[static_cast<int>(type)](t.data, out.data(), n);
     return out;
   }
 
@@ -66,6 +71,10 @@ class Binder {
     if (t.dtype == "F32") return DType::F32;
     if (t.dtype == "F16") return DType::F16;
     if (t.dtype == "BF16") return DType::BF16;
+    // Only a GGUF file's tensors come in these (rearranged into loom's layouts at load).
+    if (t.dtype == "Q8_0") return DType::Q8_0;
+    if (t.dtype == "Q4_0") return DType::Q4_0;
+    if (t.dtype == "Q4_K") return DType::Q4_K;
     throw Error(t.file->string() + ": tensor '" + name + "' has dtype " + t.dtype +
                 " (loom reads F32, F16 and BF16 weights)");
   }

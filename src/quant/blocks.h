@@ -64,6 +64,15 @@ inline constexpr int six_bits(const uint8_t* f, int j) {
   return static_cast<int>(v >> (6 * (j % 4)) & 63);
 }
 
+// Sets field J of the 6-bit array F to V (< 64); its bits there must be zero.
+inline void set_six_bits(uint8_t* f, int j, uint8_t v) {
+  uint8_t* g = f + 3 * (j / 4);
+  uint32_t w = g[0] | uint32_t{g[1]} << 8 | uint32_t{g[2]} << 16;
+  w |= uint32_t{v} << (6 * (j % 4));
+  g[0] = static_cast<uint8_t>(w), g[1] = static_cast<uint8_t>(w >> 8);
+  g[2] = static_cast<uint8_t>(w >> 16);
+}
+
 // Bytes of the quants of a row of NB blocks of TYPE: where its scales (Q4_K: headers) start.
 inline constexpr size_t quants_bytes(DType type, size_t nb) {
   return type == DType::Q8_0 ? nb * kBlock : (nb + 1) / 2 * kBlock;

@@ -94,15 +94,6 @@ uint8_t six_bit_multiple(float v, float unit) {
   return static_cast<uint8_t>(std::clamp(nearest_nonneg(std::max(v, 0.0f) / unit), 0, 63));
 }
 
-// Sets field J of the 6-bit array F (blocks.h's Q4KHeader), whose bits there are zero.
-void set_six_bits(uint8_t* f, int j, uint8_t v) {
-  uint8_t* g = f + 3 * (j / 4);
-  uint32_t w = g[0] | uint32_t{g[1]} << 8 | uint32_t{g[2]} << 16;
-  w |= uint32_t{v} << (6 * (j % 4));
-  g[0] = static_cast<uint8_t>(w), g[1] = static_cast<uint8_t>(w >> 8);
-  g[2] = static_cast<uint8_t>(w >> 16);
-}
-
 }  // namespace
 
 void quantize_row_q4_k(const float* x, void* row, int n) {

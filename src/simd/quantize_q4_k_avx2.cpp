@@ -28,6 +28,7 @@ namespace {
 
 using quant::kBlock;
 using quant::kSuper;
+using quant::set_six_bits;
 
 constexpr int kLevels = 15;  // as the reference: nibbles 0..15, candidates i = 0..20
 constexpr int kSteps = 20;
@@ -220,13 +221,6 @@ int nearest_nonneg(float v) {
 uint8_t six_bit_multiple(float v, float unit) {
   if (!(unit > 0)) return 0;
   return static_cast<uint8_t>(std::clamp(nearest_nonneg(std::max(v, 0.0f) / unit), 0, 63));
-}
-void set_six_bits(uint8_t* f, int j, uint8_t v) {
-  uint8_t* g = f + 3 * (j / 4);
-  uint32_t w = g[0] | uint32_t{g[1]} << 8 | uint32_t{g[2]} << 16;
-  w |= uint32_t{v} << (6 * (j % 4));
-  g[0] = static_cast<uint8_t>(w), g[1] = static_cast<uint8_t>(w >> 8);
-  g[2] = static_cast<uint8_t>(w >> 16);
 }
 
 // Block X's nibbles on the grid x = step * n - offset, as the reference places them: 0 below the

@@ -21,8 +21,10 @@ namespace {
 
 class JsonTokenizer final : public TokenizerImpl {
  public:
-  // DOC: the tokenizer.json to read instead of DIR's (a converted tokenizer.model), or null.
-  JsonTokenizer(const fs::path& dir, int bos_id, std::unique_ptr<JsonDocument> doc);
+  // DOC: the tokenizer.json to read instead of DIR's (a converted tokenizer.model or GGUF
+  // metadata), or null; CFG: the settings tokenizer_config.json would give.
+  JsonTokenizer(const fs::path& dir, int bos_id, std::unique_ptr<JsonDocument> doc,
+                const TokenizerConfig& cfg);
 
   std::vector<int> encode(std::string_view text, bool add_special,
                           bool parse_special) const override;
@@ -86,7 +88,8 @@ std::unique_ptr<JsonDocument> llama_pipeline(const TokenizerConfig& cfg, const f
 
 }  // namespace
 
-JsonTokenizer::JsonTokenizer(const fs::path& dir, int bos_id, std::unique_ptr<JsonDocument> doc) {
+JsonTokenizer::JsonTokenizer(const fs::path& dir, int bos_id, std::unique_ptr<JsonDocument> doc,
+                             const TokenizerConfig& cfg) {
   const bool converted = doc != nullptr;
   const fs::path file = converted ? doc->file() : dir / "tokenizer.json";
   doc_ = converted ? std::move(doc) : JsonDocument::load(file);
@@ -105,7 +108,6 @@ JsonTokenizer::JsonTokenizer(const fs::path& dir, int bos_id, std::unique_ptr<Js
                             "', which loom does not support yet (it reads BPE models only)");
   }
 
-  const TokenizerConfig cfg = read_tokenizer_config(dir);
   const bool llama =
       is_llama_class(cfg.tokenizer_class) && model_v.get_bool("byte_fallback", false);
   if (llama) {
@@ -284,16 +286,23 @@ std::string JsonTokenizer::decode(std::span<const int> ids, bool skip_special) c
 }  // namespace
 
 std::unique_ptr<TokenizerImpl> load_json_tokenizer(const fs::path& dir, int bos_id) {
-  return std::make_unique<JsonTokenizer>(dir, bos_id, nullptr);
+  return std::make_unique<JsonTokenizer>(dir, bos_id, nullptr, read_tokenizer_config(dir));
 }
 
 std::unique_ptr<TokenizerImpl> load_converted_sentencepiece(const fs::path& dir, int bos_id) {
   const fs::path model = dir / "tokenizer.model";
-  const std::optional<std::string> json =
-      sentencepiece_to_tokenizer_json(model, read_tokenizer_config(dir));
+  const TokenizerConfig cfg = read_tokenizer_config(dir);
+  const std::optional<std::string> json = sentencepiece_to_tokenizer_json(model, cfg);
   if (!json) return nullptr;
   return std::make_unique<JsonTokenizer>(
-      dir, bos_id, JsonDocument::parse(*json, model.string() + " (converted)"));
+      dir, bos_id, JsonDocument::parse(*json, model.string() + " (converted)"), cfg);
+}
+
+std::unique_ptr<TokenizerImpl> load_tokenizer_json_text(const std::string& json,
+                                                        const fs::path& name, int bos_id,
+                                                        const TokenizerConfig& cfg) {
+  return std::make_unique<JsonTokenizer>(name.parent_path(), bos_id,
+                                         JsonDocument::parse(json, name), cfg);
 }
 
 }  // namespace loom::detail

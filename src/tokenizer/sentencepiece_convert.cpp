@@ -154,13 +154,23 @@ std::optional<std::string> sentencepiece_to_tokenizer_json(const fs::path& model
 
   const int n = sp.GetPieceSize();
   std::vector<std::string> pieces(n);
-  for (int i = 0; i < n; ++i) pieces[i] = sp.IdToPiece(i);
+  std::vector<bool> special(n);
+  for (int i = 0; i < n; ++i) {
+    pieces[i] = sp.IdToPiece(i);
+    special[i] = sp.IsControl(i) || sp.IsUnknown(i);
+  }
+  return sentencepiece_pieces_to_tokenizer_json(pieces, special, sp.bos_id(), sp.eos_id(), cfg);
+}
 
+std::string sentencepiece_pieces_to_tokenizer_json(const std::vector<std::string>& pieces,
+                                                   const std::vector<bool>& special, int bos,
+                                                   int eos, const TokenizerConfig& cfg) {
+  const int n = static_cast<int>(pieces.size());
   // The pieces sentencepiece never makes from text (control and unknown: <s>, </s>, <unk>) are
   // special added tokens, split out of a text before the model sees it.
   std::string added = "[";
   for (int i = 0; i < n; ++i) {
-    if (!sp.IsControl(i) && !sp.IsUnknown(i)) continue;
+    if (!special[i]) continue;
     if (added.size() > 1) added += ',';
     added += R"({"id":)" + std::to_string(i) + R"(,"content":)" + json_quote(pieces[i]) +
              R"(,"single_word":false,"lstrip":false,"rstrip":false,"normalized":false,)" +
@@ -184,11 +194,11 @@ std::optional<std::string> sentencepiece_to_tokenizer_json(const fs::path& model
                       R"(,"ids":[)" + std::to_string(id) + R"(],"tokens":[)" +
                       json_quote(pieces[id]) + "]}";
   };
-  if (cfg.add_bos_token.value_or(true)) add_special(sp.bos_id());
+  if (cfg.add_bos_token.value_or(true)) add_special(bos);
   single += R"({"Sequence":{"id":"A","type_id":0}})";
   if (cfg.add_eos_token.value_or(false)) {
     single += ",";
-    add_special(sp.eos_id());
+    add_special(eos);
     single.pop_back();
   }
   json += R"("post_processor":{"type":"TemplateProcessing","single":[)" + single +
@@ -215,6 +225,10 @@ std::optional<std::string> sentencepiece_to_tokenizer_json(const fs::path& model
   }
   json += "]}}";
   return json;
+}
+
+std::string json_string(std::string_view s) {
+  return json_quote(s);
 }
 
 }  // namespace loom::detail

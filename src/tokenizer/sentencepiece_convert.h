@@ -9,6 +9,8 @@
 #include <filesystem>
 #include <optional>
 #include <string>
+#include <string_view>
+#include <vector>
 
 #include "tokenizer/tokenizer_config.h"
 
@@ -20,5 +22,14 @@ namespace loom::detail {
 // with sentencepiece itself). Throws loom::Error for a file that is not a sentencepiece model.
 std::optional<std::string> sentencepiece_to_tokenizer_json(const std::filesystem::path& model,
                                                            const TokenizerConfig& cfg);
+
+// The same from the pieces themselves (a GGUF file's tokenizer.ggml.tokens): SPECIAL marks the
+// control and unknown pieces; BOS and EOS are ids (-1: none).
+std::string sentencepiece_pieces_to_tokenizer_json(const std::vector<std::string>& pieces,
+                                                   const std::vector<bool>& special, int bos,
+                                                   int eos, const TokenizerConfig& cfg);
+
+// S as a JSON string literal, quotes included.
+std::string json_string(std::string_view s);
 
 }  // namespace loom::detail

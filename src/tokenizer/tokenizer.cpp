@@ -1,6 +1,8 @@
 #include "loom/tokenizer.h"
 
+#include "io/gguf.h"
 #include "loom/error.h"
+#include "tokenizer/gguf_tokenizer.h"
 #include "tokenizer/json_tokenizer.h"
 #include "tokenizer/sentencepiece_tokenizer.h"
 #include "tokenizer/tokenizer_impl.h"
@@ -15,6 +17,9 @@ Tokenizer::~Tokenizer() = default;
 
 Tokenizer Tokenizer::load(const fs::path& dir, int bos_id, const TokenizerOptions& options) {
   using Source = TokenizerOptions::Source;
+  if (dir.extension() == ".gguf" && fs::is_regular_file(dir)) {
+    return Tokenizer(detail::load_gguf_tokenizer(io::GgufFile::open(dir), bos_id));
+  }
   const bool has_json = fs::exists(dir / "tokenizer.json");
   const bool has_model = fs::exists(dir / "tokenizer.model");
   switch (options.source) {

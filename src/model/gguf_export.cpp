@@ -1,0 +1,434 @@
+#include "loom/model.h"
+
+#include <sentencepiece_processor.h>
+
+#include <cmath>
+#include <cstring>
+#include <deque>
+#include <fstream>
+#include <nlohmann/json.hpp>
+#include <string>
+#include <vector>
+
+#include "io/gguf.h"
+#include "loom/chat.h"
+#include "loom/error.h"
+#include "model/arch.h"
+#include "model/gguf_model.h"
+#include "model/loaded_model.h"
+#include "model/rope_freq.h"
+#include "quant/blocks.h"
+#include "quant/quantize.h"
+#include "simd/half.h"
+#include "simd/kernels.h"
+#include "simd/quant_kernels.h"
+
+namespace loom::model {
+namespace fs = std::filesystem;
+namespace {
+
+enum TokenType : int32_t {
+  Normal = 1,
+  Unknown = 2,
+  Control = 3,
+  UserDefined = 4,
+  Unused = 5,
+  Byte = 6
+};
+
+constexpr const char* kLlama3Regex =
+    R"((?i:'s|'t|'re|'ve|'m|'ll|'d)|[^\r\n\p{L}\p{N}]?\p{L}+|\p{N}{1,3}| ?[^\s\p{L}\p{N}]+[\r\n]*|\s*[\r\n]+|\s+(?!\S)|\s+)";
+constexpr const char* kQwen2Regex =
+    R"((?i:'s|'t|'re|'ve|'m|'ll|'d)|[^\r\n\p{L}\p{N}]?\p{L}+|\p{N}| ?[^\s\p{L}\p{N}]+[\r\n]*|\s*[\r\n]+|\s+(?!\S)|\s+)";
+
+struct Vocab {
+  std::string model;  // "llama" or "gpt2"
+  std::string pre;    // gpt2 only
+  std::vector<std::string> tokens;
+  std::vector<float> scores;
+  std::vector<int32_t> types;
+  std::vector<std::string> merges;
+  bool add_bos = false;
+};
+
+// The pieces of a sentencepiece tokenizer.model, as llama.cpp's converter lists them.
+Vocab sentencepiece_vocab(const fs::path& file, int vocab_size) {
+  sentencepiece::SentencePieceProcessor sp;
+  if (const auto status = sp.Load(file.string()); !status.ok()) {
+    throw Error(file.string() + ": not a sentencepiece model (" + status.ToString() + ")");
+  }
+  Vocab v;
+  v.model = "llama";
+  v.add_bos = true;
+  for (int i = 0; i < sp.GetPieceSize(); ++i) {
+    v.tokens.push_back(sp.IdToPiece(i));
+    v.scores.push_back(sp.GetScore(i));
+    v.types.push_back(sp.IsUnknown(i)   ? Unknown
+                      : sp.IsControl(i) ? Control
+                      : sp.IsByte(i)    ? Byte
+                      : sp.IsUnused(i)  ? Unused
+                                        : Normal);
+  }
+  for (int i = sp.GetPieceSize(); i < vocab_size; ++i) {
+    v.tokens.push_back("[PAD" + std::to_string(i) + "]");
+    v.scores.push_back(-1000.0f);
+    v.types.push_back(Unused);
+  }
+  return v;
+}
+
+// A byte-level BPE tokenizer.json (Llama 3, Qwen2/3, GPT-2), as llama.cpp's converter lists it.
+Vocab json_vocab(const fs::path& file, int vocab_size) {
+  std::ifstream in(file);
+  nlohmann::json j;
+  try {
+    j = nlohmann::json::parse(in);
+  } catch (const std::exception& e) {
+    throw Error(file.string() + ": " + e.what());
+  }
+  const nlohmann::json& m = j["model"];
+  if (m.value("type", "BPE") != "BPE") {
+    throw Error(file.string() + ": loom writes BPE tokenizer.json files to GGUF");
+  }
+  Vocab v;
+  if (m.value("byte_fallback", false)) {
+    // A sentencepiece model converted to tokenizer.json (TinyLlama, Mistral): its pieces, as
+    // llama.cpp's converter lists them; a reader derives the merges from the pieces again, as
+    // transformers did when it made this file.
+    v.model = "llama";
+    v.add_bos = true;
+    v.tokens.assign(static_cast<size_t>(vocab_size), "");
+    v.types.assign(static_cast<size_t>(vocab_size), Unused);
+    for (const auto& [tok, id] : m["vocab"].items()) {
+      const int i = id.get<int>();
+      if (i < 0 || i >= vocab_size) throw Error(file.string() + ": token id " + std::to_string(i));
+      v.tokens[i] = tok;
+      const bool byte = tok.size() == 6 && tok.rfind("<0x", 0) == 0 && tok[5] == '>';
+      v.types[i] = byte ? Byte : Normal;
+    }
+    for (const auto& a : j["added_tokens"]) {
+      const int i = a["id"].get<int>();
+      if (i < 0 || i >= vocab_size) throw Error(file.string() + ": token id " + std::to_string(i));
+      v.tokens[i] = a["content"].get<std::string>();
+      const bool unk =
+          m.contains("unk_token") && m["unk_token"].is_string() && a["content"] == m["unk_token"];
+      v.types[i] = unk ? Unknown : a.value("special", false) ? Control : UserDefined;
+    }
+    for (int i = 0; i < vocab_size; ++i) {
+      if (v.types[i] == Unused) v.tokens[i] = "[PAD" + std::to_string(i) + "]";
+      v.scores.push_back(-static_cast<float>(i));
+    }
+    return v;
+  }
+  v.model = "gpt2";
+  const nlohmann::json& pre = j["pre_tokenizer"];
+  std::string regex;
+  if (pre.is_object() && pre.value("type", "") == "Sequence") {
+    for (const auto& p : pre["pretokenizers"]) {
+      if (p.value("type", "") == "Split") regex = p["pattern"].value("Regex", "");
+    }
+  }
+  if (regex == kLlama3Regex) {
+    v.pre = "llama-bpe";
+  } else if (regex == kQwen2Regex) {
+    v.pre = "qwen2";
+  } else if (pre.is_object() && pre.value("type", "") == "ByteLevel" &&
+             pre.value("use_regex", true)) {
+    v.pre = "default";
+  } else {
+    throw Error(file.string() + ": a pre-tokenizer loom cannot name in GGUF (" + pre.dump() + ")");
+  }
+  v.tokens.assign(static_cast<size_t>(vocab_size), "");
+  v.types.assign(static_cast<size_t>(vocab_size), Unused);
+  for (const auto& [tok, id] : m["vocab"].items()) {
+    const int i = id.get<int>();
+    if (i < 0 || i >= vocab_size) throw Error(file.string() + ": token id " + std::to_string(i));
+    v.tokens[i] = tok;
+    v.types[i] = Normal;
+  }
+  for (const auto& a : j["added_tokens"]) {
+    const int i = a["id"].get<int>();
+    if (i < 0 || i >= vocab_size) throw Error(file.string() + ": token id " + std::to_string(i));
+    v.tokens[i] = a["content"].get<std::string>();
+    v.types[i] = a.value("special", false) ? Control : UserDefined;
+  }
+  for (int i = 0; i < vocab_size; ++i) {
+    if (v.types[i] == Unused) v.tokens[i] = "[PAD" + std::to_string(i) + "]";
+  }
+  for (const auto& mg : m["merges"]) {
+    v.merges.push_back(mg.is_string() ? mg.get<std::string>()
+                                      : mg[0].get<std::string>() + " " + mg[1].get<std::string>());
+  }
+  const nlohmann::json& post = j["post_processor"];
+  v.add_bos = post.is_object() && post.value("type", "") == "TemplateProcessing" &&
+              !post["single"].empty() && post["single"][0].contains("SpecialToken");
+  return v;
+}
+
+// ggml's blocks of one row of loom's layout (the inverse of gguf_model.cpp's repack_row).
+void ggml_row(DType type, const uint8_t* src, size_t nb, uint8_t* dst) {
+  switch (type) {
+    case DType::Q8_0: {
+      const uint16_t* d = quant::row_scales(type, src, nb);
+      for (size_t b = 0; b < nb; ++b, dst += 34) {
+        std::memcpy(dst, &d[b], 2);
+        std::memcpy(dst + 2, src + b * quant::kBlock, quant::kBlock);
+      }
+      break;
+    }
+    case DType::Q4_0: {
+      const uint16_t* d = quant::row_scales(type, src, nb);
+      for (size_t b = 0; b < nb; ++b, dst += 18) {
+        std::memcpy(dst, &d[b], 2);
+        const uint8_t* pair = src + b / 2 * quant::kBlock;
+        const int shift = b % 2 ? 4 : 0;
+        for (int j = 0; j < 16; ++j) {
+          dst[2 + j] = static_cast<uint8_t>(((pair[j] >> shift) & 15) |
+                                            (((pair[j + 16] >> shift) & 15) << 4));
+        }
+      }
+      break;
+    }
+    case DType::Q4_K: {
+      const quant::Q4KHeader* h = quant::row_headers(src, nb);
+      for (size_t s = 0; s < nb / quant::kSuper; ++s, dst += 144) {
+        std::memcpy(dst, &h[s].d, 2);
+        std::memcpy(dst + 2, &h[s].dmin, 2);
+        uint8_t* q = dst + 4;
+        std::memset(q, 0, 12);
+        for (int j = 0; j < 8; ++j) {  // ggml's get_scale_min_k4, inverted
+          const int sc = quant::six_bits(h[s].scales, j), m = quant::six_bits(h[s].mins, j);
+          if (j < 4) {
+            q[j] |= static_cast<uint8_t>(sc);
+            q[j + 4] |= static_cast<uint8_t>(m);
+          } else {
+            q[j + 4] = static_cast<uint8_t>((sc & 15) | ((m & 15) << 4));
+            q[j - 4] |= static_cast<uint8_t>((sc >> 4) << 6);
+            q[j] |= static_cast<uint8_t>((m >> 4) << 6);
+          }
+        }
+        std::memcpy(dst + 16, src + s * 128, 128);
+      }
+      break;
+    }
+    default:
+      break;
+  }
+}
+
+io::GgmlType ggml_type(DType t) {
+  switch (t) {
+    case DType::F32:
+      return io::GgmlType::F32;
+    case DType::F16:
+      return io::GgmlType::F16;
+    case DType::BF16:
+      return io::GgmlType::BF16;
+    case DType::Q8_0:
+      return io::GgmlType::Q8_0;
+    case DType::Q4_0:
+      return io::GgmlType::Q4_0;
+    case DType::Q4_K:
+      return io::GgmlType::Q4_K;
+  }
+  return io::GgmlType::F32;
+}
+
+class Exporter {
+ public:
+  Exporter(const ModelConfig& c, std::optional<DType> type)
+      : c_(c), type_(type), permute_(gguf_permutes_qk(gguf_arch_name(c.arch))) {}
+
+  // The file row of transformers' row R (llama.cpp's converter's permutation of q and k).
+  int64_t file_source(int64_t p) const {
+    const int64_t hd = c_.head_dim, head = p / hd, in = p % hd;
+    return head * hd + (in % 2) * (hd / 2) + in / 2;
+  }
+
+  void matrix(const std::string& hf, const ops::MatRef& m) {
+    const bool qk = permute_ && (hf.ends_with("q_proj.weight") || hf.ends_with("k_proj.weight"));
+    DType out = is_quantized(m.dtype) ? m.dtype : type_.value_or(m.dtype);
+    if (out == DType::Q4_K && m.cols % 256 != 0) out = DType::Q8_0;  // as llama-quantize falls back
+    if (is_quantized(out) && m.cols % quant::kBlock != 0) out = m.dtype;
+    if (out == DType::Q4_K && m.cols % 256 != 0) {
+      throw Error("tensor '" + hf + "' is Q4_K with rows of " + std::to_string(m.cols) +
+                  " weights; GGUF's Q4_K needs multiples of 256 (quantize it when writing)");
+    }
+    const io::GgmlTraits& tr = *io::ggml_traits(static_cast<uint32_t>(ggml_type(out)));
+    const size_t out_row = static_cast<size_t>(m.cols / tr.elements) * tr.bytes;
+    std::vector<uint8_t>& buf = bufs_.emplace_back(out_row * m.rows);
+    std::vector<float> f32(m.cols);
+    std::vector<uint8_t> q(is_quantized(out) ? row_bytes(out, m.cols) : 0);
+    for (int r = 0; r < m.rows; ++r) {
+      const uint8_t* src = static_cast<const uint8_t*>(m.row(qk ? file_source(r) : r));
+      uint8_t* dst = buf.data() + out_row * r;
+      if (out == m.dtype && !is_quantized(out)) {
+        std::memcpy(dst, src, out_row);
+        continue;
+      }
+      if (out == m.dtype) {
+        ggml_row(out, src, static_cast<size_t>(m.cols) / quant::kBlock, dst);
+        continue;
+      }
+      simd::kernels().to_f32[static_cast<int>(m.dtype)](src, f32.data(), m.cols);
+      if (is_quantized(out)) {
+        quant::quantize_row_fast(out, f32.data(), q.data(), m.cols);
+        ggml_row(out, q.data(), static_cast<size_t>(m.cols) / quant::kBlock, dst);
+        continue;
+      }
+      for (int i = 0; i < m.cols; ++i) {
+        if (out == DType::F32) {
+          std::memcpy(dst + 4 * i, &f32[i], 4);
+        } else {
+          const uint16_t h =
+              out == DType::F16 ? simd::f32_to_f16(f32[i]) : simd::f32_to_bf16(f32[i]);
+          std::memcpy(dst + 2 * i, &h, 2);
+        }
+      }
+    }
+    w_.add_tensor(gguf_tensor_name(hf), ggml_type(out), {m.cols, m.rows}, buf.data(), buf.size());
+  }
+
+  void vector(const std::string& hf, const std::vector<float>& v) {
+    const bool qk = permute_ && (hf.ends_with("q_proj.bias") || hf.ends_with("k_proj.bias"));
+    std::vector<uint8_t>& buf = bufs_.emplace_back(v.size() * 4);
+    for (size_t i = 0; i < v.size(); ++i) {
+      std::memcpy(buf.data() + 4 * i, &v[qk ? file_source(static_cast<int64_t>(i)) : i], 4);
+    }
+    w_.add_tensor(name_of(hf), io::GgmlType::F32, {static_cast<int64_t>(v.size())}, buf.data(),
+                  buf.size());
+  }
+
+  std::string name_of(const std::string& hf) const { return gguf_tensor_name(hf); }
+
+  io::GgufWriter w_;
+
+ private:
+  const ModelConfig& c_;
+  std::optional<DType> type_;
+  bool permute_;
+  std::deque<std::vector<uint8_t>> bufs_;  // the tensors' bytes until write()
+};
+
+}  // namespace
+
+}  // namespace loom::model
+
+namespace loom {
+namespace fs = std::filesystem;
+using namespace model;
+
+void write_gguf(const Model& model, const fs::path& out, std::optional<DType> type) {
+  const detail::LoadedModel& m = detail::loaded(model);
+  const ModelConfig& c = m.config;
+  if (m.dir.extension() == ".gguf") throw Error(m.dir.string() + " is a GGUF file already");
+  Exporter e(c, type);
+  io::GgufWriter& w = e.w_;
+  const std::string a = gguf_arch_name(c.arch);
+  w.set_string("general.architecture", a);
+  w.set_string("general.name", m.dir.filename().string());
+  // llama.cpp's llama_ftype of the matrices' type.
+  const DType main = is_quantized(m.weights.layers[0].wq.dtype)
+                         ? m.weights.layers[0].wq.dtype
+                         : type.value_or(m.weights.layers[0].wq.dtype);
+  const uint32_t ftype = main == DType::F32    ? 0
+                         : main == DType::F16  ? 1
+                         : main == DType::Q4_0 ? 2
+                         : main == DType::Q8_0 ? 7
+                         : main == DType::Q4_K ? 15
+                                               : 32;
+  w.set_u32("general.file_type", ftype);
+  w.set_u32(a + ".context_length", static_cast<uint32_t>(c.max_position_embeddings));
+  w.set_u32(a + ".embedding_length", static_cast<uint32_t>(c.hidden_size));
+  w.set_u32(a + ".block_count", static_cast<uint32_t>(c.n_layers));
+  w.set_u32(a + ".feed_forward_length", static_cast<uint32_t>(c.intermediate_size));
+  w.set_u32(a + ".attention.head_count", static_cast<uint32_t>(c.n_heads));
+  w.set_u32(a + ".attention.head_count_kv", static_cast<uint32_t>(c.n_kv_heads));
+  w.set_u32(a + ".attention.key_length", static_cast<uint32_t>(c.head_dim));
+  w.set_u32(a + ".attention.value_length", static_cast<uint32_t>(c.head_dim));
+  w.set_f32(a + ".attention.layer_norm_rms_epsilon", c.rms_norm_eps);
+  w.set_f32(a + ".rope.freq_base", c.rope.theta);
+  w.set_u32(a + ".rope.dimension_count", static_cast<uint32_t>(c.head_dim));
+  if (c.sliding_window > 0 && c.sliding_layers.empty()) {
+    w.set_u32(a + ".attention.sliding_window", static_cast<uint32_t>(c.sliding_window));
+  } else if (c.sliding_window > 0) {
+    throw Error(m.dir.string() + ": sliding windows on some layers only cannot be written to GGUF");
+  }
+  std::vector<float> rope_freqs;
+  switch (c.rope.scaling) {
+    case RopeScalingType::None:
+      break;
+    case RopeScalingType::Linear:
+      w.set_string(a + ".rope.scaling.type", "linear");
+      w.set_f32(a + ".rope.scaling.factor", c.rope.factor);
+      break;
+    case RopeScalingType::Llama3: {
+      // As llama.cpp's converter: the factor each base frequency is divided by.
+      RopeConfig base = c.rope;
+      base.scaling = RopeScalingType::None;
+      const std::vector<float> plain = rope_inv_freq(base, c.head_dim);
+      for (size_t i = 0; i < plain.size(); ++i) rope_freqs.push_back(plain[i] / m.inv_freq[i]);
+      break;
+    }
+    case RopeScalingType::Yarn:
+      w.set_string(a + ".rope.scaling.type", "yarn");
+      w.set_f32(a + ".rope.scaling.factor", c.rope.factor);
+      w.set_u32(a + ".rope.scaling.original_context_length",
+                static_cast<uint32_t>(c.rope.original_max_position));
+      w.set_f32(a + ".rope.scaling.attn_factor", c.rope.attention_factor);
+      w.set_f32(a + ".rope.scaling.yarn_beta_fast", static_cast<float>(c.rope.beta_fast));
+      w.set_f32(a + ".rope.scaling.yarn_beta_slow", static_cast<float>(c.rope.beta_slow));
+      break;
+    case RopeScalingType::Dynamic:
+      throw Error(m.dir.string() +
+                  ": dynamic NTK RoPE scaling has no GGUF form (llama.cpp does not run it)");
+  }
+
+  // The tokenizer and the chat template.
+  const Vocab v = fs::exists(m.dir / "tokenizer.json")
+                      ? json_vocab(m.dir / "tokenizer.json", c.vocab_size)
+                      : sentencepiece_vocab(m.dir / "tokenizer.model", c.vocab_size);
+  w.set_string("tokenizer.ggml.model", v.model);
+  if (!v.pre.empty()) w.set_string("tokenizer.ggml.pre", v.pre);
+  w.set_string_array("tokenizer.ggml.tokens", v.tokens);
+  if (!v.scores.empty()) w.set_f32_array("tokenizer.ggml.scores", v.scores);
+  w.set_i32_array("tokenizer.ggml.token_type", v.types);
+  if (!v.merges.empty()) w.set_string_array("tokenizer.ggml.merges", v.merges);
+  if (c.bos_token_id >= 0)
+    w.set_u32("tokenizer.ggml.bos_token_id", static_cast<uint32_t>(c.bos_token_id));
+  if (!c.eos_token_ids.empty()) {
+    w.set_u32("tokenizer.ggml.eos_token_id", static_cast<uint32_t>(c.eos_token_ids[0]));
+  }
+  w.set_bool("tokenizer.ggml.add_bos_token", model.tokenizer().add_bos());
+  try {
+    w.set_string("tokenizer.chat_template", ChatTemplate::load(m.dir).source());
+  } catch (const Error&) {
+    // No template: the file has none either.
+  }
+
+  // The tensors, in llama.cpp's order: embedding, layers, final norm, output.
+  const LlamaWeights& lw = m.weights;
+  e.matrix("model.embed_tokens.weight", lw.embed);
+  if (!rope_freqs.empty()) {
+    w.add_tensor("rope_freqs.weight", io::GgmlType::F32, {static_cast<int64_t>(rope_freqs.size())},
+                 rope_freqs.data(), rope_freqs.size() * 4);
+  }
+  for (int l = 0; l < c.n_layers; ++l) {
+    const std::string p = "model.layers." + std::to_string(l) + ".";
+    for (const LayerTensor& t : layer_tensors(c.arch)) {
+      if (!present(t, c)) continue;
+      if (t.kind == TensorKind::Matrix) {
+        e.matrix(p + t.name, lw.layers[l].*t.matrix);
+      } else {
+        e.vector(p + t.name, lw.layers[l].*t.vector);
+      }
+    }
+  }
+  e.vector("model.norm.weight", lw.final_norm);
+  // Tied embeddings quantized at load have a quantized copy for the head: written as
+  // output.weight, as llama-quantize does when it quantizes the output differently.
+  if (lw.lm_head.data != lw.embed.data) e.matrix("lm_head.weight", lw.lm_head);
+  w.write(out);
+}
+
+}  // namespace loom
