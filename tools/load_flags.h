@@ -17,7 +17,7 @@ inline LoadOptions quantize_flag(std::string_view value) {
   LoadOptions o;
   if (value.empty()) return o;
   const std::optional<DType> t = dtype_from_name(value);
-  if (!t || !is_quantized(*t)) {
+  if (!t || !is_quantized(*t) || is_ggml_only(*t)) {
     throw Error("--quantize: '" + std::string(value) +
                 "' is not a quantized type (want q8_0, q4_0 or q4_k)");
   }

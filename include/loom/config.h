@@ -15,7 +15,9 @@ namespace loom {
 // groups the blocks in super-blocks of 8, each block with a 6-bit scale and minimum: 4.5 bits a
 // weight too (a last super-block of fewer blocks takes a whole 16-byte header). The sizes are
 // llama.cpp's types' of the same names, in a byte order of our own (src/quant/blocks.h).
-enum class DType : uint8_t { F32, F16, BF16, Q8_0, Q4_0, Q4_K };
+// Q5_0, Q5_K and Q6_K are ggml's types in ggml's layouts (quant/ggml_blocks.h), read in place
+// from GGUF files: 32 weights a block (Q5_0) or 256 a super-block (Q5_K, Q6_K).
+enum class DType : uint8_t { F32, F16, BF16, Q8_0, Q4_0, Q4_K, Q5_0, Q5_K, Q6_K };
 
 // How prompts' products with bf16-stored weights take their activations (decode steps always
 // take fp32 ones).
@@ -29,11 +31,14 @@ enum class DType : uint8_t { F32, F16, BF16, Q8_0, Q4_0, Q4_K };
 //    FMA's rate), Exact elsewhere (AVX2 machines; Sapphire Rapids measured slower with it).
 enum class Bf16Prompts : uint8_t { Auto, Exact, Bf16Activations };
 
-const char* dtype_name(DType t);  // "f32", "f16", "bf16", "q8_0", "q4_0", "q4_k"
+const char* dtype_name(DType t);  // "f32", "f16", "bf16", "q8_0", "q4_0", "q4_k", "q5_0", ...
 // The dtype dtype_name calls NAME, if any.
 std::optional<DType> dtype_from_name(std::string_view name);
 bool is_quantized(DType t);
-// Weights per block: 32 for the quantized types, 1 for the others.
+// Whether T is one of ggml's types loom reads only from GGUF files (Q5_0, Q5_K, Q6_K): products
+// with them dequantize rows into the fp32 kernels, and loading never quantizes to them.
+bool is_ggml_only(DType t);
+// Weights per block: 32 for the quantized types (256 for Q5_K and Q6_K), 1 for the others.
 int dtype_block(DType t);
 // Bytes of one weight of F32, F16 or BF16; 0 for the block types, where only whole blocks have a
 // size (see row_bytes).

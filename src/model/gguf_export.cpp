@@ -18,6 +18,7 @@
 #include "model/loaded_model.h"
 #include "model/rope_freq.h"
 #include "quant/blocks.h"
+#include "quant/ggml_repack.h"
 #include "quant/quantize.h"
 #include "simd/half.h"
 #include "simd/kernels.h"
@@ -165,57 +166,6 @@ Vocab json_vocab(const fs::path& file, int vocab_size) {
   return v;
 }
 
-// ggml's blocks of one row of loom's layout (the inverse of gguf_model.cpp's repack_row).
-void ggml_row(DType type, const uint8_t* src, size_t nb, uint8_t* dst) {
-  switch (type) {
-    case DType::Q8_0: {
-      const uint16_t* d = quant::row_scales(type, src, nb);
-      for (size_t b = 0; b < nb; ++b, dst += 34) {
-        std::memcpy(dst, &d[b], 2);
-        std::memcpy(dst + 2, src + b * quant::kBlock, quant::kBlock);
-      }
-      break;
-    }
-    case DType::Q4_0: {
-      const uint16_t* d = quant::row_scales(type, src, nb);
-      for (size_t b = 0; b < nb; ++b, dst += 18) {
-        std::memcpy(dst, &d[b], 2);
-        const uint8_t* pair = src + b / 2 * quant::kBlock;
-        const int shift = b % 2 ? 4 : 0;
-        for (int j = 0; j < 16; ++j) {
-          dst[2 + j] = static_cast<uint8_t>(((pair[j] >> shift) & 15) |
-                                            (((pair[j + 16] >> shift) & 15) << 4));
-        }
-      }
-      break;
-    }
-    case DType::Q4_K: {
-      const quant::Q4KHeader* h = quant::row_headers(src, nb);
-      for (size_t s = 0; s < nb / quant::kSuper; ++s, dst += 144) {
-        std::memcpy(dst, &h[s].d, 2);
-        std::memcpy(dst + 2, &h[s].dmin, 2);
-        uint8_t* q = dst + 4;
-        std::memset(q, 0, 12);
-        for (int j = 0; j < 8; ++j) {  // ggml's get_scale_min_k4, inverted
-          const int sc = quant::six_bits(h[s].scales, j), m = quant::six_bits(h[s].mins, j);
-          if (j < 4) {
-            q[j] |= static_cast<uint8_t>(sc);
-            q[j + 4] |= static_cast<uint8_t>(m);
-          } else {
-            q[j + 4] = static_cast<uint8_t>((sc & 15) | ((m & 15) << 4));
-            q[j - 4] |= static_cast<uint8_t>((sc >> 4) << 6);
-            q[j] |= static_cast<uint8_t>((m >> 4) << 6);
-          }
-        }
-        std::memcpy(dst + 16, src + s * 128, 128);
-      }
-      break;
-    }
-    default:
-      break;
-  }
-}
-
 io::GgmlType ggml_type(DType t) {
   switch (t) {
     case DType::F32:
@@ -230,6 +180,12 @@ io::GgmlType ggml_type(DType t) {
       return io::GgmlType::Q4_0;
     case DType::Q4_K:
       return io::GgmlType::Q4_K;
+    case DType::Q5_0:
+      return io::GgmlType::Q5_0;
+    case DType::Q5_K:
+      return io::GgmlType::Q5_K;
+    case DType::Q6_K:
+      return io::GgmlType::Q6_K;
   }
   return io::GgmlType::F32;
 }
@@ -267,13 +223,13 @@ class Exporter {
         continue;
       }
       if (out == m.dtype) {
-        ggml_row(out, src, static_cast<size_t>(m.cols) / quant::kBlock, dst);
+        quant::to_ggml_row(out, src, static_cast<size_t>(m.cols) / quant::kBlock, dst);
         continue;
       }
       simd::kernels().to_f32[static_cast<int>(m.dtype)](src, f32.data(), m.cols);
       if (is_quantized(out)) {
         quant::quantize_row_fast(out, f32.data(), q.data(), m.cols);
-        ggml_row(out, q.data(), static_cast<size_t>(m.cols) / quant::kBlock, dst);
+        quant::to_ggml_row(out, q.data(), static_cast<size_t>(m.cols) / quant::kBlock, dst);
         continue;
       }
       for (int i = 0; i < m.cols; ++i) {

@@ -10,6 +10,7 @@
 #include "loom/error.h"
 #include "model/rope_freq.h"
 #include "quant/blocks.h"
+#include "quant/ggml_repack.h"
 #include "simd/half.h"
 
 namespace loom::model {
@@ -204,73 +205,26 @@ const char* loom_dtype(io::GgmlType t) {
       return "Q4_0";
     case io::GgmlType::Q4_K:
       return "Q4_K";
+    case io::GgmlType::Q5_0:
+      return "Q5_0";
+    case io::GgmlType::Q5_K:
+      return "Q5_K";
+    case io::GgmlType::Q6_K:
+      return "Q6_K";
     default:
       return nullptr;
   }
 }
 
-uint16_t load_u16(const uint8_t* p) {
-  uint16_t v;
-  std::memcpy(&v, p, 2);
-  return v;
+DType loom_type(io::GgmlType t) {
+  return t == io::GgmlType::Q8_0   ? DType::Q8_0
+         : t == io::GgmlType::Q4_0 ? DType::Q4_0
+                                   : DType::Q4_K;
 }
 
-// One row of NB ggml blocks of TYPE at SRC into loom's layout at DST (quant/blocks.h).
-void repack_row(io::GgmlType type, const uint8_t* src, size_t nb, uint8_t* dst) {
-  using quant::kBlock;
-  switch (type) {
-    case io::GgmlType::Q8_0: {  // ggml: {fp16 d; int8 qs[32]}
-      uint16_t* d = quant::row_scales(DType::Q8_0, dst, nb);
-      for (size_t b = 0; b < nb; ++b, src += 34) {
-        d[b] = load_u16(src);
-        std::memcpy(dst + b * kBlock, src + 2, kBlock);
-      }
-      break;
-    }
-    case io::GgmlType::Q4_0: {  // ggml: {fp16 d; uint8 qs[16]}: weight j low, j + 16 high
-      uint16_t* d = quant::row_scales(DType::Q4_0, dst, nb);
-      std::memset(dst, 0, quant::quants_bytes(DType::Q4_0, nb));
-      for (size_t b = 0; b < nb; ++b, src += 18) {
-        d[b] = load_u16(src);
-        uint8_t* pair = dst + b / 2 * kBlock;
-        const int shift = b % 2 ? 4 : 0;
-        for (int j = 0; j < 16; ++j) {
-          pair[j] |= static_cast<uint8_t>((src[2 + j] & 15) << shift);
-          pair[j + 16] |= static_cast<uint8_t>((src[2 + j] >> 4) << shift);
-        }
-      }
-      break;
-    }
-    case io::GgmlType::Q4_K: {
-      // ggml: {fp16 d, dmin; uint8 scales[12]; uint8 qs[128]} for 256 weights: qs holds blocks
-      // 2c and 2c + 1 in the low and high nibbles of bytes 32c..32c+31, as loom pairs them.
-      const size_t supers = nb / quant::kSuper;
-      quant::Q4KHeader* h = quant::row_headers(dst, nb);
-      for (size_t s = 0; s < supers; ++s, src += 144) {
-        std::memcpy(dst + s * 128, src + 16, 128);
-        quant::Q4KHeader& out = h[s];
-        std::memset(&out, 0, sizeof out);
-        out.d = load_u16(src);
-        out.dmin = load_u16(src + 2);
-        const uint8_t* q = src + 4;
-        for (int j = 0; j < 8; ++j) {  // ggml's get_scale_min_k4
-          uint8_t sc, m;
-          if (j < 4) {
-            sc = q[j] & 63;
-            m = q[j + 4] & 63;
-          } else {
-            sc = static_cast<uint8_t>((q[j + 4] & 0xF) | ((q[j - 4] >> 6) << 4));
-            m = static_cast<uint8_t>((q[j + 4] >> 4) | ((q[j] >> 6) << 4));
-          }
-          quant::set_six_bits(out.scales, j, sc);
-          quant::set_six_bits(out.mins, j, m);
-        }
-      }
-      break;
-    }
-    default:
-      break;
-  }
+// The ggml types loom rearranges into layouts of its own (the others it reads as they lie).
+bool repacked(io::GgmlType t) {
+  return t == io::GgmlType::Q8_0 || t == io::GgmlType::Q4_0 || t == io::GgmlType::Q4_K;
 }
 
 // The source row of destination row R of a q or k matrix that llama.cpp's converter permuted:
@@ -344,14 +298,13 @@ GgufCheckpoint read_gguf_checkpoint(const std::shared_ptr<const io::GgufFile>& f
     if (!dtype) {
       r.fail("tensor '" + t.name + "' has type " +
              io::ggml_traits(static_cast<uint32_t>(t.type))->name +
-             "; loom reads F32, F16, BF16, Q8_0, Q4_0 and Q4_K tensors so far");
+             "; loom reads F32, F16, BF16, Q8_0, Q4_0, Q4_K, Q5_0, Q5_K and Q6_K tensors");
     }
     Plan p{&t, hf};
     const bool qk = hf.ends_with("q_proj.weight") || hf.ends_with("k_proj.weight") ||
                     hf.ends_with("q_proj.bias") || hf.ends_with("k_proj.bias");
     if (permuted && qk) p.head_dim = c.head_dim;
-    const bool q_type = t.type == io::GgmlType::Q8_0 || t.type == io::GgmlType::Q4_0 ||
-                        t.type == io::GgmlType::Q4_K;
+    const bool q_type = repacked(t.type);
     if (q_type || p.head_dim) {
       if (t.ne.size() > 2) r.fail("tensor '" + t.name + "' has more than 2 dimensions");
       const int64_t cols = t.ne[0], rows = t.ne.size() == 2 ? t.ne[1] : 1;
@@ -396,10 +349,11 @@ GgufCheckpoint read_gguf_checkpoint(const std::shared_ptr<const io::GgufFile>& f
         const size_t dst_row = p.bytes / static_cast<size_t>(rows);
         for (int64_t i = 0; i < rows; ++i) {
           const uint8_t* src = t.data + (p.head_dim ? unpermuted(i, p.head_dim) : i) * src_row;
-          if (tr.elements == 1) {
+          if (!repacked(t.type)) {  // kept in the file's layout, rows reordered only
             std::memcpy(dst + i * dst_row, src, src_row);
           } else {
-            repack_row(t.type, src, static_cast<size_t>(cols / quant::kBlock), dst + i * dst_row);
+            quant::from_ggml_row(loom_type(t.type), src, static_cast<size_t>(cols / quant::kBlock),
+                                 dst + i * dst_row);
           }
         }
       }

@@ -26,22 +26,34 @@ const char* dtype_name(DType t) {
       return "q4_0";
     case DType::Q4_K:
       return "q4_k";
+    case DType::Q5_0:
+      return "q5_0";
+    case DType::Q5_K:
+      return "q5_k";
+    case DType::Q6_K:
+      return "q6_k";
   }
   return "?";
 }
 
 std::optional<DType> dtype_from_name(std::string_view name) {
-  for (DType t : {DType::F32, DType::F16, DType::BF16, DType::Q8_0, DType::Q4_0, DType::Q4_K}) {
+  for (DType t : {DType::F32, DType::F16, DType::BF16, DType::Q8_0, DType::Q4_0, DType::Q4_K,
+                  DType::Q5_0, DType::Q5_K, DType::Q6_K}) {
     if (name == dtype_name(t)) return t;
   }
   return std::nullopt;
 }
 
 bool is_quantized(DType t) {
-  return t == DType::Q8_0 || t == DType::Q4_0 || t == DType::Q4_K;
+  return t == DType::Q8_0 || t == DType::Q4_0 || t == DType::Q4_K || is_ggml_only(t);
+}
+
+bool is_ggml_only(DType t) {
+  return t == DType::Q5_0 || t == DType::Q5_K || t == DType::Q6_K;
 }
 
 int dtype_block(DType t) {
+  if (t == DType::Q5_K || t == DType::Q6_K) return 256;
   return is_quantized(t) ? quant::kBlock : 1;
 }
 
@@ -52,9 +64,7 @@ size_t dtype_size(DType t) {
     case DType::F16:
     case DType::BF16:
       return 2;
-    case DType::Q8_0:
-    case DType::Q4_0:
-    case DType::Q4_K:
+    default:
       break;
   }
   return 0;
@@ -66,6 +76,12 @@ size_t row_bytes(DType t, size_t cols) {
     case DType::Q4_0:
     case DType::Q4_K:
       return quant::quant_row_bytes(t, cols / quant::kBlock);
+    case DType::Q5_0:
+      return cols / 32 * 22;
+    case DType::Q5_K:
+      return cols / 256 * 176;
+    case DType::Q6_K:
+      return cols / 256 * 210;
     default:
       return cols * dtype_size(t);
   }

@@ -41,7 +41,7 @@ std::string not_whole_blocks(int cols) {
 }  // namespace
 
 void check_quantize_type(DType type) {
-  if (!is_quantized(type)) {
+  if (!is_quantized(type) || is_ggml_only(type)) {
     throw Error(std::string("cannot quantize weights to ") + dtype_name(type) +
                 " (quantized types: q8_0, q4_0, q4_k)");
   }

@@ -4,9 +4,11 @@
 
 #include <algorithm>
 #include <string>
+#include <vector>
 
 #include "loom/error.h"
 #include "ops/team.h"
+#include "quant/ggml_dequant.h"
 #include "simd/kernels.h"
 #include "simd/quant_kernels.h"
 
@@ -26,7 +28,7 @@ int chunks_per_thread(Pass pass) {
 // Quantized weights meet quantized activations in decode steps, and in prompts where the kernel
 // set has an int8 gemm (AVX2, AVX-512 VNNI); elsewhere prompts dequantize W into the float gemm.
 bool int8_product(const Product& p, Pass pass, const simd::QuantKernels& qk) {
-  return is_quantized(p.w.dtype) &&
+  return is_quantized(p.w.dtype) && !is_ggml_only(p.w.dtype) &&
          (pass == Pass::Decode || qk.gemm[simd::quant_slot(p.w.dtype)] != nullptr);
 }
 
@@ -81,6 +83,34 @@ void decode_rows(const Product& p, const float* x, int m, int r0, int r1, quant:
         k.gemv[static_cast<int>(w.dtype)](w.row(s0), w.cols, x + static_cast<size_t>(t) * w.cols,
                                           w.cols, y, s1 - s0);
       }
+    }
+  }
+}
+
+// Rows R0 .. R1 of P, whose weights are one of ggml's types (is_ggml_only): tiles of rows
+// dequantized into fp32 for the fp32 kernels, which then give each row the sum they give an F32
+// matrix (a tile is whole gemm and gemv tiles, so no row's sum depends on the tile).
+void ggml_rows(const Product& p, const float* x, int m, int r0, int r1, Pass pass,
+               const simd::Kernels& k) {
+  const MatRef& w = p.w;
+  constexpr int kTile = 32;
+  thread_local std::vector<float> tile;  // grows once, to the widest matrix's tile
+  if (tile.size() < static_cast<size_t>(kTile) * w.cols)
+    tile.resize(static_cast<size_t>(kTile) * w.cols);
+  const int f32 = static_cast<int>(DType::F32);
+  for (int s0 = r0; s0 < r1; s0 += kTile) {
+    const int s1 = std::min(r1, s0 + kTile);
+    for (int r = s0; r < s1; ++r) {
+      quant::dequantize_row_ggml(w.dtype, w.row(r),
+                                 tile.data() + static_cast<size_t>(r - s0) * w.cols, w.cols);
+    }
+    if (pass == Pass::Decode) {
+      for (int t = 0; t < m; ++t) {
+        k.gemv[f32](tile.data(), w.cols, x + static_cast<size_t>(t) * w.cols, w.cols,
+                    p.y + static_cast<size_t>(t) * w.rows + s0, s1 - s0);
+      }
+    } else {
+      k.gemm[f32](tile.data(), w.cols, x, w.cols, m, w.cols, p.y + s0, w.rows, s1 - s0);
     }
   }
 }
@@ -174,7 +204,9 @@ void matmul_group(const float* x, int m, std::span<const Product> products, int 
       const MatRef& w = p.w;
       const int r0 = first * per_chunk * align;
       const int r1 = std::min(w.rows, r0 + per_chunk * align);
-      if (pass == Pass::Decode) {
+      if (is_ggml_only(w.dtype)) {
+        ggml_rows(p, x, m, r0, r1, pass, k);
+      } else if (pass == Pass::Decode) {
         decode_rows(p, x, m, r0, r1, scratch.data(), nb, k, qk);
       } else if (int8_product(p, pass, qk)) {
         qk.gemm[simd::quant_slot(w.dtype)](w.row(r0), nb, scratch.data(), nb, m, p.y + r0, w.rows,
@@ -202,6 +234,16 @@ void matmul(const float* x, int m, const MatRef& w, float* y, int threads, Pass 
 }
 
 void gather_rows(const MatRef& table, const int* ids, int m, float* out, int threads) {
+  if (is_ggml_only(table.dtype)) {
+    collective(std::clamp(m, 1, threads), [&] {
+#pragma omp for schedule(static)
+      for (int i = 0; i < m; ++i) {
+        quant::dequantize_row_ggml(table.dtype, table.row(ids[i]),
+                                   out + static_cast<size_t>(i) * table.cols, table.cols);
+      }
+    });
+    return;
+  }
   const simd::Kernels::ToF32 convert =
       is_quantized(table.dtype) ? simd::quant_kernels().to_f32[simd::quant_slot(table.dtype)]
                                 : simd::kernels().to_f32[static_cast<int>(table.dtype)];

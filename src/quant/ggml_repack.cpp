@@ -1,0 +1,129 @@
+#include "quant/ggml_repack.h"
+
+#include <cstdint>
+#include <cstring>
+
+#include "quant/blocks.h"
+
+namespace loom::quant {
+namespace {
+
+uint16_t load_u16(const uint8_t* p) {
+  uint16_t v;
+  std::memcpy(&v, p, 2);
+  return v;
+}
+
+}  // namespace
+
+void from_ggml_row(DType type, const void* from, size_t nb, void* to) {
+  const auto* src = static_cast<const uint8_t*>(from);
+  auto* dst = static_cast<uint8_t*>(to);
+  switch (type) {
+    case DType::Q8_0: {  // ggml: {fp16 d; int8 qs[32]}
+      uint16_t* d = row_scales(DType::Q8_0, dst, nb);
+      for (size_t b = 0; b < nb; ++b, src += 34) {
+        d[b] = load_u16(src);
+        std::memcpy(dst + b * kBlock, src + 2, kBlock);
+      }
+      break;
+    }
+    case DType::Q4_0: {  // ggml: {fp16 d; uint8 qs[16]}: weight j low, j + 16 high
+      uint16_t* d = row_scales(DType::Q4_0, dst, nb);
+      std::memset(dst, 0, quants_bytes(DType::Q4_0, nb));
+      for (size_t b = 0; b < nb; ++b, src += 18) {
+        d[b] = load_u16(src);
+        uint8_t* pair = dst + b / 2 * kBlock;
+        const int shift = b % 2 ? 4 : 0;
+        for (int j = 0; j < 16; ++j) {
+          pair[j] |= static_cast<uint8_t>((src[2 + j] & 15) << shift);
+          pair[j + 16] |= static_cast<uint8_t>((src[2 + j] >> 4) << shift);
+        }
+      }
+      break;
+    }
+    case DType::Q4_K: {
+      // ggml: {fp16 d, dmin; uint8 scales[12]; uint8 qs[128]} for 256 weights: qs holds blocks
+      // 2c and 2c + 1 in the low and high nibbles of bytes 32c..32c+31, as loom pairs them.
+      const size_t supers = nb / kSuper;
+      Q4KHeader* h = row_headers(dst, nb);
+      for (size_t s = 0; s < supers; ++s, src += 144) {
+        std::memcpy(dst + s * 128, src + 16, 128);
+        Q4KHeader& out = h[s];
+        std::memset(&out, 0, sizeof out);
+        out.d = load_u16(src);
+        out.dmin = load_u16(src + 2);
+        const uint8_t* q = src + 4;
+        for (int j = 0; j < 8; ++j) {  // ggml's get_scale_min_k4
+          uint8_t sc, m;
+          if (j < 4) {
+            sc = q[j] & 63;
+            m = q[j + 4] & 63;
+          } else {
+            sc = static_cast<uint8_t>((q[j + 4] & 0xF) | ((q[j - 4] >> 6) << 4));
+            m = static_cast<uint8_t>((q[j + 4] >> 4) | ((q[j] >> 6) << 4));
+          }
+          set_six_bits(out.scales, j, sc);
+          set_six_bits(out.mins, j, m);
+        }
+      }
+      break;
+    }
+    default:
+      break;
+  }
+}
+
+void to_ggml_row(DType type, const void* from, size_t nb, void* to) {
+  const auto* src = static_cast<const uint8_t*>(from);
+  auto* dst = static_cast<uint8_t*>(to);
+  switch (type) {
+    case DType::Q8_0: {
+      const uint16_t* d = row_scales(type, src, nb);
+      for (size_t b = 0; b < nb; ++b, dst += 34) {
+        std::memcpy(dst, &d[b], 2);
+        std::memcpy(dst + 2, src + b * kBlock, kBlock);
+      }
+      break;
+    }
+    case DType::Q4_0: {
+      const uint16_t* d = row_scales(type, src, nb);
+      for (size_t b = 0; b < nb; ++b, dst += 18) {
+        std::memcpy(dst, &d[b], 2);
+        const uint8_t* pair = src + b / 2 * kBlock;
+        const int shift = b % 2 ? 4 : 0;
+        for (int j = 0; j < 16; ++j) {
+          dst[2 + j] = static_cast<uint8_t>(((pair[j] >> shift) & 15) |
+                                            (((pair[j + 16] >> shift) & 15) << 4));
+        }
+      }
+      break;
+    }
+    case DType::Q4_K: {
+      const Q4KHeader* h = row_headers(src, nb);
+      for (size_t s = 0; s < nb / kSuper; ++s, dst += 144) {
+        std::memcpy(dst, &h[s].d, 2);
+        std::memcpy(dst + 2, &h[s].dmin, 2);
+        uint8_t* q = dst + 4;
+        std::memset(q, 0, 12);
+        for (int j = 0; j < 8; ++j) {  // ggml's get_scale_min_k4, inverted
+          const int sc = six_bits(h[s].scales, j), m = six_bits(h[s].mins, j);
+          if (j < 4) {
+            q[j] |= static_cast<uint8_t>(sc);
+            q[j + 4] |= static_cast<uint8_t>(m);
+          } else {
+            q[j + 4] = static_cast<uint8_t>((sc & 15) | ((m & 15) << 4));
+            q[j - 4] |= static_cast<uint8_t>((sc >> 4) << 6);
+            q[j] |= static_cast<uint8_t>((m >> 4) << 6);
+          }
+        }
+        std::memcpy(dst + 16, src + s * 128, 128);
+      }
+      break;
+    }
+    default:
+      break;
+  }
+}
+
+}  // namespace loom::quant
