@@ -27,6 +27,7 @@ struct Args {
   std::string kv_type = "f32";
   loom::tools::Bf16Flags bf16;
   std::string tokenizer = "auto";
+  std::string scoring = "every";
 };
 
 std::string read_text(const std::string& path) {
@@ -56,7 +57,8 @@ int run(const Args& a) {
       std::fprintf(stderr, "loom-perplexity: quant cache: %s\n", l.c_str());
     }
   }
-  const std::vector<int> ids = model.tokenizer().encode(text, /*add_special=*/false);
+  // llama-perplexity's scoring reads the text as it does: BOS first.
+  const std::vector<int> ids = model.tokenizer().encode(text, /*add_special=*/a.scoring == "llama");
   if (ids.empty()) throw loom::Error("--file: " + a.file + " has no text to measure");
 
   loom::Session session(model, {.ctx_size = a.ctx_size,
@@ -70,7 +72,12 @@ int run(const Args& a) {
                  "trained for\n",
                  ctx, model.config().max_position_embeddings);
   }
-  if (ctx >= 2) {
+  if (ctx >= 2 && a.scoring == "llama") {
+    std::fprintf(stderr,
+                 "loom-perplexity: %zu tokens, ctx %d: %zu chunk(s), the second half of each "
+                 "scored (llama-perplexity's method)\n",
+                 ids.size(), ctx, ids.size() / static_cast<size_t>(ctx));
+  } else if (ctx >= 2) {
     const size_t chunks = (ids.size() + ctx - 2) / (ctx - 1);
     std::fprintf(stderr,
                  "loom-perplexity: %zu tokens, ctx %d: %zu chunk(s) of BOS + up to %d tokens, "
@@ -80,11 +87,13 @@ int run(const Args& a) {
 
   using clock = std::chrono::steady_clock;
   const auto t0 = clock::now();
-  const loom::PerplexityResult r =
-      loom::perplexity(session, ids, ctx, [](const loom::PerplexityResult& so_far) {
-        std::printf("[%zu]%.4f,", so_far.chunks.size(), so_far.perplexity);
-        std::fflush(stdout);
-      });
+  const auto progress = [](const loom::PerplexityResult& so_far) {
+    std::printf("[%zu]%.4f,", so_far.chunks.size(), so_far.perplexity);
+    std::fflush(stdout);
+  };
+  const loom::PerplexityResult r = a.scoring == "llama"
+                                       ? loom::perplexity_llama_cpp(session, ids, ctx, progress)
+                                       : loom::perplexity(session, ids, ctx, progress);
   const double seconds = std::chrono::duration<double>(clock::now() - t0).count();
   std::printf("\nFinal estimate: PPL = %.4f +/- %.5f\n", r.perplexity, r.perplexity_err);
   std::fflush(stdout);  // before the stderr line, for a terminal or a 2>&1 pipe
@@ -107,7 +116,8 @@ int main(int argc, char** argv) {
   app.get_formatter()->column_width(40);
   loom::tools::take_last_value(app);
   app.add_option("-m,--model", a.model,
-                 "model folder (config.json, *.safetensors, tokenizer.json or tokenizer.model)")
+                 "model folder (config.json, *.safetensors, tokenizer.json or tokenizer.model) or "
+                 "GGUF file")
       ->capture_default_str();
   app.add_option("-f,--file", a.file, "text file to measure")->type_name("FILE")->required();
   app.add_option("-c,--ctx-size,--ctx", a.ctx_size,
@@ -128,6 +138,12 @@ int main(int argc, char** argv) {
       ->type_name("auto|off|PATH")
       ->capture_default_str();
   loom::tools::add_tokenizer_flag(app, a.tokenizer);
+  app.add_option("--scoring", a.scoring,
+                 "every: every token predicted, chunks of BOS + ctx-1 tokens (transformers' "
+                 "reference figure); llama: llama-perplexity's own (the second half of each chunk "
+                 "of ctx, BOS first, the tail dropped), to compare with it on the same file")
+      ->check(CLI::IsMember({"every", "llama"}))
+      ->capture_default_str();
   app.add_option("--kv-type", a.kv_type, "KV cache element type: f32, f16 or bf16")
       ->type_name("TYPE")
       ->capture_default_str();

@@ -37,4 +37,12 @@ using PerplexityCallback = std::function<void(const PerplexityResult& so_far)>;
 PerplexityResult perplexity(Session& session, std::span<const int> ids, int ctx,
                             const PerplexityCallback& on_chunk = {});
 
+// llama-perplexity's own scoring, for comparing with it on the same file and text: IDS are the
+// text's ids with BOS first (as llama-perplexity tokenizes it), cut into whole chunks of CTX (the
+// tail dropped); each chunk's first id is replaced by BOS, and only its second half is scored
+// (positions CTX/2 .. CTX-2 predict the next id). CTX must be in [4, session.ctx_size()] and IDS
+// hold at least two chunks, as llama-perplexity requires.
+PerplexityResult perplexity_llama_cpp(Session& session, std::span<const int> ids, int ctx,
+                                      const PerplexityCallback& on_chunk = {});
+
 }  // namespace loom

@@ -86,4 +86,56 @@ PerplexityResult perplexity(Session& session, std::span<const int> ids, int ctx,
   return r;
 }
 
+PerplexityResult perplexity_llama_cpp(Session& session, std::span<const int> ids, int ctx,
+                                      const PerplexityCallback& on_chunk) {
+  const ModelConfig& config = session.model().config();
+  const int vocab = config.vocab_size;
+  if (ctx < 4 || ctx > session.ctx_size()) {
+    throw Error("perplexity: ctx " + std::to_string(ctx) + " must be in [4, " +
+                std::to_string(session.ctx_size()) + "]");
+  }
+  if (ids.size() < 2 * static_cast<size_t>(ctx)) {
+    throw Error("perplexity: " + std::to_string(ids.size()) + " tokens; llama-perplexity's " +
+                "scoring needs at least 2 * ctx = " + std::to_string(2 * ctx));
+  }
+  for (size_t i = 0; i < ids.size(); ++i) {
+    if (ids[i] < 0 || ids[i] >= vocab) {
+      throw Error("perplexity: token id " + std::to_string(ids[i]) + " at position " +
+                  std::to_string(i) + " is outside the vocabulary");
+    }
+  }
+  PerplexityResult r;
+  double nll_sq = 0;
+  const int first = ctx / 2;
+  std::vector<int> input;
+  for (size_t start = 0; start + ctx <= ids.size(); start += ctx) {
+    input.assign(ids.begin() + start, ids.begin() + start + ctx);
+    if (config.bos_token_id >= 0) input[0] = config.bos_token_id;
+    session.reset();
+    PerplexityChunk chunk{.start = static_cast<int>(start), .predictions = ctx - 1 - first};
+    for (int s = 0; s < ctx; s += static_cast<int>(kSlice)) {
+      const int len = std::min(static_cast<int>(kSlice), ctx - s);
+      const std::vector<float> logits =
+          session.prefill_all_logits(std::span<const int>(input).subspan(s, len));
+      for (int p = std::max(first, s); p < s + len && p < ctx - 1; ++p) {
+        // Scored against the text's next id (the chunk's own, not the BOS put in its place).
+        const double t = token_nll(logits.data() + static_cast<size_t>(p - s) * vocab, vocab,
+                                   ids[start + p + 1]);
+        chunk.nll += t;
+        nll_sq += t * t;
+      }
+    }
+    r.chunks.push_back(chunk);
+    r.predictions += chunk.predictions;
+    r.nll += chunk.nll;
+    const double mean = r.nll / r.predictions;
+    r.perplexity = std::exp(mean);
+    const double var = nll_sq / r.predictions - mean * mean;
+    r.perplexity_err =
+        r.predictions > 1 && var > 0 ? std::sqrt(var / (r.predictions - 1)) * r.perplexity : 0;
+    if (on_chunk) on_chunk(r);
+  }
+  return r;
+}
+
 }  // namespace loom
