@@ -6,7 +6,11 @@
 // types loom cannot run are refused by name.
 #include <gtest/gtest.h>
 
+#include <algorithm>
+#include <chrono>
 #include <cmath>
+#include <cstddef>
+#include <cstdio>
 #include <cstring>
 #include <random>
 #include <string>
@@ -14,9 +18,12 @@
 
 #include "io/gguf.h"
 #include "loom/loom.h"
+#include "model/gguf_export.h"
+#include "quant/ggml_blocks.h"
 #include "quant/ggml_dequant.h"
 #include "quant/ggml_repack.h"
 #include "quant/quantize.h"
+#include "simd/cpu.h"
 #include "simd/half.h"
 #include "support/checkpoint_writer.h"
 
@@ -242,6 +249,157 @@ TEST(GgmlOnlyTypes, TypesLoomCannotRunAreRefusedByName) {
     const std::string m = e.what();
     EXPECT_NE(m.find("blk.1.ffn_up.weight"), std::string::npos) << m;
     EXPECT_NE(m.find("Q2_K"), std::string::npos) << m;
+  }
+}
+
+// An fp16 scale field's bits: mostly random, with zeros, subnormals, infinities and NaNs (quiet
+// and signalling, either sign) and ordinary small scales well represented.
+uint16_t random_f16(std::mt19937& rng) {
+  const uint16_t bits = static_cast<uint16_t>(rng());
+  const uint16_t sign = bits & 0x8000u;
+  switch (rng() % 8) {
+    case 0:
+      return sign | (bits & 0x03ffu);  // zero or subnormal
+    case 1:
+      return sign | 0x7c00u | (rng() % 4 == 0 ? 0 : (bits & 0x03ffu));  // infinity or NaN
+    case 2:
+    case 3:
+      return sign | static_cast<uint16_t>(0x1000u + rng() % 0x2400u);  // about 2^-11 .. 2^-2
+    default:
+      return bits;
+  }
+}
+
+struct GgmlRowsCase {
+  DType type;
+  size_t block_bytes;
+  int block_weights;
+  std::vector<size_t> f16_fields;  // offsets of the fp16 scales in a block
+};
+
+std::vector<GgmlRowsCase> ggml_rows_cases() {
+  namespace g = loom::quant::ggml;
+  return {
+      {DType::Q5_0, sizeof(g::block_q5_0), g::QK, {offsetof(g::block_q5_0, d)}},
+      {DType::Q5_K,
+       sizeof(g::block_q5_K),
+       g::QK_K,
+       {offsetof(g::block_q5_K, d), offsetof(g::block_q5_K, dmin)}},
+      {DType::Q6_K, sizeof(g::block_q6_K), g::QK_K, {offsetof(g::block_q6_K, d)}},
+  };
+}
+
+// Random rows: random bytes everywhere, random_f16 in the scale fields.
+std::vector<uint8_t> random_ggml_rows(const GgmlRowsCase& c, size_t blocks, std::mt19937& rng) {
+  std::vector<uint8_t> bytes(blocks * c.block_bytes);
+  for (uint8_t& b : bytes) b = static_cast<uint8_t>(rng());
+  for (size_t i = 0; i < blocks; ++i) {
+    for (size_t off : c.f16_fields) {
+      const uint16_t h = random_f16(rng);
+      std::memcpy(bytes.data() + i * c.block_bytes + off, &h, 2);
+    }
+  }
+  return bytes;
+}
+
+TEST(GgmlDequant, Avx2GivesTheScalarCodesBitsForEveryInput) {
+  const bool avx2 = loom::simd::isa_supported(loom::simd::Isa::Avx2);
+  if (!avx2) std::printf("note: no AVX2 here; checking the scalar dequantizer against itself\n");
+  const auto other =
+      avx2 ? loom::quant::dequantize_row_ggml_avx2 : loom::quant::dequantize_row_ggml_scalar;
+  std::mt19937 rng(20240611);
+  for (const GgmlRowsCase& c : ggml_rows_cases()) {
+    SCOPED_TRACE(loom::dtype_name(c.type));
+    // 1000 rows of 1, 2, 3, 8 and 16 blocks, 6000 blocks in all.
+    constexpr int kBlocks[] = {1, 2, 3, 8, 16};
+    size_t nonfinite = 0;
+    for (int rep = 0; rep < 1000; ++rep) {
+      const int blocks = kBlocks[rep % 5];
+      const std::vector<uint8_t> bytes = random_ggml_rows(c, blocks, rng);
+      const int n = blocks * c.block_weights;
+      std::vector<float> want(n + 1, 1.5f), got(n + 1, 2.5f);  // a guard past the row
+      loom::quant::dequantize_row_ggml_scalar(c.type, bytes.data(), want.data(), n);
+      other(c.type, bytes.data(), got.data(), n);
+      ASSERT_EQ(0, std::memcmp(want.data(), got.data(), n * sizeof(float)))
+          << "row of " << blocks << " blocks, repetition " << rep;
+      EXPECT_EQ(want[n], 1.5f);
+      EXPECT_EQ(got[n], 2.5f);
+      for (int i = 0; i < n; ++i) nonfinite += !std::isfinite(want[i]);
+    }
+    EXPECT_GT(nonfinite, 0u);  // the non-finite scales were exercised
+  }
+}
+
+TEST(GgmlDequant, TimeScalarAndAvx2OnAQ6KMatrix) {
+  // 256 rows of 2048 weights, dequantized a row at a time into a tile of 32 rows as matmul's
+  // ggml_rows does; the best of several passes, printed, not asserted.
+  const GgmlRowsCase c = ggml_rows_cases()[2];
+  constexpr int kRows = 256, kCols = 2048, kTile = 32;
+  std::mt19937 rng(7);
+  const size_t row_bytes = kCols / c.block_weights * c.block_bytes;
+  std::vector<uint8_t> m = random_ggml_rows(c, kRows * kCols / c.block_weights, rng);
+  for (size_t i = 0; i < m.size() / c.block_bytes; ++i) {  // finite scales, as real weights have
+    const uint16_t h = loom::simd::f32_to_f16(1e-3f);
+    std::memcpy(m.data() + i * c.block_bytes + c.f16_fields[0], &h, 2);
+  }
+  std::vector<float> tile(static_cast<size_t>(kTile) * kCols);
+  auto time = [&](auto f) {
+    double best = 1e30;
+    for (int pass = 0; pass < 8; ++pass) {
+      const auto t0 = std::chrono::steady_clock::now();
+      for (int r = 0; r < kRows; ++r) {
+        f(c.type, m.data() + r * row_bytes, tile.data() + static_cast<size_t>(r % kTile) * kCols,
+          kCols);
+      }
+      const auto t1 = std::chrono::steady_clock::now();
+      best = std::min(best, std::chrono::duration<double, std::nano>(t1 - t0).count());
+    }
+    return best / (static_cast<double>(kRows) * kCols);
+  };
+  const double scalar = time(loom::quant::dequantize_row_ggml_scalar);
+  std::printf("Q6_K %dx%d dequantization: scalar %.3f ns/weight", kRows, kCols, scalar);
+  if (loom::simd::isa_supported(loom::simd::Isa::Avx2)) {
+    const double avx2 = time(loom::quant::dequantize_row_ggml_avx2);
+    std::printf(", AVX2 %.3f ns/weight (%.1fx)", avx2, scalar / avx2);
+  }
+  std::printf("\n");
+  EXPECT_GT(scalar, 0.0);
+}
+
+// A folder's tokenizer written as tokenizer.ggml metadata (as llama.cpp's converter writes it)
+// and read back from the GGUF file: the same ids as the folder's on every text of the tokenizer
+// corpus, with and without special tokens, and the same text back.
+TEST(GgufTokenizer, EqualsTheFoldersOnTheCorpus) {
+  const fs::path shared = LOOM_SHARED_DIR;
+  const json corpus =
+      loom::test::read_json(fs::path(LOOM_SOURCE_DIR) / "tests/data/tokenizer_corpus.json");
+  for (const fs::path& dir :
+       {shared / "fixtures/tokenizers/llama3", shared / "fixtures/tokenizers/qwen3",
+        shared / "fixtures/tokenizers/llama2-json", shared / "models/stories260K"}) {
+    SCOPED_TRACE(dir.string());
+    const loom::Tokenizer folder = loom::Tokenizer::load(dir, -1);
+    loom::test::TempDir tmp;
+    loom::io::GgufWriter w;
+    const int bos = folder.bos_id();
+    loom::model::write_gguf_tokenizer(w, dir, folder.vocab_size(), bos, -1);
+    w.write(tmp.path() / "t.gguf");
+    const loom::Tokenizer gguf = loom::Tokenizer::load(tmp.path() / "t.gguf", -1);
+    EXPECT_EQ(gguf.vocab_size(), folder.vocab_size());
+    EXPECT_EQ(gguf.add_bos(), folder.add_bos());
+    int differ = 0;
+    for (const json& t : corpus) {
+      const std::string text = t.get<std::string>();
+      for (bool special : {false, true}) {
+        const std::vector<int> a = folder.encode(text, special), b = gguf.encode(text, special);
+        if (a != b && ++differ <= 3) {
+          ADD_FAILURE() << "special " << special << ": '" << text.substr(0, 60) << "'";
+        }
+        if (a == b && gguf.decode(b) != folder.decode(a) && ++differ <= 3) {
+          ADD_FAILURE() << "decode: '" << text.substr(0, 60) << "'";
+        }
+      }
+    }
+    EXPECT_EQ(differ, 0);
   }
 }
 

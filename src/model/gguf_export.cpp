@@ -14,6 +14,7 @@
 #include "loom/chat.h"
 #include "loom/error.h"
 #include "model/arch.h"
+#include "model/gguf_export.h"
 #include "model/gguf_model.h"
 #include "model/loaded_model.h"
 #include "model/rope_freq.h"
@@ -23,6 +24,7 @@
 #include "simd/half.h"
 #include "simd/kernels.h"
 #include "simd/quant_kernels.h"
+#include "tokenizer/tokenizer_config.h"
 
 namespace loom::model {
 namespace fs = std::filesystem;
@@ -268,6 +270,34 @@ class Exporter {
 
 }  // namespace
 
+void write_gguf_tokenizer(io::GgufWriter& w, const fs::path& dir, int vocab_size, int bos,
+                          int eos) {
+  Vocab v = fs::exists(dir / "tokenizer.json")
+                ? json_vocab(dir / "tokenizer.json", vocab_size)
+                : sentencepiece_vocab(dir / "tokenizer.model", vocab_size);
+  if (v.model == "llama") {
+    // LlamaTokenizer's BOS follows tokenizer_config.json (default: add it).
+    const detail::TokenizerConfig cfg = detail::read_tokenizer_config(dir);
+    v.add_bos = cfg.add_bos_token.value_or(true);
+    // Where transformers puts its "▁" (legacy: after special tokens too, as llama.cpp always
+    // does). GGUF has no key for it; readers other than loom ignore this one.
+    const detail::PrependScheme scheme = detail::llama_prepend_scheme(cfg);
+    w.set_string("loom.tokenizer.prepend_scheme", scheme == detail::PrependScheme::Always ? "always"
+                                                  : scheme == detail::PrependScheme::First
+                                                      ? "first"
+                                                      : "never");
+  }
+  w.set_string("tokenizer.ggml.model", v.model);
+  if (!v.pre.empty()) w.set_string("tokenizer.ggml.pre", v.pre);
+  w.set_string_array("tokenizer.ggml.tokens", v.tokens);
+  if (!v.scores.empty()) w.set_f32_array("tokenizer.ggml.scores", v.scores);
+  w.set_i32_array("tokenizer.ggml.token_type", v.types);
+  if (!v.merges.empty()) w.set_string_array("tokenizer.ggml.merges", v.merges);
+  if (bos >= 0) w.set_u32("tokenizer.ggml.bos_token_id", static_cast<uint32_t>(bos));
+  if (eos >= 0) w.set_u32("tokenizer.ggml.eos_token_id", static_cast<uint32_t>(eos));
+  w.set_bool("tokenizer.ggml.add_bos_token", v.add_bos);
+}
+
 }  // namespace loom::model
 
 namespace loom {
@@ -341,21 +371,8 @@ void write_gguf(const Model& model, const fs::path& out, std::optional<DType> ty
   }
 
   // The tokenizer and the chat template.
-  const Vocab v = fs::exists(m.dir / "tokenizer.json")
-                      ? json_vocab(m.dir / "tokenizer.json", c.vocab_size)
-                      : sentencepiece_vocab(m.dir / "tokenizer.model", c.vocab_size);
-  w.set_string("tokenizer.ggml.model", v.model);
-  if (!v.pre.empty()) w.set_string("tokenizer.ggml.pre", v.pre);
-  w.set_string_array("tokenizer.ggml.tokens", v.tokens);
-  if (!v.scores.empty()) w.set_f32_array("tokenizer.ggml.scores", v.scores);
-  w.set_i32_array("tokenizer.ggml.token_type", v.types);
-  if (!v.merges.empty()) w.set_string_array("tokenizer.ggml.merges", v.merges);
-  if (c.bos_token_id >= 0)
-    w.set_u32("tokenizer.ggml.bos_token_id", static_cast<uint32_t>(c.bos_token_id));
-  if (!c.eos_token_ids.empty()) {
-    w.set_u32("tokenizer.ggml.eos_token_id", static_cast<uint32_t>(c.eos_token_ids[0]));
-  }
-  w.set_bool("tokenizer.ggml.add_bos_token", model.tokenizer().add_bos());
+  model::write_gguf_tokenizer(w, m.dir, c.vocab_size, c.bos_token_id,
+                              c.eos_token_ids.empty() ? -1 : c.eos_token_ids[0]);
   try {
     w.set_string("tokenizer.chat_template", ChatTemplate::load(m.dir).source());
   } catch (const Error&) {

@@ -96,6 +96,32 @@ class Reader {
   std::string where_;
 };
 
+// loom's name of ggml type T, if loom reads it.
+const char* loom_dtype_name(io::GgmlType t) {
+  switch (t) {
+    case io::GgmlType::F32:
+      return "f32";
+    case io::GgmlType::F16:
+      return "f16";
+    case io::GgmlType::BF16:
+      return "bf16";
+    case io::GgmlType::Q8_0:
+      return "q8_0";
+    case io::GgmlType::Q4_0:
+      return "q4_0";
+    case io::GgmlType::Q4_K:
+      return "q4_k";
+    case io::GgmlType::Q5_0:
+      return "q5_0";
+    case io::GgmlType::Q5_K:
+      return "q5_k";
+    case io::GgmlType::Q6_K:
+      return "q6_k";
+    default:
+      return nullptr;
+  }
+}
+
 Arch arch_of(const Reader& r, const std::string& name) {
   for (Arch a : {Arch::Llama, Arch::Mistral, Arch::Qwen2, Arch::Qwen3}) {
     if (name == gguf_arch_name(a)) return a;
@@ -178,42 +204,17 @@ ModelConfig read_config(const Reader& r) {
   c.attention_bias = c.arch == Arch::Qwen2 || (c.arch != Arch::Mistral && q_bias);
   c.mlp_bias = c.arch == Arch::Llama && f.find_tensor("blk.0.ffn_up.bias") != nullptr;
   c.qk_norm = c.arch == Arch::Qwen3;
-  switch (embd->type) {
-    case io::GgmlType::F16:
-      c.dtype = DType::F16;
-      break;
-    case io::GgmlType::BF16:
-      c.dtype = DType::BF16;
-      break;
-    default:
-      c.dtype = DType::F32;
-  }
+  // The matrices' type, as the file's name for it would say (informational: each tensor keeps
+  // its own).
+  const io::GgufFile::Tensor* q = f.find_tensor("blk.0.attn_q.weight");
+  const char* name = q ? loom_dtype_name(q->type) : nullptr;
+  c.dtype = name ? *dtype_from_name(name) : DType::F32;
   return c;
 }
 
+// The dtype TensorInfo names T by (ggml's own name: "Q8_0", "BF16"), if loom reads it.
 const char* loom_dtype(io::GgmlType t) {
-  switch (t) {
-    case io::GgmlType::F32:
-      return "F32";
-    case io::GgmlType::F16:
-      return "F16";
-    case io::GgmlType::BF16:
-      return "BF16";
-    case io::GgmlType::Q8_0:
-      return "Q8_0";
-    case io::GgmlType::Q4_0:
-      return "Q4_0";
-    case io::GgmlType::Q4_K:
-      return "Q4_K";
-    case io::GgmlType::Q5_0:
-      return "Q5_0";
-    case io::GgmlType::Q5_K:
-      return "Q5_K";
-    case io::GgmlType::Q6_K:
-      return "Q6_K";
-    default:
-      return nullptr;
-  }
+  return loom_dtype_name(t) ? io::ggml_traits(static_cast<uint32_t>(t))->name : nullptr;
 }
 
 DType loom_type(io::GgmlType t) {

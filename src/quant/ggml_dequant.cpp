@@ -3,6 +3,7 @@
 #include <cstring>
 
 #include "quant/ggml_blocks.h"
+#include "simd/cpu.h"
 #include "simd/half.h"
 
 namespace loom::quant {
@@ -88,7 +89,9 @@ void q6_k(const block_q6_K* x, float* y, int nb) {
 
 }  // namespace
 
-void dequantize_row_ggml(DType type, const void* row, float* out, int n) {
+// Compiled with -ffp-contract=off (CMakeLists.txt): no product and sum above may be fused, so
+// src/simd/ggml_dequant_avx2.cpp, which rounds each on its own, gives the same bits.
+void dequantize_row_ggml_scalar(DType type, const void* row, float* out, int n) {
   switch (type) {
     case DType::Q5_0:
       q5_0(static_cast<const block_q5_0*>(row), out, n / QK);
@@ -101,6 +104,15 @@ void dequantize_row_ggml(DType type, const void* row, float* out, int n) {
       break;
     default:
       break;
+  }
+}
+
+void dequantize_row_ggml(DType type, const void* row, float* out, int n) {
+  static const bool avx2 = simd::best_isa() != simd::Isa::Scalar;
+  if (avx2) {
+    dequantize_row_ggml_avx2(type, row, out, n);
+  } else {
+    dequantize_row_ggml_scalar(type, row, out, n);
   }
 }
 

@@ -131,6 +131,17 @@ std::unique_ptr<TokenizerImpl> load_gguf_tokenizer(const io::GgufFile& f, int bo
     if (!f.find_bool("tokenizer.ggml.add_space_prefix").value_or(true)) {
       cfg.add_prefix_space = false;
     }
+    // A file loom wrote from a folder keeps that folder's scheme.
+    if (const auto scheme = f.find_string("loom.tokenizer.prepend_scheme")) {
+      if (*scheme == "first") {
+        cfg.legacy = false;
+      } else if (*scheme == "never") {
+        cfg.add_prefix_space = false;
+      } else if (*scheme != "always") {
+        throw Error(where + ": loom.tokenizer.prepend_scheme is '" + *scheme +
+                    "' (want always, first or never)");
+      }
+    }
     cfg.add_bos_token = f.find_bool("tokenizer.ggml.add_bos_token").value_or(true);
     cfg.add_eos_token = f.find_bool("tokenizer.ggml.add_eos_token").value_or(false);
     std::vector<bool> special(tokens.size());
