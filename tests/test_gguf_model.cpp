@@ -12,6 +12,7 @@
 #include <cstddef>
 #include <cstdio>
 #include <cstring>
+#include <functional>
 #include <random>
 #include <string>
 #include <vector>
@@ -84,6 +85,12 @@ TEST(GgmlBlocks, EveryTypeReadsAsGgufPyReadsIt) {
 struct Tiny {
   static constexpr int kHidden = 256, kFfn = 512, kHeads = 4, kKv = 2, kHd = 64, kVocab = 300;
   std::vector<std::vector<uint8_t>> keep;
+  // Faults to write in, for the error tests.
+  std::string arch = "llama";
+  bool block_count_as_string = false;
+  size_t tokens_written = kVocab;
+  int q_rows = kHeads * kHd;
+  bool output_norm = true;
 
   // Random blocks of TYPE for a [rows, cols] matrix, scales small enough for finite logits.
   std::vector<uint8_t> blocks(DType type, int rows, int cols, std::mt19937& rng) {
@@ -107,14 +114,18 @@ struct Tiny {
     keep.clear();
     std::mt19937 rng(7);
     loom::io::GgufWriter w;
-    w.set_string("general.architecture", "llama");
-    w.set_u32("llama.context_length", 256);
-    w.set_u32("llama.embedding_length", kHidden);
-    w.set_u32("llama.block_count", 2);
-    w.set_u32("llama.feed_forward_length", kFfn);
-    w.set_u32("llama.attention.head_count", kHeads);
-    w.set_u32("llama.attention.head_count_kv", kKv);
-    w.set_f32("llama.attention.layer_norm_rms_epsilon", 1e-5f);
+    w.set_string("general.architecture", arch);
+    w.set_u32(arch + ".context_length", 256);
+    w.set_u32(arch + ".embedding_length", kHidden);
+    if (block_count_as_string) {
+      w.set_string(arch + ".block_count", "2");
+    } else {
+      w.set_u32(arch + ".block_count", 2);
+    }
+    w.set_u32(arch + ".feed_forward_length", kFfn);
+    w.set_u32(arch + ".attention.head_count", kHeads);
+    w.set_u32(arch + ".attention.head_count_kv", kKv);
+    w.set_f32(arch + ".attention.layer_norm_rms_epsilon", 1e-5f);
     std::vector<std::string> tokens = {"<unk>", "<s>", "</s>"};
     std::vector<int32_t> types = {2, 3, 3};
     for (int i = 0; i < 256; ++i) {
@@ -127,6 +138,8 @@ struct Tiny {
       tokens.push_back("\xe2\x96\x81" + std::string(1 + tokens.size() % 3, c));
       types.push_back(1);
     }
+    tokens.resize(tokens_written);
+    types.resize(tokens_written);
     w.set_string("tokenizer.ggml.model", "llama");
     w.set_string_array("tokenizer.ggml.tokens", tokens);
     w.set_i32_array("tokenizer.ggml.token_type", types);
@@ -164,7 +177,7 @@ struct Tiny {
     for (int l = 0; l < 2; ++l) {
       const std::string p = "blk." + std::to_string(l) + ".";
       norm(p + "attn_norm.weight", kHidden);
-      matrix(p + "attn_q.weight", DType::Q5_0, kHeads * kHd, kHidden);
+      matrix(p + "attn_q.weight", DType::Q5_0, q_rows, kHidden);
       matrix(p + "attn_k.weight", DType::Q5_K, kKv * kHd, kHidden);
       matrix(p + "attn_v.weight", DType::Q6_K, kKv * kHd, kHidden);
       matrix(p + "attn_output.weight", DType::Q5_0, kHidden, kHeads * kHd);
@@ -173,7 +186,7 @@ struct Tiny {
       matrix(p + "ffn_up.weight", DType::Q6_K, kFfn, kHidden);
       matrix(p + "ffn_down.weight", DType::Q5_0, kHidden, kFfn);
     }
-    norm("output_norm.weight", kHidden);
+    if (output_norm) norm("output_norm.weight", kHidden);
     matrix("output.weight", DType::Q6_K, kVocab, kHidden);
     w.write(out);
   }
@@ -400,6 +413,45 @@ TEST(GgufTokenizer, EqualsTheFoldersOnTheCorpus) {
       }
     }
     EXPECT_EQ(differ, 0);
+  }
+}
+
+// Model-level faults of a well-formed file: each a loom::Error naming what is wrong.
+TEST(GgufModelErrors, EachNamesTheKeyOrTensor) {
+  struct Case {
+    const char* what;
+    std::function<void(Tiny&)> fault;
+    std::vector<std::string> message;  // substrings the error must hold
+  };
+  const std::vector<Case> cases = {
+      {"an architecture loom does not run",
+       [](Tiny& t) { t.arch = "mamba"; },
+       {"general.architecture", "mamba"}},
+      {"metadata of the wrong type",
+       [](Tiny& t) { t.block_count_as_string = true; },
+       {"llama.block_count", "string"}},
+      {"a vocabulary shorter than the embedding",
+       [](Tiny& t) { t.tokens_written = 290; },
+       {"tokenizer.ggml.tokens", "290", "300"}},
+      {"a tensor of the wrong shape",
+       [](Tiny& t) { t.q_rows = 128; },
+       {"blk.0.attn_q.weight", "shape"}},
+      {"a missing tensor", [](Tiny& t) { t.output_norm = false; }, {"output_norm.weight"}},
+  };
+  for (const Case& c : cases) {
+    SCOPED_TRACE(c.what);
+    loom::test::TempDir tmp;
+    Tiny t;
+    c.fault(t);
+    t.write(tmp.path() / "bad.gguf", false);
+    try {
+      loom::Model::load(tmp.path() / "bad.gguf");
+      ADD_FAILURE() << "no error";
+    } catch (const loom::Error& e) {
+      const std::string m = e.what();
+      EXPECT_NE(m.find("bad.gguf"), std::string::npos) << m;
+      for (const std::string& part : c.message) EXPECT_NE(m.find(part), std::string::npos) << m;
+    }
   }
 }
 

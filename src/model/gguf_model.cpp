@@ -190,6 +190,13 @@ ModelConfig read_config(const Reader& r) {
   if (embd->ne[1] > INT_MAX) r.fail("token_embd.weight has too many rows");
   c.vocab_size = static_cast<int>(embd->ne[1]);
   c.tie_word_embeddings = f.find_tensor("output.weight") == nullptr;
+  if (f.has("tokenizer.ggml.tokens") &&
+      f.array_size("tokenizer.ggml.tokens") != static_cast<uint64_t>(c.vocab_size)) {
+    // llama.cpp's converter pads the list to the embedding's rows; any other count is a file
+    // whose tokens and embedding disagree.
+    r.fail("tokenizer.ggml.tokens has " + std::to_string(f.array_size("tokenizer.ggml.tokens")) +
+           " tokens, token_embd.weight " + std::to_string(c.vocab_size) + " rows");
+  }
   c.bos_token_id = r.token_or("tokenizer.ggml.bos_token_id", c.vocab_size).value_or(-1);
   // llama.cpp ends generation at any end-of-generation token: EOS, and EOT/EOM where set.
   for (const char* k : {"tokenizer.ggml.eos_token_id", "tokenizer.ggml.eot_token_id",

@@ -114,7 +114,10 @@ Model Model::load(const std::filesystem::path& dir, const LoadOptions& options) 
                 std::to_string(config.vocab_size));
   }
   if (!gguf) store = io::TensorStore::open(dir);
-  model::LlamaWeights weights = model::bind_weights(store, config);
+  const model::TensorNaming naming =
+      gguf ? model::TensorNaming{model::gguf_tensor_name, "the GGUF metadata"}
+           : model::TensorNaming{};
+  model::LlamaWeights weights = model::bind_weights(store, config, naming);
   model::QuantizedMemory quantized;
   Quantization quantization;
   if (options.quantize) {

@@ -17,7 +17,15 @@ std::string shape_str(const std::vector<int64_t>& s) {
 
 class Binder {
  public:
-  explicit Binder(const io::TensorStore& store) : store_(store) {}
+  Binder(const io::TensorStore& store, const TensorNaming& naming)
+      : store_(store), naming_(naming) {}
+
+  // NAME as the file calls it.
+  std::string shown(const std::string& name) const {
+    if (!naming_.file_name) return name;
+    const std::string n = naming_.file_name(name);
+    return n.empty() ? name : n;
+  }
 
   // Throws for the first tensor of the store that no binding asked for. Running a checkpoint
   // without some of its tensors (an extra layer, a bias) gives plausible-looking garbage.
@@ -28,9 +36,9 @@ class Binder {
       if (!first || name < *first) first = &name;
     }
     if (!first) return;
-    throw Error(store_.find(*first)->file->string() + ": tensor '" + *first +
-                "' is not used by the model config.json describes (" + describe(c) +
-                "); the checkpoint and config.json do not match");
+    throw Error(store_.find(*first)->file->string() + ": tensor '" + shown(*first) +
+                "' is not used by the model " + naming_.config + " describes (" + describe(c) +
+                "); the checkpoint and " + naming_.config + " do not match");
   }
 
   // WHY: why the model has the tensor, for the message when the checkpoint lacks it.
@@ -43,7 +51,7 @@ class Binder {
     const io::TensorInfo& t = get(name, {n}, why);
     const DType type = dtype_of(name, t);
     if (is_quantized(type)) {
-      throw Error(t.file->string() + ": tensor '" + name + "' is " + t.dtype +
+      throw Error(t.file->string() + ": tensor '" + shown(name) + "' is " + t.dtype +
                   "; loom reads vectors (norms, biases) as F32, F16 or BF16");
     }
     std::vector<float> out(n);
@@ -56,13 +64,13 @@ class Binder {
                             const std::string& why) {
     const io::TensorInfo* t = store_.find(name);
     if (!t) {
-      throw Error("tensor '" + name + "' is missing from " + store_.describe() +
+      throw Error("tensor '" + shown(name) + "' is missing from " + store_.describe() +
                   (why.empty() ? "" : " (" + why + ")"));
     }
     used_.insert(name);
     if (t->shape != shape) {
-      throw Error(t->file->string() + ": tensor '" + name + "' has shape " + shape_str(t->shape) +
-                  ", config.json implies " + shape_str(shape));
+      throw Error(t->file->string() + ": tensor '" + shown(name) + "' has shape " +
+                  shape_str(t->shape) + ", " + naming_.config + " implies " + shape_str(shape));
     }
     return *t;
   }
@@ -102,13 +110,15 @@ class Binder {
   }
 
   const io::TensorStore& store_;
+  const TensorNaming& naming_;
   std::unordered_set<std::string> used_;  // names bound so far
 };
 
 }  // namespace
 
-LlamaWeights bind_weights(const io::TensorStore& store, const ModelConfig& c) {
-  Binder b(store);
+LlamaWeights bind_weights(const io::TensorStore& store, const ModelConfig& c,
+                          const TensorNaming& naming) {
+  Binder b(store, naming);
   LlamaWeights w;
   w.arch = c.arch;
   w.embed = b.matrix("model.embed_tokens.weight", c.vocab_size, c.hidden_size);
