@@ -23,6 +23,21 @@ double token_nll(const float* row, int vocab, int target) {
   return max + std::log(sum) - static_cast<double>(row[target]);
 }
 
+// Adds CHUNK to R's totals (NLL_SQ: the sum of squared per-token NLLs so far) and tells ON_CHUNK.
+void add_chunk(PerplexityResult& r, const PerplexityChunk& chunk, double nll_sq,
+               const PerplexityCallback& on_chunk) {
+  r.chunks.push_back(chunk);
+  r.predictions += chunk.predictions;
+  r.nll += chunk.nll;
+  const double mean = r.nll / r.predictions;
+  r.perplexity = std::exp(mean);
+  // As llama-perplexity: the NLLs' variance over count - 1, as a standard error of the mean.
+  const double var = nll_sq / r.predictions - mean * mean;
+  r.perplexity_err =
+      r.predictions > 1 && var > 0 ? std::sqrt(var / (r.predictions - 1)) * r.perplexity : 0;
+  if (on_chunk) on_chunk(r);
+}
+
 }  // namespace
 
 PerplexityResult perplexity(Session& session, std::span<const int> ids, int ctx,
@@ -72,16 +87,7 @@ PerplexityResult perplexity(Session& session, std::span<const int> ids, int ctx,
         nll_sq += t * t;
       }
     }
-    r.chunks.push_back(chunk);
-    r.predictions += chunk.predictions;
-    r.nll += chunk.nll;
-    const double mean = r.nll / r.predictions;
-    r.perplexity = std::exp(mean);
-    // As llama-perplexity: the NLLs' variance over count - 1, as a standard error of the mean.
-    const double var = nll_sq / r.predictions - mean * mean;
-    r.perplexity_err =
-        r.predictions > 1 && var > 0 ? std::sqrt(var / (r.predictions - 1)) * r.perplexity : 0;
-    if (on_chunk) on_chunk(r);
+    add_chunk(r, chunk, nll_sq, on_chunk);
   }
   return r;
 }
@@ -125,15 +131,7 @@ PerplexityResult perplexity_llama_cpp(Session& session, std::span<const int> ids
         nll_sq += t * t;
       }
     }
-    r.chunks.push_back(chunk);
-    r.predictions += chunk.predictions;
-    r.nll += chunk.nll;
-    const double mean = r.nll / r.predictions;
-    r.perplexity = std::exp(mean);
-    const double var = nll_sq / r.predictions - mean * mean;
-    r.perplexity_err =
-        r.predictions > 1 && var > 0 ? std::sqrt(var / (r.predictions - 1)) * r.perplexity : 0;
-    if (on_chunk) on_chunk(r);
+    add_chunk(r, chunk, nll_sq, on_chunk);
   }
   return r;
 }

@@ -24,25 +24,14 @@
 #include "simd/half.h"
 #include "simd/kernels.h"
 #include "simd/quant_kernels.h"
+#include "tokenizer/gguf_vocab.h"
 #include "tokenizer/tokenizer_config.h"
 
 namespace loom::model {
 namespace fs = std::filesystem;
 namespace {
 
-enum TokenType : int32_t {
-  Normal = 1,
-  Unknown = 2,
-  Control = 3,
-  UserDefined = 4,
-  Unused = 5,
-  Byte = 6
-};
-
-constexpr const char* kLlama3Regex =
-    R"((?i:'s|'t|'re|'ve|'m|'ll|'d)|[^\r\n\p{L}\p{N}]?\p{L}+|\p{N}{1,3}| ?[^\s\p{L}\p{N}]+[\r\n]*|\s*[\r\n]+|\s+(?!\S)|\s+)";
-constexpr const char* kQwen2Regex =
-    R"((?i:'s|'t|'re|'ve|'m|'ll|'d)|[^\r\n\p{L}\p{N}]?\p{L}+|\p{N}| ?[^\s\p{L}\p{N}]+[\r\n]*|\s*[\r\n]+|\s+(?!\S)|\s+)";
+using namespace detail::gguf_vocab;
 
 struct Vocab {
   std::string model;  // "llama" or "gpt2"

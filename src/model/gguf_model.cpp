@@ -320,12 +320,7 @@ GgufCheckpoint read_gguf_checkpoint(const std::shared_ptr<const io::GgufFile>& f
         r.fail("tensor '" + t.name + "' has " + std::to_string(rows) +
                " rows, not a multiple of the head dimension " + std::to_string(c.head_dim));
       }
-      DType dt = DType::F32;
-      if (q_type)
-        dt = *dtype_from_name(t.type == io::GgmlType::Q8_0   ? "q8_0"
-                              : t.type == io::GgmlType::Q4_0 ? "q4_0"
-                                                             : "q4_k");
-      p.bytes = q_type ? row_bytes(dt, static_cast<size_t>(cols)) * rows : t.nbytes;
+      p.bytes = q_type ? row_bytes(loom_type(t.type), static_cast<size_t>(cols)) * rows : t.nbytes;
       p.offset = copy_bytes;
       copy_bytes += (p.bytes + 63) / 64 * 64;
     }

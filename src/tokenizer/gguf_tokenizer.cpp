@@ -4,6 +4,7 @@
 #include <vector>
 
 #include "loom/error.h"
+#include "tokenizer/gguf_vocab.h"
 #include "tokenizer/json_tokenizer.h"
 #include "tokenizer/sentencepiece_convert.h"
 #include "tokenizer/tokenizer_config.h"
@@ -11,22 +12,9 @@
 namespace loom::detail {
 namespace {
 
-// llama.cpp's token types (llama_token_type).
-enum TokenType : int64_t {
-  Normal = 1,
-  Unknown = 2,
-  Control = 3,
-  UserDefined = 4,
-  Unused = 5,
-  Byte = 6
-};
+using namespace gguf_vocab;
 
-// The pre-tokenizer regexes of the tokenizer.json files llama.cpp's converter names by
-// tokenizer.ggml.pre (convert_hf_to_gguf.py's get_vocab_base_pre).
-constexpr const char* kLlama3Regex =
-    R"((?i:'s|'t|'re|'ve|'m|'ll|'d)|[^\r\n\p{L}\p{N}]?\p{L}+|\p{N}{1,3}| ?[^\s\p{L}\p{N}]+[\r\n]*|\s*[\r\n]+|\s+(?!\S)|\s+)";
-constexpr const char* kQwen2Regex =
-    R"((?i:'s|'t|'re|'ve|'m|'ll|'d)|[^\r\n\p{L}\p{N}]?\p{L}+|\p{N}| ?[^\s\p{L}\p{N}]+[\r\n]*|\s*[\r\n]+|\s+(?!\S)|\s+)";
+// llama.cpp's token types (llama_token_type).
 
 std::string split_then_bytes(const char* regex) {
   return R"({"type":"Sequence","pretokenizers":[{"type":"Split","pattern":{"Regex":)" +
