@@ -8,6 +8,7 @@
 // holds only its own thread.
 #include <httplib.h>
 
+#include <sys/socket.h>
 #include <CLI/CLI.hpp>
 #include <atomic>
 #include <chrono>
@@ -532,10 +533,19 @@ int run(Args& a) {
   const int pool = a.parallel + a.queue + 4;
   svr.new_task_queue = [pool] { return new httplib::ThreadPool(pool); };
   server.routes(svr);
+  int listen_fd = -1;
+  svr.set_socket_options([&listen_fd](socket_t fd) {
+    httplib::default_socket_options(fd);
+    listen_fd = fd;
+  });
   const int port = a.port == 0 ? svr.bind_to_any_port(a.host) : a.port;
   if (port < 0 || (a.port != 0 && !svr.bind_to_port(a.host, a.port))) {
     throw loom::Error("cannot listen on " + a.host + ":" + std::to_string(a.port));
   }
+  // Debian's cpp-httplib (compiled, 0.11) listens with a backlog of 5: clients connecting at
+  // once beyond that wait out SYN retransmissions (seconds) before their request is read. The
+  // same socket listened on again takes the system's limit instead.
+  if (listen_fd >= 0) ::listen(listen_fd, SOMAXCONN);
   std::signal(SIGINT, on_signal);
   std::signal(SIGTERM, on_signal);
   std::signal(SIGPIPE, SIG_IGN);
