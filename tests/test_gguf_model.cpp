@@ -2,8 +2,9 @@
 // weights (llama.cpp's own Python reading, tests/data/ggml/blocks.json made by
 // scripts/make_ggml_block_goldens.py); Q8_0/Q4_0/Q4_K rearranged into loom's layouts and back
 // unchanged; a model whose matrices are Q5_0, Q5_K and Q6_K (read in place) computes exactly what
-// the same model with those matrices dequantized to F32 computes, in prompts and decode steps;
-// types loom cannot run are refused by name.
+// the same model with those matrices dequantized to F32 computes in prompts, and in decode steps
+// (the int8 products on quantized activations) that off by the activations' rounding only, the
+// same bits at any thread count; types loom cannot run are refused by name.
 #include <gtest/gtest.h>
 
 #include <algorithm>
@@ -192,7 +193,7 @@ struct Tiny {
   }
 };
 
-TEST(GgmlOnlyTypes, ComputeExactlyWhatTheirF32TwinComputes) {
+TEST(GgmlOnlyTypes, PromptsAreTheF32TwinsDecodeStepsOffByTheActivationsRounding) {
   loom::test::TempDir tmp;
   Tiny t;
   t.write(tmp.path() / "q.gguf", false);
@@ -201,6 +202,7 @@ TEST(GgmlOnlyTypes, ComputeExactlyWhatTheirF32TwinComputes) {
   const loom::Model f = loom::Model::load(tmp.path() / "f32.gguf");
   EXPECT_LT(q.weight_bytes() * 4, f.weight_bytes());  // read in place, not as F32
   const std::vector<int> ids = {1, 300 - 5, 270, 281, 4, 299, 263, 290, 275, 266, 288, 277};
+  std::vector<std::vector<float>> decoded;  // the 1-thread steps
   for (int threads : {1, 2}) {
     loom::Session a(q, {.ctx_size = 64, .threads = threads});
     loom::Session b(f, {.ctx_size = 64, .threads = threads});
@@ -210,10 +212,21 @@ TEST(GgmlOnlyTypes, ComputeExactlyWhatTheirF32TwinComputes) {
     bool finite = true;
     for (float v : la) finite &= std::isfinite(v);
     EXPECT_TRUE(finite);
-    for (int step = 0; step < 6; ++step) {  // decode steps: the gemv path
+    for (int step = 0; step < 6; ++step) {  // decode steps: the int8 gemv on quantized x
       const int next = 10 + 37 * step % 280;
       const std::span<const float> da = a.decode(next), db = b.decode(next);
-      EXPECT_EQ(0, std::memcmp(da.data(), db.data(), da.size() * sizeof(float))) << step;
+      double diff = 0, mag = 0;
+      for (size_t i = 0; i < da.size(); ++i) {
+        diff = std::max<double>(diff, std::fabs(da[i] - db[i]));
+        mag = std::max<double>(mag, std::fabs(db[i]));
+      }
+      // Measured 0.015-0.027 (test_quant_model allows loaded q8_0/q4_k models 0.04-0.12).
+      EXPECT_LE(diff, 0.05 * mag) << "step " << step;
+      if (threads == 1) {
+        decoded.emplace_back(da.begin(), da.end());
+      } else {
+        EXPECT_EQ(0, std::memcmp(da.data(), decoded[step].data(), da.size() * sizeof(float)));
+      }
     }
   }
 }

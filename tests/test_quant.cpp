@@ -16,6 +16,8 @@
 
 #include "ops/matmul.h"
 #include "quant/blocks.h"
+#include "quant/ggml_blocks.h"
+#include "quant/ggml_dequant.h"
 #include "quant/quantize.h"
 #include "simd/cpu.h"
 #include "simd/half.h"
@@ -971,6 +973,122 @@ INSTANTIATE_TEST_SUITE_P(IsasAndTypes, QuantKernelSet,
                          ::testing::Combine(::testing::Values(Isa::Scalar, Isa::Avx2, Isa::Avx512),
                                             ::testing::Values(DType::Q8_0, DType::Q4_0,
                                                               DType::Q4_K)),
+                         [](const auto& info) {
+                           return param_name(std::get<0>(info.param)) + "_" +
+                                  loom::dtype_name(std::get<1>(info.param));
+                         });
+
+// ---------------------------------------------------------------------------------------------
+// ggml's blocks (Q5_0, Q5_K, Q6_K) read in place by the decode products
+
+// ROWS rows of NB 32-weight blocks of ggml's TYPE: random bytes (every quant, scale and minimum
+// pattern), with fp16 d (and dmin) fields drawn from [2^-10, 2^-5) of either sign, so that every
+// weight is finite; EXTREME rows put every quant and scale at the format's largest magnitude
+// (Q6_K's p at its bound of 2^24 / 1.008). VALUES holds the scalar dequantizer's weights.
+struct GgmlMatrix {
+  std::vector<uint8_t> bytes;
+  std::vector<float> values;
+  size_t row_bytes;
+};
+
+GgmlMatrix make_ggml_matrix(DType type, int rows, int nb, bool extreme, std::mt19937& rng) {
+  namespace g = loom::quant::ggml;
+  const size_t k = static_cast<size_t>(nb) * kBlock;
+  GgmlMatrix m{std::vector<uint8_t>(rows * loom::row_bytes(type, k)), std::vector<float>(rows * k),
+               loom::row_bytes(type, k)};
+  std::uniform_int_distribution<int> byte(0, 255);
+  std::uniform_real_distribution<float> mag(-10.0f, -5.0f);
+  const auto half = [&] {
+    const float v = std::exp2(mag(rng));
+    return loom::simd::f32_to_f16(byte(rng) % 2 ? v : -v);
+  };
+  for (uint8_t& b : m.bytes) b = static_cast<uint8_t>(extreme ? 0 : byte(rng));
+  for (int r = 0; r < rows; ++r) {
+    uint8_t* row = m.bytes.data() + r * m.row_bytes;
+    if (type == DType::Q5_0) {
+      auto* blk = reinterpret_cast<g::block_q5_0*>(row);
+      for (int b = 0; b < nb; ++b) blk[b].d = half();  // extreme: every q 0, weight -16 d
+    } else if (type == DType::Q5_K) {
+      auto* blk = reinterpret_cast<g::block_q5_K*>(row);
+      for (int s = 0; s < nb / 8; ++s) {
+        blk[s].d = half(), blk[s].dmin = half();
+        if (extreme) std::fill(std::begin(blk[s].scales), std::end(blk[s].scales), 0xff);
+        if (extreme) std::fill(std::begin(blk[s].qs), std::end(blk[s].qs), 0xff);
+        if (extreme) std::fill(std::begin(blk[s].qh), std::end(blk[s].qh), 0xff);
+      }
+    } else {
+      auto* blk = reinterpret_cast<g::block_q6_K*>(row);
+      for (int s = 0; s < nb / 8; ++s) {
+        blk[s].d = half();
+        if (extreme) std::fill(std::begin(blk[s].scales), std::end(blk[s].scales), -128);
+      }
+    }
+    loom::quant::dequantize_row_ggml_scalar(type, row, m.values.data() + r * k,
+                                            static_cast<int>(k));
+  }
+  return m;
+}
+
+class GgmlGemv : public ::testing::TestWithParam<std::tuple<Isa, DType>> {
+ protected:
+  void SetUp() override {
+    if (!isa_runs_here(isa())) GTEST_SKIP() << "CPU lacks " << loom::simd::isa_name(isa());
+  }
+  Isa isa() const { return std::get<0>(GetParam()); }
+  DType type() const { return std::get<1>(GetParam()); }
+};
+
+// Each shape's gemv against the double sum over the dequantized weights and activations, and
+// equal bit for bit to the scalar set's; Q5_0 around the AVX2 groups of 8 blocks (its short last
+// group), the _K types one to seven super-blocks; rows around the prefetch's 8 KiB.
+TEST_P(GgmlGemv, MatchesReferenceAndScalarSet) {
+  const QuantKernels& k = loom::simd::quant_kernels(isa());
+  const QuantKernels::Gemv gemv = loom::simd::gemv_of(k, type());
+  const QuantKernels::Gemv scalar = loom::simd::gemv_of(loom::simd::quant_scalar_kernels(), type());
+  ASSERT_NE(gemv, nullptr);
+  ASSERT_NE(scalar, nullptr);
+  const std::vector<int> nbs = type() == DType::Q5_0 ? std::vector<int>{1, 2, 7, 8, 9, 15, 17, 28}
+                                                     : std::vector<int>{8, 16, 24, 56};
+  std::mt19937 rng(7 + static_cast<int>(type()));
+  Failures f;
+  for (const int nb : nbs) {
+    for (const int rows : {1, 3, 4, 5, 13, 37}) {
+      for (const bool extreme : {false, true}) {
+        SCOPED_TRACE(testing::Message() << "nb=" << nb << " rows=" << rows << " " << extreme);
+        const int K = nb * kBlock;
+        const GgmlMatrix w = make_ggml_matrix(type(), rows, nb, extreme, rng);
+        std::vector<float> v = random_blocks(nb, rng);
+        if (extreme) std::fill(v.begin(), v.end(), 1.0f);  // every q 127
+        Acts x(nb);
+        k.quantize_acts(v.data(), x.blocks(), K);
+        std::vector<float> out(rows), ref(rows);  // exact size: ASan sees writes past ROWS
+        gemv(w.bytes.data(), nb, x.blocks(), nb, out.data(), rows);
+        scalar(w.bytes.data(), nb, x.blocks(), nb, ref.data(), rows);
+        for (int r = 0; r < rows; ++r) {
+          double sum = 0, mag = 0;
+          for (int i = 0; i < K; ++i) {
+            const double p = double{w.values[static_cast<size_t>(r) * K + i]} *
+                             (double{x.d[i / kBlock]} * x.q[i]);
+            sum += p;
+            mag += std::fabs(p);
+          }
+          if (!(std::fabs(out[r] - sum) <= 1e-5 * mag + 1e-30) && f.add()) {
+            ADD_FAILURE() << "r=" << r << ": " << out[r] << " vs " << sum;
+          }
+          if (bits_of(out[r]) != bits_of(ref[r]) && f.add()) {
+            ADD_FAILURE() << "r=" << r << ": " << out[r] << " vs scalar " << ref[r];
+          }
+        }
+      }
+    }
+  }
+  EXPECT_EQ(f.count(), 0);
+}
+
+INSTANTIATE_TEST_SUITE_P(IsasAndTypes, GgmlGemv,
+                         ::testing::Combine(::testing::Values(Isa::Scalar, Isa::Avx2, Isa::Avx512),
+                                            ::testing::Values(DType::Q5_0, DType::Q5_K,
+                                                              DType::Q6_K)),
                          [](const auto& info) {
                            return param_name(std::get<0>(info.param)) + "_" +
                                   loom::dtype_name(std::get<1>(info.param));

@@ -35,8 +35,9 @@ const char* dtype_name(DType t);  // "f32", "f16", "bf16", "q8_0", "q4_0", "q4_k
 // The dtype dtype_name calls NAME, if any.
 std::optional<DType> dtype_from_name(std::string_view name);
 bool is_quantized(DType t);
-// Whether T is one of ggml's types loom reads only from GGUF files (Q5_0, Q5_K, Q6_K): products
-// with them dequantize rows into the fp32 kernels, and loading never quantizes to them.
+// Whether T is one of ggml's types loom reads only from GGUF files (Q5_0, Q5_K, Q6_K), in place:
+// decode steps take their blocks into int8 products, prompts dequantize rows into the fp32
+// kernels, and loading never quantizes to them.
 bool is_ggml_only(DType t);
 // Weights per block: 32 for the quantized types (256 for Q5_K and Q6_K), 1 for the others.
 int dtype_block(DType t);

@@ -27,9 +27,12 @@ int chunks_per_thread(Pass pass) {
 
 // Quantized weights meet quantized activations in decode steps, and in prompts where the kernel
 // set has an int8 gemm (AVX2, AVX-512 VNNI); elsewhere prompts dequantize W into the float gemm.
+// ggml's types read in place (is_ggml_only) have int8 decode products only; their prompts
+// dequantize tiles of rows into the fp32 gemm (ggml_rows).
 bool int8_product(const Product& p, Pass pass, const simd::QuantKernels& qk) {
-  return is_quantized(p.w.dtype) && !is_ggml_only(p.w.dtype) &&
-         (pass == Pass::Decode || qk.gemm[simd::quant_slot(p.w.dtype)] != nullptr);
+  if (!is_quantized(p.w.dtype)) return false;
+  if (pass == Pass::Decode) return true;
+  return !is_ggml_only(p.w.dtype) && qk.gemm[simd::quant_slot(p.w.dtype)] != nullptr;
 }
 
 // BF16 weights meet activations rounded to bf16 in a bf16-activation prompt, where the kernel set
@@ -60,7 +63,8 @@ size_t bf16_blocks(int m, int k) {
 void decode_rows(const Product& p, const float* x, int m, int r0, int r1, quant::ActSpace* xq,
                  int nb, const simd::Kernels& k, const simd::QuantKernels& qk) {
   const MatRef& w = p.w;
-  if (m >= 2 && is_quantized(w.dtype) && qk.gemv_rows[simd::quant_slot(w.dtype)] != nullptr) {
+  if (m >= 2 && is_quantized(w.dtype) && !is_ggml_only(w.dtype) &&
+      qk.gemv_rows[simd::quant_slot(w.dtype)] != nullptr) {
     qk.gemv_rows[simd::quant_slot(w.dtype)](w.row(r0), nb, xq, nb, m, p.y + r0, w.rows, r1 - r0);
     return;
   }
@@ -78,7 +82,7 @@ void decode_rows(const Product& p, const float* x, int m, int r0, int r1, quant:
       float* y = p.y + static_cast<size_t>(t) * w.rows + s0;
       if (is_quantized(w.dtype)) {
         const quant::ActBlocks xt = quant::act_blocks(xq + static_cast<size_t>(t) * nb, nb);
-        qk.gemv[simd::quant_slot(w.dtype)](w.row(s0), nb, xt, nb, y, s1 - s0);
+        simd::gemv_of(qk, w.dtype)(w.row(s0), nb, xt, nb, y, s1 - s0);
       } else {
         k.gemv[static_cast<int>(w.dtype)](w.row(s0), w.cols, x + static_cast<size_t>(t) * w.cols,
                                           w.cols, y, s1 - s0);
@@ -87,11 +91,10 @@ void decode_rows(const Product& p, const float* x, int m, int r0, int r1, quant:
   }
 }
 
-// Rows R0 .. R1 of P, whose weights are one of ggml's types (is_ggml_only): tiles of rows
-// dequantized into fp32 for the fp32 kernels, which then give each row the sum they give an F32
-// matrix (a tile is whole gemm and gemv tiles, so no row's sum depends on the tile).
-void ggml_rows(const Product& p, const float* x, int m, int r0, int r1, Pass pass,
-               const simd::Kernels& k) {
+// Prompt rows R0 .. R1 of P, whose weights are one of ggml's types (is_ggml_only): tiles of rows
+// dequantized into fp32 for the fp32 gemm, which then gives each row the sum it gives an F32
+// matrix (a tile is whole gemm tiles, so no row's sum depends on the tile).
+void ggml_rows(const Product& p, const float* x, int m, int r0, int r1, const simd::Kernels& k) {
   const MatRef& w = p.w;
   constexpr int kTile = 32;
   thread_local std::vector<float> tile;  // grows once, to the widest matrix's tile
@@ -104,14 +107,7 @@ void ggml_rows(const Product& p, const float* x, int m, int r0, int r1, Pass pas
       quant::dequantize_row_ggml(w.dtype, w.row(r),
                                  tile.data() + static_cast<size_t>(r - s0) * w.cols, w.cols);
     }
-    if (pass == Pass::Decode) {
-      for (int t = 0; t < m; ++t) {
-        k.gemv[f32](tile.data(), w.cols, x + static_cast<size_t>(t) * w.cols, w.cols,
-                    p.y + static_cast<size_t>(t) * w.rows + s0, s1 - s0);
-      }
-    } else {
-      k.gemm[f32](tile.data(), w.cols, x, w.cols, m, w.cols, p.y + s0, w.rows, s1 - s0);
-    }
+    k.gemm[f32](tile.data(), w.cols, x, w.cols, m, w.cols, p.y + s0, w.rows, s1 - s0);
   }
 }
 
@@ -204,10 +200,10 @@ void matmul_group(const float* x, int m, std::span<const Product> products, int 
       const MatRef& w = p.w;
       const int r0 = first * per_chunk * align;
       const int r1 = std::min(w.rows, r0 + per_chunk * align);
-      if (is_ggml_only(w.dtype)) {
-        ggml_rows(p, x, m, r0, r1, pass, k);
-      } else if (pass == Pass::Decode) {
+      if (pass == Pass::Decode) {
         decode_rows(p, x, m, r0, r1, scratch.data(), nb, k, qk);
+      } else if (is_ggml_only(w.dtype)) {
+        ggml_rows(p, x, m, r0, r1, k);
       } else if (int8_product(p, pass, qk)) {
         qk.gemm[simd::quant_slot(w.dtype)](w.row(r0), nb, scratch.data(), nb, m, p.y + r0, w.rows,
                                            r1 - r0);

@@ -198,7 +198,7 @@ void gemv(const void* w, size_t ldw, const ActBlocks& x, int nb, float* out, int
 
 const QuantKernels& quant_avx512_kernels() {
   static const QuantKernels k = [] {
-    // quantize_acts, to_f32 and Q4_K's gemv (no VNNI version): the AVX2 set's own.
+    // quantize_acts, to_f32, Q4_K's gemv and ggml_gemv (no VNNI versions): the AVX2 set's own.
     QuantKernels s = quant_avx2_kernels();
     s.gemv[quant_slot(DType::Q8_0)] = gemv<Q8>;
     s.gemv[quant_slot(DType::Q4_0)] = gemv<Q4>;

@@ -144,6 +144,8 @@ const QuantKernels& quant_scalar_kernels() {
       {to_f32<DType::Q8_0>, to_f32<DType::Q4_0>, quant_to_f32_q4_k},
       {nullptr, nullptr, nullptr},
       {quantize<DType::Q8_0>, quantize<DType::Q4_0>, quantize<DType::Q4_K>},
+      {nullptr, nullptr, nullptr},
+      {ggml_gemv_scalar(DType::Q5_0), ggml_gemv_scalar(DType::Q5_K), ggml_gemv_scalar(DType::Q6_K)},
   };
   return k;
 }

@@ -1,0 +1,134 @@
+// Decode products with ggml's Q5_0, Q5_K and Q6_K blocks, read where they lie in a GGUF file:
+// the contract of quant_kernels.h (ggml_gemv) written out block by block, so that the AVX2 set,
+// which computes the same lanes in vectors, gives the same bits.
+#include <cstdint>
+#include <cstring>
+
+#include "quant/ggml_blocks.h"
+#include "simd/half.h"
+#include "simd/quant_kernels.h"
+
+namespace loom::simd {
+namespace {
+
+using quant::ActBlocks;
+using quant::kBlock;
+namespace g = quant::ggml;
+
+// The same tree as AVX2's horizontal sum (quant_scalar.cpp's reduce8).
+float reduce8(const float* a) {
+  float s[4], t[2];
+  for (int i = 0; i < 4; ++i) s[i] = a[i] + a[i + 4];
+  for (int i = 0; i < 2; ++i) t[i] = s[i] + s[i + 2];
+  return t[0] + t[1];
+}
+
+int32_t dot32(const int* w, const int8_t* x) {
+  int32_t p = 0;
+  for (int i = 0; i < kBlock; ++i) p += w[i] * x[i];
+  return p;
+}
+
+// Q5_0: block b's weights q - 16 (q's low 4 bits in qs, weight i < 16 in byte i's low half and
+// i + 16 in its high half; its fifth bit in bit i of qh).
+float dot_q5_0(const void* row, const ActBlocks& x, int nb) {
+  const auto* blk = static_cast<const g::block_q5_0*>(row);
+  float acc[8] = {};
+  for (int b = 0; b < nb; ++b) {
+    uint32_t qh;
+    std::memcpy(&qh, blk[b].qh, 4);
+    int w[kBlock];
+    for (int i = 0; i < kBlock; ++i) {
+      const int nibble = i < 16 ? blk[b].qs[i] & 15 : blk[b].qs[i - 16] >> 4;
+      w[i] = (nibble | static_cast<int>(qh >> i & 1) << 4) - 16;
+    }
+    const float s = f16_to_f32(blk[b].d) * x.d[b];
+    acc[b % 8] += s * static_cast<float>(dot32(w, x.q + b * kBlock));
+  }
+  return reduce8(acc);
+}
+
+// Q5_K's 6-bit scale and minimum of sub-block J (0..7) from its 12 packed bytes: J < 4 in the
+// low 6 bits of bytes J and J + 4; J >= 4 low 4 bits from byte J + 4 (its two nibbles), high
+// 2 bits from the top of bytes J - 4 and J.
+void scale_min_k(const uint8_t* q, int j, int& sc, int& m) {
+  if (j < 4) {
+    sc = q[j] & 63;
+    m = q[j + 4] & 63;
+  } else {
+    sc = (q[j + 4] & 15) | (q[j - 4] >> 6) << 4;
+    m = (q[j + 4] >> 4) | (q[j] >> 6) << 4;
+  }
+}
+
+// Q5_K: sub-block j (32 weights) of a super-block: low 4 bits in byte 32 (j / 2) + i's low (even
+// j) or high (odd j) half, the fifth bit in bit j of qh[i]; lane j adds (d dx) A - (dmin dx) B.
+float dot_q5_k(const void* row, const ActBlocks& x, int nb) {
+  const auto* blk = static_cast<const g::block_q5_K*>(row);
+  float acc[8] = {};
+  for (int b = 0; b < nb; ++b) {
+    const g::block_q5_K& s = blk[b / 8];
+    const int j = b % 8;
+    int w[kBlock];
+    for (int i = 0; i < kBlock; ++i) {
+      w[i] = (s.qs[j / 2 * 32 + i] >> (j % 2 * 4) & 15) | (s.qh[i] >> j & 1) << 4;
+    }
+    int sc, m;
+    scale_min_k(s.scales, j, sc, m);
+    const int32_t a = sc * dot32(w, x.q + b * kBlock);
+    const int32_t bm = m * (x.s8[b] / 8);
+    const float ds = f16_to_f32(s.d) * x.d[b], dm = f16_to_f32(s.dmin) * x.d[b];
+    acc[j] += ds * static_cast<float>(a) - dm * static_cast<float>(bm);
+  }
+  return reduce8(acc);
+}
+
+// Q6_K: sub-block j (32 weights) of a super-block is run j % 4 of half j / 4: low 4 bits in the
+// low (runs 0, 1) or high (2, 3) halves of ql[64 h + 32 (j % 2) + i], high 2 bits at bit
+// 2 (j % 4) of qh[32 h + i]; weights q - 32, the first 16 scaled by scales[2 j], the rest by
+// scales[2 j + 1]; lane j adds (d dx) A.
+float dot_q6_k(const void* row, const ActBlocks& x, int nb) {
+  const auto* blk = static_cast<const g::block_q6_K*>(row);
+  float acc[8] = {};
+  for (int b = 0; b < nb; ++b) {
+    const g::block_q6_K& s = blk[b / 8];
+    const int j = b % 8, h = j / 4, run = j % 4;
+    int32_t half[2] = {};
+    for (int i = 0; i < kBlock; ++i) {
+      const int lo = s.ql[64 * h + 32 * (run % 2) + i] >> (run / 2 * 4) & 15;
+      const int hi = s.qh[32 * h + i] >> (2 * run) & 3;
+      half[i / 16] += ((lo | hi << 4) - 32) * x.q[b * kBlock + i];
+    }
+    const int32_t a = s.scales[2 * j] * half[0] + s.scales[2 * j + 1] * half[1];
+    acc[j] += f16_to_f32(s.d) * x.d[b] * static_cast<float>(a);
+  }
+  return reduce8(acc);
+}
+
+template <DType T>
+void gemv(const void* w, size_t ldw, const ActBlocks& x, int nb, float* out, int rows) {
+  const size_t stride = row_bytes(T, ldw * kBlock);
+  for (int r = 0; r < rows; ++r) {
+    const void* row = static_cast<const char*>(w) + r * stride;
+    out[r] = T == DType::Q5_0   ? dot_q5_0(row, x, nb)
+             : T == DType::Q5_K ? dot_q5_k(row, x, nb)
+                                : dot_q6_k(row, x, nb);
+  }
+}
+
+}  // namespace
+
+QuantKernels::Gemv ggml_gemv_scalar(DType t) {
+  switch (t) {
+    case DType::Q5_0:
+      return gemv<DType::Q5_0>;
+    case DType::Q5_K:
+      return gemv<DType::Q5_K>;
+    case DType::Q6_K:
+      return gemv<DType::Q6_K>;
+    default:
+      return nullptr;
+  }
+}
+
+}  // namespace loom::simd
