@@ -957,8 +957,9 @@ TEST(QuantDispatch, Avx512RunsTheVnniSetWhereTheCpuHasIt) {
   const QuantKernels& k = loom::simd::quant_kernels(Isa::Avx512);
   const QuantKernels& avx2 = loom::simd::quant_avx2_kernels();
   EXPECT_EQ(&k, vnni ? &loom::simd::quant_avx512_kernels() : &avx2);
-  for (int slot : {0, 1}) EXPECT_EQ(k.gemv[slot] != avx2.gemv[slot], vnni) << slot;
-  EXPECT_EQ(k.gemv[2], avx2.gemv[2]);  // Q4_K: the AVX2 gemv everywhere
+  for (int slot : {0, 1, 2}) EXPECT_EQ(k.gemv[slot] != avx2.gemv[slot], vnni) << slot;
+  // ggml's blocks (Q5_0, Q5_K, Q6_K): the AVX2 gemv everywhere.
+  for (int slot : {0, 1, 2}) EXPECT_EQ(k.ggml_gemv[slot], avx2.ggml_gemv[slot]) << slot;
   // Every slot's prompts: the set's own int8 gemm (VNNI), or the AVX2 one.
   for (int slot : {0, 1, 2}) {
     EXPECT_NE(k.gemm[slot], nullptr) << slot;

@@ -14,7 +14,8 @@
 // eight registers one vector of the sixteen products in block order; their scales are converted
 // and multiplied in 16 lanes, and its two halves are added to the contract's 8-lane accumulator
 // one after the other (blocks j, then j + 8): each lane takes its blocks in the contract's order,
-// so the bits are the scalar and AVX2 sets'.
+// so the bits are the scalar and AVX2 sets'. Q4_K takes Q4_0's nibble products (its pairs of
+// blocks are Q4_0's) and scales the sixteen blocks, two super-blocks, in the same 16 lanes.
 //
 // GCC 12's AVX-512 intrinsics pass _mm512_undefined_epi32() (a self-initialized variable) as the
 // unused merge source of their builtins, which its -Wmaybe-uninitialized then reports, falsely.
@@ -25,6 +26,7 @@
 
 #include <algorithm>
 #include <cstdint>
+#include <cstring>
 
 #include "simd/quant_kernels.h"
 #include "simd/stream_prefetch.h"
@@ -194,14 +196,89 @@ void gemv(const void* w, size_t ldw, const ActBlocks& x, int nb, float* out, int
   }
 }
 
+// Q4_K's eight 6-bit fields of F (a header's scales or mins, blocks.h), one a lane: two 4-byte
+// loads (the second reads the byte after the field's six, inside the 16-byte header), a
+// variable shift and a mask, as the AVX2 set does.
+LOOM_INLINE __m256i six_bit_fields(const uint8_t* f) {
+  uint32_t lo, hi;
+  std::memcpy(&lo, f, 4);
+  std::memcpy(&hi, f + 3, 4);
+  const __m256i v =
+      _mm256_inserti128_si256(_mm256_castsi128_si256(_mm_set1_epi32(static_cast<int>(lo))),
+                              _mm_set1_epi32(static_cast<int>(hi)), 1);
+  return _mm256_and_si256(_mm256_srlv_epi32(v, _mm256_setr_epi32(0, 6, 12, 18, 0, 6, 12, 18)),
+                          _mm256_set1_epi32(63));
+}
+
+// A in lanes 0..7, B in 8..15 (AVX-512 F only: no DQ insert).
+LOOM_INLINE __m512 halves(float a, float b) {
+  return _mm512_castpd_ps(_mm512_insertf64x4(_mm512_castps_pd(_mm512_set1_ps(a)),
+                                             _mm256_castps_pd(_mm256_set1_ps(b)), 1));
+}
+
+// Q4_K, sixteen blocks (two super-blocks, H[0] and H[1]; H[1] unread unless UPPER): lane j of
+// each super-block adds (d * d_x) * A - (dmin * d_x) * B (quant_kernels.h), A = sc * P (P = sum
+// n x), B = m * S8 / 8, rounded apart; blocks 0..7 into ACC's lanes first, then 8..15.
+LOOM_INLINE __m256 accumulate_q4_k(__m256 acc, __m512i p, __m512i s8, const quant::Q4KHeader* h,
+                                   __m512 dx, bool upper) {
+  const quant::Q4KHeader& h1 = upper ? h[1] : h[0];  // (lanes 8..15 then unused)
+  const __m512i sc = _mm512_inserti64x4(_mm512_castsi256_si512(six_bit_fields(h[0].scales)),
+                                        six_bit_fields(h1.scales), 1);
+  const __m512i mn = _mm512_inserti64x4(_mm512_castsi256_si512(six_bit_fields(h[0].mins)),
+                                        six_bit_fields(h1.mins), 1);
+  const __m512i a = _mm512_mullo_epi32(sc, p);
+  const __m512i b = _mm512_mullo_epi32(mn, _mm512_srai_epi32(s8, 3));
+  const __m512 d = halves(_cvtsh_ss(h[0].d), _cvtsh_ss(h1.d));
+  const __m512 dmin = halves(_cvtsh_ss(h[0].dmin), _cvtsh_ss(h1.dmin));
+  const __m512 t = _mm512_sub_ps(_mm512_mul_ps(_mm512_mul_ps(d, dx), _mm512_cvtepi32_ps(a)),
+                                 _mm512_mul_ps(_mm512_mul_ps(dmin, dx), _mm512_cvtepi32_ps(b)));
+  acc = _mm256_add_ps(acc, _mm512_castps512_ps256(t));
+  if (!upper) return acc;
+  return _mm256_add_ps(acc, _mm256_castpd_ps(_mm512_extractf64x4_pd(_mm512_castps_pd(t), 1)));
+}
+
+// Q4_K: Q4_0's nibble products (its pairs of blocks are Q4_0's), sixteen blocks a step, scaled
+// by the two super-blocks' headers. A tail of at most 8 blocks is the AVX2 set's last group.
+void gemv_q4_k(const void* w, size_t ldw, const ActBlocks& x, int nb, float* out, int rows) {
+  const auto* base = static_cast<const uint8_t*>(w);
+  const size_t row_bytes = quant::quant_row_bytes(DType::Q4_K, ldw);
+  const int groups = nb / 16, rem = nb % 16, tail = groups * 16;
+  StreamPrefetch prefetch(base, row_bytes, rows, groups + (rem > 0 ? 1 : 0));
+  alignas(64) float dx_tail[16] = {};
+  alignas(64) int32_t s8_tail[16] = {};
+  std::copy_n(x.d + tail, rem, dx_tail);
+  std::copy_n(x.s8 + tail, rem, s8_tail);
+  for (int r = 0; r < rows; ++r) {
+    const uint8_t* row = base + r * row_bytes;
+    const quant::Q4KHeader* h = quant::row_headers(row, ldw);
+    __m256 acc = _mm256_setzero_ps();
+    for (int g = 0; g < groups; ++g) {
+      prefetch.before(r, g);
+      __m512i p[8];
+      Q4::group(Q4::quants(row, 16 * g), x.q + static_cast<size_t>(16 * g) * kBlock, 16, p);
+      acc = accumulate_q4_k(acc, Q4::products(p), load512(x.s8 + 16 * g), h + 2 * g,
+                            _mm512_loadu_ps(x.d + 16 * g), true);
+    }
+    if (rem > 0) {
+      prefetch.before(r, groups);
+      __m512i p[8];
+      Q4::group(Q4::quants(row, tail), x.q + static_cast<size_t>(tail) * kBlock, rem, p);
+      acc = accumulate_q4_k(acc, Q4::products(p), _mm512_load_si512(s8_tail), h + 2 * groups,
+                            _mm512_load_ps(dx_tail), rem > 8);
+    }
+    out[r] = hsum8(acc);
+  }
+}
+
 }  // namespace
 
 const QuantKernels& quant_avx512_kernels() {
   static const QuantKernels k = [] {
-    // quantize_acts, to_f32, Q4_K's gemv and ggml_gemv (no VNNI versions): the AVX2 set's own.
+    // quantize_acts, to_f32 and ggml_gemv (no VNNI versions): the AVX2 set's own.
     QuantKernels s = quant_avx2_kernels();
     s.gemv[quant_slot(DType::Q8_0)] = gemv<Q8>;
     s.gemv[quant_slot(DType::Q4_0)] = gemv<Q4>;
+    s.gemv[quant_slot(DType::Q4_K)] = gemv_q4_k;
     s.gemm[quant_slot(DType::Q8_0)] = quant_avx512_gemm(DType::Q8_0);
     s.gemm[quant_slot(DType::Q4_0)] = quant_avx512_gemm(DType::Q4_0);
     s.gemm[quant_slot(DType::Q4_K)] = quant_avx512_gemm(DType::Q4_K);

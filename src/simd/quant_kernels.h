@@ -88,8 +88,8 @@ inline const QuantKernels& quant_kernels() {
 // Defined in one translation unit per instruction set.
 const QuantKernels& quant_scalar_kernels();
 const QuantKernels& quant_avx2_kernels();
-// The VNNI set: gemv and the prompt gemm with AVX-512 VNNI (quantize_acts, to_f32 and Q4_K's
-// gemv are the AVX2 set's): only where avx512_vnni_supported().
+// The VNNI set: gemv and the prompt gemm with AVX-512 VNNI (quantize_acts, to_f32 and
+// ggml_gemv are the AVX2 set's): only where avx512_vnni_supported().
 const QuantKernels& quant_avx512_kernels();
 QuantKernels::Gemm quant_avx512_gemm(DType t);           // (quant_gemm_avx512.cpp)
 QuantKernels::GemvRows quant_avx512_gemv_rows(DType t);  // (quant_rows_avx512.cpp)
