@@ -13,7 +13,8 @@ rng = np.random.default_rng(20261206)
 # (type, block bytes, weights a block, where the fp16 scales lie: byte offsets in the block)
 TYPES = [("Q8_0", Q.Q8_0, 34, 32, [0]), ("Q4_0", Q.Q4_0, 18, 32, [0]),
          ("Q5_0", Q.Q5_0, 22, 32, [0]), ("Q4_K", Q.Q4_K, 144, 256, [0, 2]),
-         ("Q5_K", Q.Q5_K, 176, 256, [0, 2]), ("Q6_K", Q.Q6_K, 210, 256, [208])]
+         ("Q5_K", Q.Q5_K, 176, 256, [0, 2]), ("Q6_K", Q.Q6_K, 210, 256, [208]),
+         ("Q5_1", Q.Q5_1, 24, 32, [0, 2])]
 out = {}
 for name, qt, size, per, halves in TYPES:
     blocks = 2 if per == 256 else 8

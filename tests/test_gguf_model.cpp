@@ -55,6 +55,7 @@ TEST(GgmlBlocks, EveryTypeReadsAsGgufPyReadsIt) {
                                               : name == "Q4_0" ? "q4_0"
                                               : name == "Q4_K" ? "q4_k"
                                               : name == "Q5_0" ? "q5_0"
+                                              : name == "Q5_1" ? "q5_1"
                                               : name == "Q5_K" ? "q5_k"
                                                                : "q6_k");
     ASSERT_EQ(bytes.size(), loom::row_bytes(type, n));
@@ -97,7 +98,10 @@ struct Tiny {
   std::vector<uint8_t> blocks(DType type, int rows, int cols, std::mt19937& rng) {
     std::vector<uint8_t> b(loom::row_bytes(type, cols) * rows);
     for (uint8_t& x : b) x = static_cast<uint8_t>(rng());
-    const size_t block = type == DType::Q5_0 ? 22 : type == DType::Q5_K ? 176 : 210;
+    const size_t block = type == DType::Q5_0   ? 22
+                         : type == DType::Q5_1 ? 24
+                         : type == DType::Q5_K ? 176
+                                               : 210;
     const std::vector<size_t> halves =
         type == DType::Q6_K ? std::vector<size_t>{208} : std::vector<size_t>{0, 2};
     std::uniform_real_distribution<float> u(2e-4f, 1e-3f);
@@ -158,6 +162,7 @@ struct Tiny {
         w.add_tensor(name, GgmlType::F32, {cols, rows}, keep.back().data(), keep.back().size());
       } else {
         const GgmlType g = type == DType::Q5_0   ? GgmlType::Q5_0
+                           : type == DType::Q5_1 ? GgmlType::Q5_1
                            : type == DType::Q5_K ? GgmlType::Q5_K
                                                  : GgmlType::Q6_K;
         keep.push_back(std::move(b));
@@ -181,7 +186,7 @@ struct Tiny {
       matrix(p + "attn_q.weight", DType::Q5_0, q_rows, kHidden);
       matrix(p + "attn_k.weight", DType::Q5_K, kKv * kHd, kHidden);
       matrix(p + "attn_v.weight", DType::Q6_K, kKv * kHd, kHidden);
-      matrix(p + "attn_output.weight", DType::Q5_0, kHidden, kHeads * kHd);
+      matrix(p + "attn_output.weight", DType::Q5_1, kHidden, kHeads * kHd);
       norm(p + "ffn_norm.weight", kHidden);
       matrix(p + "ffn_gate.weight", DType::Q5_K, kFfn, kHidden);
       matrix(p + "ffn_up.weight", DType::Q6_K, kFfn, kHidden);
@@ -307,6 +312,10 @@ std::vector<GgmlRowsCase> ggml_rows_cases() {
   namespace g = loom::quant::ggml;
   return {
       {DType::Q5_0, sizeof(g::block_q5_0), g::QK, {offsetof(g::block_q5_0, d)}},
+      {DType::Q5_1,
+       sizeof(g::block_q5_1),
+       g::QK,
+       {offsetof(g::block_q5_1, d), offsetof(g::block_q5_1, m)}},
       {DType::Q5_K,
        sizeof(g::block_q5_K),
        g::QK_K,

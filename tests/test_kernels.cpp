@@ -366,6 +366,7 @@ Matrix make_matrix(DType dtype, int rows, int k, size_t ld, std::mt19937& rng) {
         case DType::Q4_0:
         case DType::Q4_K:
         case DType::Q5_0:
+        case DType::Q5_1:
         case DType::Q5_K:
         case DType::Q6_K:
           ADD_FAILURE() << "block types are tested in test_quant";

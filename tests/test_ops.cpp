@@ -88,6 +88,7 @@ Weights make_weights(DType dtype, int rows, int cols, std::mt19937& rng) {
       case DType::Q4_0:
       case DType::Q4_K:
       case DType::Q5_0:
+      case DType::Q5_1:
       case DType::Q5_K:
       case DType::Q6_K:
         ADD_FAILURE() << "block types are tested in test_quant";

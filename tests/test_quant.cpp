@@ -958,8 +958,8 @@ TEST(QuantDispatch, Avx512RunsTheVnniSetWhereTheCpuHasIt) {
   const QuantKernels& avx2 = loom::simd::quant_avx2_kernels();
   EXPECT_EQ(&k, vnni ? &loom::simd::quant_avx512_kernels() : &avx2);
   for (int slot : {0, 1, 2}) EXPECT_EQ(k.gemv[slot] != avx2.gemv[slot], vnni) << slot;
-  // ggml's blocks (Q5_0, Q5_K, Q6_K): the AVX2 gemv everywhere.
-  for (int slot : {0, 1, 2}) EXPECT_EQ(k.ggml_gemv[slot], avx2.ggml_gemv[slot]) << slot;
+  // ggml's blocks (Q5_0, Q5_1, Q5_K, Q6_K): the AVX2 gemv everywhere.
+  for (int slot : {0, 1, 2, 3}) EXPECT_EQ(k.ggml_gemv[slot], avx2.ggml_gemv[slot]) << slot;
   // Every slot's prompts: the set's own int8 gemm (VNNI), or the AVX2 one.
   for (int slot : {0, 1, 2}) {
     EXPECT_NE(k.gemm[slot], nullptr) << slot;
@@ -1009,6 +1009,13 @@ GgmlMatrix make_ggml_matrix(DType type, int rows, int nb, bool extreme, std::mt1
     if (type == DType::Q5_0) {
       auto* blk = reinterpret_cast<g::block_q5_0*>(row);
       for (int b = 0; b < nb; ++b) blk[b].d = half();  // extreme: every q 0, weight -16 d
+    } else if (type == DType::Q5_1) {
+      auto* blk = reinterpret_cast<g::block_q5_1*>(row);
+      for (int b = 0; b < nb; ++b) {
+        blk[b].d = half(), blk[b].m = half();
+        if (extreme) std::fill(std::begin(blk[b].qs), std::end(blk[b].qs), 0xff);
+        if (extreme) std::fill(std::begin(blk[b].qh), std::end(blk[b].qh), 0xff);
+      }
     } else if (type == DType::Q5_K) {
       auto* blk = reinterpret_cast<g::block_q5_K*>(row);
       for (int s = 0; s < nb / 8; ++s) {
@@ -1048,8 +1055,9 @@ TEST_P(GgmlGemv, MatchesReferenceAndScalarSet) {
   const QuantKernels::Gemv scalar = loom::simd::gemv_of(loom::simd::quant_scalar_kernels(), type());
   ASSERT_NE(gemv, nullptr);
   ASSERT_NE(scalar, nullptr);
-  const std::vector<int> nbs = type() == DType::Q5_0 ? std::vector<int>{1, 2, 7, 8, 9, 15, 17, 28}
-                                                     : std::vector<int>{8, 16, 24, 56};
+  const bool small = type() == DType::Q5_0 || type() == DType::Q5_1;
+  const std::vector<int> nbs =
+      small ? std::vector<int>{1, 2, 7, 8, 9, 15, 17, 28} : std::vector<int>{8, 16, 24, 56};
   std::mt19937 rng(7 + static_cast<int>(type()));
   Failures f;
   for (const int nb : nbs) {
@@ -1088,7 +1096,7 @@ TEST_P(GgmlGemv, MatchesReferenceAndScalarSet) {
 
 INSTANTIATE_TEST_SUITE_P(IsasAndTypes, GgmlGemv,
                          ::testing::Combine(::testing::Values(Isa::Scalar, Isa::Avx2, Isa::Avx512),
-                                            ::testing::Values(DType::Q5_0, DType::Q5_K,
+                                            ::testing::Values(DType::Q5_0, DType::Q5_1, DType::Q5_K,
                                                               DType::Q6_K)),
                          [](const auto& info) {
                            return param_name(std::get<0>(info.param)) + "_" +

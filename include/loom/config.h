@@ -15,9 +15,9 @@ namespace loom {
 // groups the blocks in super-blocks of 8, each block with a 6-bit scale and minimum: 4.5 bits a
 // weight too (a last super-block of fewer blocks takes a whole 16-byte header). The sizes are
 // llama.cpp's types' of the same names, in a byte order of our own (src/quant/blocks.h).
-// Q5_0, Q5_K and Q6_K are ggml's types in ggml's layouts (quant/ggml_blocks.h), read in place
-// from GGUF files: 32 weights a block (Q5_0) or 256 a super-block (Q5_K, Q6_K).
-enum class DType : uint8_t { F32, F16, BF16, Q8_0, Q4_0, Q4_K, Q5_0, Q5_K, Q6_K };
+// Q5_0, Q5_1, Q5_K and Q6_K are ggml's types in ggml's layouts (quant/ggml_blocks.h), read in
+// place from GGUF files: 32 weights a block (Q5_0, Q5_1) or 256 a super-block (Q5_K, Q6_K).
+enum class DType : uint8_t { F32, F16, BF16, Q8_0, Q4_0, Q4_K, Q5_0, Q5_K, Q6_K, Q5_1 };
 
 // How prompts' products with bf16-stored weights take their activations (decode steps always
 // take fp32 ones).
@@ -35,8 +35,8 @@ const char* dtype_name(DType t);  // "f32", "f16", "bf16", "q8_0", "q4_0", "q4_k
 // The dtype dtype_name calls NAME, if any.
 std::optional<DType> dtype_from_name(std::string_view name);
 bool is_quantized(DType t);
-// Whether T is one of ggml's types loom reads only from GGUF files (Q5_0, Q5_K, Q6_K), in place:
-// decode steps take their blocks into int8 products, prompts dequantize rows into the fp32
+// Whether T is one of ggml's types loom reads only from GGUF files (Q5_0, Q5_1, Q5_K, Q6_K), in
+// place: decode steps take their blocks into int8 products, prompts dequantize rows into the fp32
 // kernels, and loading never quantizes to them.
 bool is_ggml_only(DType t);
 // Weights per block: 32 for the quantized types (256 for Q5_K and Q6_K), 1 for the others.

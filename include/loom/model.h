@@ -101,14 +101,38 @@ class Model {
   std::shared_ptr<const detail::LoadedModel> impl_;
 };
 
+// The file types of GGUF files loom writes, as llama-quantize names them (its llama_ftype): most
+// matrices in the type of the name, llama.cpp's per-tensor rules for the others: the output (or
+// a tied embedding) Q6_K (Q8_0 in a Q8_0 file); in the _M mixes Q6_K for attn_v and ffn_down of
+// the first and last eighth of the layers and every third between; in Q4_K_S Q5_K for the first
+// four attn_v and the first eighth of ffn_down; rows that the type's blocks do not divide
+// (Q4_K, Q5_K and Q6_K take super-blocks of 256) fall back to Q5_0 (from Q4_K), Q5_1 (Q5_K) or Q8_0
+// (Q6_K), and to F16 where 32 does not divide them either. Norms and biases are F32.
+enum class GgufFileType : uint8_t {
+  F32,
+  F16,
+  BF16,
+  Q8_0,
+  Q4_0,
+  Q4_K_S,
+  Q4_K_M,
+  Q5_K_S,
+  Q5_K_M,
+  Q6_K
+};
+
+// "f32", "f16", "bf16", "q8_0", "q4_0", "q4_k_s", "q4_k_m", "q5_k_s", "q5_k_m", "q6_k".
+const char* gguf_file_type_name(GgufFileType t);
+std::optional<GgufFileType> gguf_file_type_from_name(std::string_view name);
+std::string gguf_file_type_names();  // all of them, comma-separated
+
 // Writes MODEL as a GGUF file llama.cpp reads (the conversion llama.cpp's convert_hf_to_gguf.py
 // and llama-quantize do): its config as llama.cpp's metadata, its folder's tokenizer
 // (tokenizer.model or tokenizer.json) and chat template. Matrices quantized at load are written
-// as they are (in ggml's blocks); the others in TYPE (empty: as stored), as llama-quantize does:
-// Q4_K falls back to Q8_0 for rows not a multiple of 256, a quantized type to the stored one for
-// rows not whole blocks of 32. Norms and biases are F32. Throws loom::Error naming what cannot
-// be written.
+// as they are (in ggml's blocks); the others by TYPE's rules (empty: as stored), quantized on
+// THREADS threads (0: all; the bytes do not depend on it). Throws loom::Error naming what
+// cannot be written.
 void write_gguf(const Model& model, const std::filesystem::path& out,
-                std::optional<DType> type = std::nullopt);
+                std::optional<GgufFileType> type = std::nullopt, int threads = 0);
 
 }  // namespace loom

@@ -1,5 +1,6 @@
 #include "loom/model.h"
 
+#include <omp.h>
 #include <sentencepiece_processor.h>
 
 #include <cmath>
@@ -15,10 +16,12 @@
 #include "loom/error.h"
 #include "model/arch.h"
 #include "model/gguf_export.h"
+#include "model/gguf_mix.h"
 #include "model/gguf_model.h"
 #include "model/loaded_model.h"
 #include "model/rope_freq.h"
 #include "quant/blocks.h"
+#include "quant/ggml_quantize.h"
 #include "quant/ggml_repack.h"
 #include "quant/quantize.h"
 #include "simd/half.h"
@@ -173,6 +176,8 @@ io::GgmlType ggml_type(DType t) {
       return io::GgmlType::Q4_K;
     case DType::Q5_0:
       return io::GgmlType::Q5_0;
+    case DType::Q5_1:
+      return io::GgmlType::Q5_1;
     case DType::Q5_K:
       return io::GgmlType::Q5_K;
     case DType::Q6_K:
@@ -183,8 +188,12 @@ io::GgmlType ggml_type(DType t) {
 
 class Exporter {
  public:
-  Exporter(const ModelConfig& c, std::optional<DType> type)
-      : c_(c), type_(type), permute_(gguf_permutes_qk(gguf_arch_name(c.arch))) {}
+  Exporter(const ModelConfig& c, std::optional<GgufFileType> type, bool tied, int threads)
+      : c_(c),
+        type_(type),
+        tied_(tied),
+        threads_(threads > 0 ? threads : omp_get_num_procs()),
+        permute_(gguf_permutes_qk(gguf_arch_name(c.arch))) {}
 
   // The file row of transformers' row R (llama.cpp's converter's permutation of q and k).
   int64_t file_source(int64_t p) const {
@@ -192,38 +201,60 @@ class Exporter {
     return head * hd + (in % 2) * (hd / 2) + in / 2;
   }
 
+  // The type matrix HF of M is written in: as quantized at load, as stored, or by the rules.
+  DType type_of(const std::string& hf, const ops::MatRef& m) const {
+    if (is_quantized(m.dtype)) {
+      if (m.dtype == DType::Q4_K && m.cols % 256 != 0) {
+        throw Error("tensor '" + hf + "' is Q4_K with rows of " + std::to_string(m.cols) +
+                    " weights; GGUF's Q4_K needs multiples of 256 (quantize it when writing)");
+      }
+      return m.dtype;
+    }
+    if (!type_) return m.dtype;
+    int layer = -1;
+    const MixRole role = mix_role(hf, tied_, layer);
+    return mix_tensor_type(*type_, role, layer, c_.n_layers, m.cols);
+  }
+
   void matrix(const std::string& hf, const ops::MatRef& m) {
     const bool qk = permute_ && (hf.ends_with("q_proj.weight") || hf.ends_with("k_proj.weight"));
-    DType out = is_quantized(m.dtype) ? m.dtype : type_.value_or(m.dtype);
-    if (out == DType::Q4_K && m.cols % 256 != 0) out = DType::Q8_0;  // as llama-quantize falls back
-    if (is_quantized(out) && m.cols % quant::kBlock != 0) out = m.dtype;
-    if (out == DType::Q4_K && m.cols % 256 != 0) {
-      throw Error("tensor '" + hf + "' is Q4_K with rows of " + std::to_string(m.cols) +
-                  " weights; GGUF's Q4_K needs multiples of 256 (quantize it when writing)");
-    }
+    const DType out = type_of(hf, m);
     const io::GgmlTraits& tr = *io::ggml_traits(static_cast<uint32_t>(ggml_type(out)));
     const size_t out_row = static_cast<size_t>(m.cols / tr.elements) * tr.bytes;
     std::vector<uint8_t>& buf = bufs_.emplace_back(out_row * m.rows);
-    std::vector<float> f32(m.cols);
-    std::vector<uint8_t> q(is_quantized(out) ? row_bytes(out, m.cols) : 0);
-    for (int r = 0; r < m.rows; ++r) {
-      const uint8_t* src = static_cast<const uint8_t*>(m.row(qk ? file_source(r) : r));
-      uint8_t* dst = buf.data() + out_row * r;
-      if (out == m.dtype && !is_quantized(out)) {
-        std::memcpy(dst, src, out_row);
-        continue;
+    // Rows in chunks across the threads; each row's bytes are a function of the row alone.
+#pragma omp parallel num_threads(threads_)
+    {
+      std::vector<float> f32(m.cols);
+      std::vector<uint8_t> q(is_quantized(out) ? row_bytes(out, m.cols) : 0);
+#pragma omp for schedule(dynamic, 16)
+      for (int r = 0; r < m.rows; ++r) {
+        const uint8_t* src = static_cast<const uint8_t*>(m.row(qk ? file_source(r) : r));
+        write_row(m.dtype, out, m.cols, src, buf.data() + out_row * r, f32.data(), q.data());
       }
-      if (out == m.dtype) {
-        quant::to_ggml_row(out, src, static_cast<size_t>(m.cols) / quant::kBlock, dst);
-        continue;
-      }
-      simd::kernels().to_f32[static_cast<int>(m.dtype)](src, f32.data(), m.cols);
-      if (is_quantized(out)) {
-        quant::quantize_row_fast(out, f32.data(), q.data(), m.cols);
-        quant::to_ggml_row(out, q.data(), static_cast<size_t>(m.cols) / quant::kBlock, dst);
-        continue;
-      }
-      for (int i = 0; i < m.cols; ++i) {
+    }
+    w_.add_tensor(gguf_tensor_name(hf), ggml_type(out), {m.cols, m.rows}, buf.data(), buf.size());
+  }
+
+  // A row of COLS weights of FROM at SRC as OUT at DST (F32 and Q scratch rows given).
+  static void write_row(DType from, DType out, int cols, const uint8_t* src, uint8_t* dst,
+                        float* f32, uint8_t* q) {
+    if (out == from && !is_quantized(out)) {
+      std::memcpy(dst, src, row_bytes(out, cols));
+      return;
+    }
+    if (out == from) {
+      quant::to_ggml_row(out, src, static_cast<size_t>(cols) / quant::kBlock, dst);
+      return;
+    }
+    simd::kernels().to_f32[static_cast<int>(from)](src, f32, cols);
+    if (is_ggml_only(out)) {
+      quant::quantize_row_ggml(out, f32, dst, cols);
+    } else if (is_quantized(out)) {
+      quant::quantize_row_fast(out, f32, q, cols);
+      quant::to_ggml_row(out, q, static_cast<size_t>(cols) / quant::kBlock, dst);
+    } else {
+      for (int i = 0; i < cols; ++i) {
         if (out == DType::F32) {
           std::memcpy(dst + 4 * i, &f32[i], 4);
         } else {
@@ -233,7 +264,6 @@ class Exporter {
         }
       }
     }
-    w_.add_tensor(gguf_tensor_name(hf), ggml_type(out), {m.cols, m.rows}, buf.data(), buf.size());
   }
 
   void vector(const std::string& hf, const std::vector<float>& v) {
@@ -246,13 +276,17 @@ class Exporter {
                   buf.size());
   }
 
-  std::string name_of(const std::string& hf) const { return gguf_tensor_name(hf); }
+  std::string name_of(const std::string& hf) const {
+    return gguf_tensor_name(hf);
+  }
 
   io::GgufWriter w_;
 
  private:
   const ModelConfig& c_;
-  std::optional<DType> type_;
+  std::optional<GgufFileType> type_;
+  bool tied_;
+  int threads_;
   bool permute_;
   std::deque<std::vector<uint8_t>> bufs_;  // the tensors' bytes until write()
 };
@@ -293,25 +327,26 @@ namespace loom {
 namespace fs = std::filesystem;
 using namespace model;
 
-void write_gguf(const Model& model, const fs::path& out, std::optional<DType> type) {
+void write_gguf(const Model& model, const fs::path& out, std::optional<GgufFileType> type,
+                int threads) {
   const detail::LoadedModel& m = detail::loaded(model);
   const ModelConfig& c = m.config;
   if (m.dir.extension() == ".gguf") throw Error(m.dir.string() + " is a GGUF file already");
-  Exporter e(c, type);
+  const LlamaWeights& lw = m.weights;
+  Exporter e(c, type, lw.lm_head.data == lw.embed.data, threads);
   io::GgufWriter& w = e.w_;
   const std::string a = gguf_arch_name(c.arch);
   w.set_string("general.architecture", a);
   w.set_string("general.name", m.dir.filename().string());
-  // llama.cpp's llama_ftype of the matrices' type.
-  const DType main = is_quantized(m.weights.layers[0].wq.dtype)
-                         ? m.weights.layers[0].wq.dtype
-                         : type.value_or(m.weights.layers[0].wq.dtype);
-  const uint32_t ftype = main == DType::F32    ? 0
-                         : main == DType::F16  ? 1
-                         : main == DType::Q4_0 ? 2
-                         : main == DType::Q8_0 ? 7
-                         : main == DType::Q4_K ? 15
-                                               : 32;
+  // llama.cpp's llama_ftype: TYPE's, or that of the matrices' type.
+  const DType main = lw.layers[0].wq.dtype;
+  const uint32_t ftype = type && !is_quantized(main) ? gguf_ftype_number(*type)
+                         : main == DType::F32        ? 0
+                         : main == DType::F16        ? 1
+                         : main == DType::Q4_0       ? 2
+                         : main == DType::Q8_0       ? 7
+                         : main == DType::Q4_K       ? 15
+                                                     : 32;
   w.set_u32("general.file_type", ftype);
   w.set_u32(a + ".context_length", static_cast<uint32_t>(c.max_position_embeddings));
   w.set_u32(a + ".embedding_length", static_cast<uint32_t>(c.hidden_size));
@@ -369,7 +404,6 @@ void write_gguf(const Model& model, const fs::path& out, std::optional<DType> ty
   }
 
   // The tensors, in llama.cpp's order: embedding, layers, final norm, output.
-  const LlamaWeights& lw = m.weights;
   e.matrix("model.embed_tokens.weight", lw.embed);
   if (!rope_freqs.empty()) {
     w.add_tensor("rope_freqs.weight", io::GgmlType::F32, {static_cast<int64_t>(rope_freqs.size())},

@@ -113,6 +113,8 @@ const char* loom_dtype_name(io::GgmlType t) {
       return "q4_k";
     case io::GgmlType::Q5_0:
       return "q5_0";
+    case io::GgmlType::Q5_1:
+      return "q5_1";
     case io::GgmlType::Q5_K:
       return "q5_k";
     case io::GgmlType::Q6_K:
@@ -306,7 +308,7 @@ GgufCheckpoint read_gguf_checkpoint(const std::shared_ptr<const io::GgufFile>& f
     if (!dtype) {
       r.fail("tensor '" + t.name + "' has type " +
              io::ggml_traits(static_cast<uint32_t>(t.type))->name +
-             "; loom reads F32, F16, BF16, Q8_0, Q4_0, Q4_K, Q5_0, Q5_K and Q6_K tensors");
+             "; loom reads F32, F16, BF16, Q8_0, Q4_0, Q4_K, Q5_0, Q5_1, Q5_K and Q6_K tensors");
     }
     Plan p{&t, hf};
     const bool qk = hf.ends_with("q_proj.weight") || hf.ends_with("k_proj.weight") ||

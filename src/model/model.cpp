@@ -32,13 +32,15 @@ const char* dtype_name(DType t) {
       return "q5_k";
     case DType::Q6_K:
       return "q6_k";
+    case DType::Q5_1:
+      return "q5_1";
   }
   return "?";
 }
 
 std::optional<DType> dtype_from_name(std::string_view name) {
   for (DType t : {DType::F32, DType::F16, DType::BF16, DType::Q8_0, DType::Q4_0, DType::Q4_K,
-                  DType::Q5_0, DType::Q5_K, DType::Q6_K}) {
+                  DType::Q5_0, DType::Q5_1, DType::Q5_K, DType::Q6_K}) {
     if (name == dtype_name(t)) return t;
   }
   return std::nullopt;
@@ -49,7 +51,7 @@ bool is_quantized(DType t) {
 }
 
 bool is_ggml_only(DType t) {
-  return t == DType::Q5_0 || t == DType::Q5_K || t == DType::Q6_K;
+  return t == DType::Q5_0 || t == DType::Q5_1 || t == DType::Q5_K || t == DType::Q6_K;
 }
 
 int dtype_block(DType t) {
@@ -78,6 +80,8 @@ size_t row_bytes(DType t, size_t cols) {
       return quant::quant_row_bytes(t, cols / quant::kBlock);
     case DType::Q5_0:
       return cols / 32 * 22;
+    case DType::Q5_1:
+      return cols / 32 * 24;
     case DType::Q5_K:
       return cols / 256 * 176;
     case DType::Q6_K:

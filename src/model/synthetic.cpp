@@ -71,6 +71,7 @@ void fill_random(uint8_t* dst, DType dtype, size_t rows, size_t cols, uint64_t s
         case DType::Q4_0:
         case DType::Q4_K:
         case DType::Q5_0:
+        case DType::Q5_1:
         case DType::Q5_K:
         case DType::Q6_K:
           break;  // made by fill_random_quantized

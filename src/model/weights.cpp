@@ -84,6 +84,7 @@ class Binder {
     if (t.dtype == "Q4_0") return DType::Q4_0;
     if (t.dtype == "Q4_K") return DType::Q4_K;
     if (t.dtype == "Q5_0") return DType::Q5_0;  // ggml's layouts, read in place
+    if (t.dtype == "Q5_1") return DType::Q5_1;
     if (t.dtype == "Q5_K") return DType::Q5_K;
     if (t.dtype == "Q6_K") return DType::Q6_K;
     throw Error(t.file->string() + ": tensor '" + name + "' has dtype " + t.dtype +

@@ -69,6 +69,28 @@ struct block_q3_K {
   fp16 d;
 };
 
+// The _K types' 6-bit scale SC and minimum M of sub-block J (0..7), packed in 12 bytes Q: for
+// J < 4 the low 6 bits of bytes J and J + 4; for J >= 4 the two nibbles of byte J + 4 below the
+// top 2 bits of bytes J - 4 and J.
+inline void scale_min_k(const uint8_t* q, int j, int& sc, int& m) {
+  if (j < 4) {
+    sc = q[j] & 63;
+    m = q[j + 4] & 63;
+  } else {
+    sc = (q[j + 4] & 15) | (q[j - 4] >> 6) << 4;
+    m = (q[j + 4] >> 4) | (q[j] >> 6) << 4;
+  }
+}
+
+// Packs the eight SC[j] and M[j] (each < 64) into Q as scale_min_k reads them.
+inline void pack_scale_min_k(const int* sc, const int* m, uint8_t* q) {
+  for (int j = 0; j < 4; ++j) {
+    q[j] = static_cast<uint8_t>(sc[j] | (sc[j + 4] >> 4) << 6);
+    q[j + 4] = static_cast<uint8_t>(m[j] | (m[j + 4] >> 4) << 6);
+    q[j + 8] = static_cast<uint8_t>((sc[j + 4] & 15) | (m[j + 4] & 15) << 4);
+  }
+}
+
 // 8 blocks of 32: weight is d * sc_j * q - dmin * m_j, with 6-bit sc_j and m_j packed in scales.
 struct block_q4_K {
   fp16 d, dmin;

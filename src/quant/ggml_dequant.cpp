@@ -27,14 +27,18 @@ void q5_0(const block_q5_0* x, float* y, int nb) {
   }
 }
 
-// Q4_K's and Q5_K's 6-bit scale and minimum of sub-block J (ggml's get_scale_min_k4).
-void scale_min(int j, const uint8_t* q, int& sc, int& m) {
-  if (j < 4) {
-    sc = q[j] & 63;
-    m = q[j + 4] & 63;
-  } else {
-    sc = (q[j + 4] & 15) | ((q[j - 4] >> 6) << 4);
-    m = (q[j + 4] >> 4) | ((q[j] >> 6) << 4);
+// Q5_1: 32 weights d * q + m, q's bits as Q5_0's.
+void q5_1(const block_q5_1* x, float* y, int nb) {
+  for (int b = 0; b < nb; ++b, ++x, y += QK) {
+    const float d = simd::f16_to_f32(x->d), m = simd::f16_to_f32(x->m);
+    uint32_t qh;
+    std::memcpy(&qh, x->qh, 4);
+    for (int j = 0; j < QK / 2; ++j) {
+      const int lo = (x->qs[j] & 15) | static_cast<int>((qh >> j) << 4 & 16);
+      const int hi = (x->qs[j] >> 4) | static_cast<int>((qh >> (j + 12)) & 16);
+      y[j] = static_cast<float>(lo) * d + m;
+      y[j + QK / 2] = static_cast<float>(hi) * d + m;
+    }
   }
 }
 
@@ -47,9 +51,9 @@ void q5_k(const block_q5_K* x, float* y, int nb) {
     const uint8_t* ql = x->qs;
     for (int c = 0; c < 4; ++c, ql += 32) {
       int sc, m;
-      scale_min(2 * c, x->scales, sc, m);
+      scale_min_k(x->scales, 2 * c, sc, m);
       const float d1 = d * static_cast<float>(sc), m1 = dmin * static_cast<float>(m);
-      scale_min(2 * c + 1, x->scales, sc, m);
+      scale_min_k(x->scales, 2 * c + 1, sc, m);
       const float d2 = d * static_cast<float>(sc), m2 = dmin * static_cast<float>(m);
       for (int l = 0; l < 32; ++l) {
         const int q = (ql[l] & 15) | ((x->qh[l] >> (2 * c) & 1) << 4);
@@ -95,6 +99,9 @@ void dequantize_row_ggml_scalar(DType type, const void* row, float* out, int n) 
   switch (type) {
     case DType::Q5_0:
       q5_0(static_cast<const block_q5_0*>(row), out, n / QK);
+      break;
+    case DType::Q5_1:
+      q5_1(static_cast<const block_q5_1*>(row), out, n / QK);
       break;
     case DType::Q5_K:
       q5_k(static_cast<const block_q5_K*>(row), out, n / QK_K);

@@ -1,4 +1,4 @@
-// Rows of ggml's Q5_0, Q5_K and Q6_K blocks (read in place from GGUF files) to fp32, by the
+// Rows of ggml's Q5_0, Q5_1, Q5_K and Q6_K blocks (read in place from GGUF files) to fp32, by the
 // formulas of ggml's reference dequantizers. Products with these types dequantize tiles of rows
 // into the fp32 kernels, so every kernel set gives them the fp32 path's bits.
 #pragma once
@@ -7,8 +7,8 @@
 
 namespace loom::quant {
 
-// N weights (a multiple of dtype_block(TYPE)) of the row at ROW into OUT. TYPE: Q5_0, Q5_K, Q6_K.
-// Runs dequantize_row_ggml_avx2 where simd::best_isa() has AVX2 (not under LOOM_ISA=scalar).
+// N weights (a multiple of dtype_block(TYPE)) of the row at ROW into OUT. TYPE: Q5_0, Q5_1, Q5_K,
+// Q6_K. Runs dequantize_row_ggml_avx2 where simd::best_isa() has AVX2 (not under LOOM_ISA=scalar).
 void dequantize_row_ggml(DType type, const void* row, float* out, int n);
 
 // The two implementations, which give every weight the same bits (each weight computed by the

@@ -4,6 +4,7 @@
 #include <cstring>
 
 #include "quant/blocks.h"
+#include "quant/ggml_blocks.h"
 
 namespace loom::quant {
 namespace {
@@ -54,17 +55,11 @@ void from_ggml_row(DType type, const void* from, size_t nb, void* to) {
         out.d = load_u16(src);
         out.dmin = load_u16(src + 2);
         const uint8_t* q = src + 4;
-        for (int j = 0; j < 8; ++j) {  // ggml's get_scale_min_k4
-          uint8_t sc, m;
-          if (j < 4) {
-            sc = q[j] & 63;
-            m = q[j + 4] & 63;
-          } else {
-            sc = static_cast<uint8_t>((q[j + 4] & 0xF) | ((q[j - 4] >> 6) << 4));
-            m = static_cast<uint8_t>((q[j + 4] >> 4) | ((q[j] >> 6) << 4));
-          }
-          set_six_bits(out.scales, j, sc);
-          set_six_bits(out.mins, j, m);
+        for (int j = 0; j < 8; ++j) {
+          int sc, m;
+          ggml::scale_min_k(q, j, sc, m);
+          set_six_bits(out.scales, j, static_cast<uint8_t>(sc));
+          set_six_bits(out.mins, j, static_cast<uint8_t>(m));
         }
       }
       break;
@@ -104,19 +99,12 @@ void to_ggml_row(DType type, const void* from, size_t nb, void* to) {
       for (size_t s = 0; s < nb / kSuper; ++s, dst += 144) {
         std::memcpy(dst, &h[s].d, 2);
         std::memcpy(dst + 2, &h[s].dmin, 2);
-        uint8_t* q = dst + 4;
-        std::memset(q, 0, 12);
-        for (int j = 0; j < 8; ++j) {  // ggml's get_scale_min_k4, inverted
-          const int sc = six_bits(h[s].scales, j), m = six_bits(h[s].mins, j);
-          if (j < 4) {
-            q[j] |= static_cast<uint8_t>(sc);
-            q[j + 4] |= static_cast<uint8_t>(m);
-          } else {
-            q[j + 4] = static_cast<uint8_t>((sc & 15) | ((m & 15) << 4));
-            q[j - 4] |= static_cast<uint8_t>((sc >> 4) << 6);
-            q[j] |= static_cast<uint8_t>((m >> 4) << 6);
-          }
+        int sc[8], m[8];
+        for (int j = 0; j < 8; ++j) {
+          sc[j] = six_bits(h[s].scales, j);
+          m[j] = six_bits(h[s].mins, j);
         }
+        ggml::pack_scale_min_k(sc, m, dst + 4);
         std::memcpy(dst + 16, src + s * 128, 128);
       }
       break;

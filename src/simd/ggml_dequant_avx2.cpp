@@ -31,35 +31,42 @@ inline void store_scaled(__m256i q, __m256 d, float* y) {
   _mm256_storeu_ps(y + 24, _mm256_mul_ps(i8_to_ps(_mm_srli_si128(hi, 8)), d));
 }
 
-void q5_0(const block_q5_0* x, float* y, int nb) {
+// The 32 5-bit quants of a Q5_0 or Q5_1 block (0..31): QS's nibbles (weights 0..15 in the low
+// ones, 16..31 in the high), bit j of QH above weight j's.
+inline __m256i five_bits(const uint8_t* qs_bytes, const uint8_t* qh_bytes) {
   const __m256i m4 = _mm256_set1_epi8(15);
   const __m256i sixteen = _mm256_set1_epi8(16);
   // Byte j of the 32 takes byte j / 8 of qh (each 128-bit lane holds all four), then bit j % 8.
   const __m256i spread = _mm256_setr_epi8(0, 0, 0, 0, 0, 0, 0, 0, 1, 1, 1, 1, 1, 1, 1, 1,  //
                                           2, 2, 2, 2, 2, 2, 2, 2, 3, 3, 3, 3, 3, 3, 3, 3);
   const __m256i bit = _mm256_set1_epi64x(static_cast<int64_t>(0x8040201008040201ull));
+  uint32_t qh;
+  std::memcpy(&qh, qh_bytes, 4);
+  const __m128i qs = _mm_loadu_si128(reinterpret_cast<const __m128i*>(qs_bytes));
+  const __m256i nib = _mm256_and_si256(_mm256_set_m128i(_mm_srli_epi16(qs, 4), qs), m4);
+  __m256i h = _mm256_shuffle_epi8(_mm256_set1_epi32(static_cast<int>(qh)), spread);
+  h = _mm256_and_si256(_mm256_cmpeq_epi8(_mm256_and_si256(h, bit), bit), sixteen);
+  return _mm256_or_si256(nib, h);
+}
+
+void q5_0(const block_q5_0* x, float* y, int nb) {
   for (int b = 0; b < nb; ++b, ++x, y += QK) {
     const __m256 d = _mm256_set1_ps(simd::f16_to_f32(x->d));
-    uint32_t qh;
-    std::memcpy(&qh, x->qh, 4);
-    const __m128i qs = _mm_loadu_si128(reinterpret_cast<const __m128i*>(x->qs));
-    // Weights 0..15 in the low nibbles, 16..31 in the high ones.
-    const __m256i nib = _mm256_and_si256(_mm256_set_m128i(_mm_srli_epi16(qs, 4), qs), m4);
-    __m256i h = _mm256_shuffle_epi8(_mm256_set1_epi32(static_cast<int>(qh)), spread);
-    h = _mm256_and_si256(_mm256_cmpeq_epi8(_mm256_and_si256(h, bit), bit), sixteen);
-    const __m256i q = _mm256_sub_epi8(_mm256_or_si256(nib, h), sixteen);
-    store_scaled(q, d, y);
+    store_scaled(_mm256_sub_epi8(five_bits(x->qs, x->qh), _mm256_set1_epi8(16)), d, y);
   }
 }
 
-// Q4_K's and Q5_K's 6-bit scale and minimum of sub-block J (as quant/ggml_dequant.cpp's).
-inline void scale_min(int j, const uint8_t* q, int& sc, int& m) {
-  if (j < 4) {
-    sc = q[j] & 63;
-    m = q[j + 4] & 63;
-  } else {
-    sc = (q[j + 4] & 15) | ((q[j - 4] >> 6) << 4);
-    m = (q[j + 4] >> 4) | ((q[j] >> 6) << 4);
+// y[i] = (float)q[i] * d + m, product and sum each rounded.
+void q5_1(const block_q5_1* x, float* y, int nb) {
+  for (int b = 0; b < nb; ++b, ++x, y += QK) {
+    const __m256 d = _mm256_set1_ps(simd::f16_to_f32(x->d));
+    const __m256 m = _mm256_set1_ps(simd::f16_to_f32(x->m));
+    const __m256i q = five_bits(x->qs, x->qh);
+    const __m128i lo = _mm256_castsi256_si128(q), hi = _mm256_extracti128_si256(q, 1);
+    const __m128i parts[4] = {lo, _mm_srli_si128(lo, 8), hi, _mm_srli_si128(hi, 8)};
+    for (int k = 0; k < 4; ++k) {
+      _mm256_storeu_ps(y + 8 * k, _mm256_add_ps(_mm256_mul_ps(i8_to_ps(parts[k]), d), m));
+    }
   }
 }
 
@@ -83,9 +90,9 @@ void q5_k(const block_q5_K* x, float* y, int nb) {
     __m256i h = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(x->qh));
     for (int c = 0; c < 4; ++c, ql += 32, y += 64, h = _mm256_srli_epi16(h, 2)) {
       int sc, m;
-      scale_min(2 * c, x->scales, sc, m);
+      scale_min_k(x->scales, 2 * c, sc, m);
       const float d1 = d * static_cast<float>(sc), m1 = dmin * static_cast<float>(m);
-      scale_min(2 * c + 1, x->scales, sc, m);
+      scale_min_k(x->scales, 2 * c + 1, sc, m);
       const float d2 = d * static_cast<float>(sc), m2 = dmin * static_cast<float>(m);
       const __m256i q = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(ql));
       const __m256i q1 =
@@ -145,6 +152,9 @@ void dequantize_row_ggml_avx2(DType type, const void* row, float* out, int n) {
   switch (type) {
     case DType::Q5_0:
       q5_0(static_cast<const block_q5_0*>(row), out, n / QK);
+      break;
+    case DType::Q5_1:
+      q5_1(static_cast<const block_q5_1*>(row), out, n / QK);
       break;
     case DType::Q5_K:
       q5_k(static_cast<const block_q5_K*>(row), out, n / QK_K);

@@ -1,8 +1,9 @@
-// AVX2 decode products with ggml's Q5_0, Q5_K and Q6_K blocks, read where they lie in a GGUF
+// AVX2 decode products with ggml's Q5_0, Q5_1, Q5_K and Q6_K blocks, read where they lie in a GGUF
 // file. Compiled with -mavx2 -mfma -mf16c -ffp-contract=off (the contract of quant_kernels.h
 // rounds products and sums apart, as ggml_gemv_scalar.cpp does).
 //
-// Each takes a row eight 32-weight sub-blocks at a time (a _K super-block, or eight Q5_0 blocks):
+// Each takes a row eight 32-weight sub-blocks at a time (a _K super-block, or eight Q5_0/Q5_1
+// blocks):
 // a sub-block's quants are rebuilt as 32 bytes (its low 4 bits masked or shifted out of the
 // packed bytes, the high bits of the same bytes moved into place by one shift and mask), their
 // products with the activations summed in pairs by _mm256_maddubs_epi16 (unsigned 5-bit quants,
@@ -17,6 +18,7 @@
 #include <algorithm>
 #include <cstdint>
 #include <cstring>
+#include <type_traits>
 
 #include "quant/ggml_blocks.h"
 #include "simd/quant_kernels.h"
@@ -72,8 +74,10 @@ LOOM_INLINE __m256i bit_to_4(__m256i v) {
   if constexpr (B > 4) return _mm256_and_si256(_mm256_srli_epi16(v, B - 4), m);
 }
 
-// Q5_0: the eight blocks B0 .. B0 + 8 of a row; lane j: sum q x over block j (q = 0..31).
-LOOM_INLINE __m256i q5_0_products(const g::block_q5_0* blk, const int8_t* xq) {
+// Q5_0 or Q5_1 (B): the eight blocks B0 .. B0 + 8 of a row; lane j: sum q x over block j (q =
+// 0..31).
+template <class B>
+LOOM_INLINE __m256i q5_products(const B* blk, const int8_t* xq) {
   // Bit i of qh to byte i: each byte takes the qh byte holding its bit, tests its own bit.
   const __m256i spread =
       _mm256_setr_epi64x(0, 0x0101010101010101, 0x0202020202020202, 0x0303030303030303);
@@ -172,38 +176,51 @@ LOOM_INLINE __m256i q6_k_products(const g::block_q6_K& s, const int8_t* xq) {
   return transpose_add32(p);
 }
 
-// The eight fp16 scales of Q5_0 blocks B0 .. B0 + 8, to fp32.
-LOOM_INLINE __m256 q5_0_scales(const g::block_q5_0* blk) {
+// The eight fp16 fields F (d, or Q5_1's m) of blocks B0 .. B0 + 8, to fp32.
+template <class B>
+LOOM_INLINE __m256 q5_fields(const B* blk, uint16_t B::*f) {
   return _mm256_cvtph_ps(_mm_setr_epi16(
-      static_cast<short>(blk[0].d), static_cast<short>(blk[1].d), static_cast<short>(blk[2].d),
-      static_cast<short>(blk[3].d), static_cast<short>(blk[4].d), static_cast<short>(blk[5].d),
-      static_cast<short>(blk[6].d), static_cast<short>(blk[7].d)));
+      static_cast<short>(blk[0].*f), static_cast<short>(blk[1].*f), static_cast<short>(blk[2].*f),
+      static_cast<short>(blk[3].*f), static_cast<short>(blk[4].*f), static_cast<short>(blk[5].*f),
+      static_cast<short>(blk[6].*f), static_cast<short>(blk[7].*f)));
 }
 
-// Q5_0's lanes: sum (q - 16) x = sum q x - 16 sum x (S8 = 8 sum x), scaled and accumulated.
-LOOM_INLINE __m256 accumulate_q5_0(__m256 acc, const g::block_q5_0* blk, const int8_t* xq,
-                                   __m256i s8, __m256 dx) {
-  const __m256i a =
-      _mm256_sub_epi32(q5_0_products(blk, xq), _mm256_slli_epi32(_mm256_srai_epi32(s8, 3), 4));
-  return _mm256_add_ps(acc,
-                       _mm256_mul_ps(_mm256_mul_ps(q5_0_scales(blk), dx), _mm256_cvtepi32_ps(a)));
+// Q5_0's lanes: sum (q - 16) x = sum q x - 16 sum x (S8 = 8 sum x), scaled and accumulated;
+// Q5_1's: (d dx) sum q x + (m dx) sum x.
+template <class B>
+LOOM_INLINE __m256 accumulate_q5(__m256 acc, const B* blk, const int8_t* xq, __m256i s8,
+                                 __m256 dx) {
+  const __m256i p = q5_products(blk, xq);
+  const __m256 d = q5_fields(blk, &B::d);
+  if constexpr (std::is_same_v<B, g::block_q5_0>) {
+    const __m256i a = _mm256_sub_epi32(p, _mm256_slli_epi32(_mm256_srai_epi32(s8, 3), 4));
+    return _mm256_add_ps(acc, _mm256_mul_ps(_mm256_mul_ps(d, dx), _mm256_cvtepi32_ps(a)));
+  } else {
+    const __m256 m = q5_fields(blk, &B::m);
+    const __m256 sum_x = _mm256_cvtepi32_ps(_mm256_srai_epi32(s8, 3));
+    return _mm256_add_ps(acc,
+                         _mm256_add_ps(_mm256_mul_ps(_mm256_mul_ps(d, dx), _mm256_cvtepi32_ps(p)),
+                                       _mm256_mul_ps(_mm256_mul_ps(m, dx), sum_x)));
+  }
 }
 
 // One row, 8 sub-blocks a step (NB is a multiple of 8 for the _K types; a short last step of
-// Q5_0 runs on copies of its blocks and activations in a zeroed group, whose zeros add +0).
+// Q5_0 and Q5_1 runs on copies of its blocks and activations in a zeroed group, whose zeros add
+// +0).
 template <DType T>
 float dot_row(const uint8_t* row, const ActBlocks& x, int nb, int r, StreamPrefetch& prefetch) {
   __m256 acc = _mm256_setzero_ps();
   for (int b0 = 0; b0 < nb; b0 += 8) {
     prefetch.before(r, b0 / 8);
     const int8_t* xq = x.q + b0 * kBlock;
-    if constexpr (T == DType::Q5_0) {
-      const auto* blk = reinterpret_cast<const g::block_q5_0*>(row) + b0;
+    if constexpr (T == DType::Q5_0 || T == DType::Q5_1) {
+      using B = std::conditional_t<T == DType::Q5_0, g::block_q5_0, g::block_q5_1>;
+      const auto* blk = reinterpret_cast<const B*>(row) + b0;
       if (b0 + 8 <= nb) {
-        acc = accumulate_q5_0(acc, blk, xq, load256(x.s8 + b0), _mm256_loadu_ps(x.d + b0));
+        acc = accumulate_q5(acc, blk, xq, load256(x.s8 + b0), _mm256_loadu_ps(x.d + b0));
       } else {
         const int n = nb - b0;
-        g::block_q5_0 tail[8] = {};
+        B tail[8] = {};
         alignas(32) int8_t xt[8 * kBlock] = {};
         alignas(32) int32_t st[8] = {};
         alignas(32) float dt[8] = {};
@@ -211,7 +228,7 @@ float dot_row(const uint8_t* row, const ActBlocks& x, int nb, int r, StreamPrefe
         std::copy_n(xq, n * kBlock, xt);
         std::copy_n(x.s8 + b0, n, st);
         std::copy_n(x.d + b0, n, dt);
-        acc = accumulate_q5_0(acc, tail, xt, load256(st), _mm256_load_ps(dt));
+        acc = accumulate_q5(acc, tail, xt, load256(st), _mm256_load_ps(dt));
       }
     } else if constexpr (T == DType::Q5_K) {
       const auto& s = reinterpret_cast<const g::block_q5_K*>(row)[b0 / 8];
@@ -247,6 +264,8 @@ QuantKernels::Gemv ggml_gemv_avx2(DType t) {
   switch (t) {
     case DType::Q5_0:
       return gemv<DType::Q5_0>;
+    case DType::Q5_1:
+      return gemv<DType::Q5_1>;
     case DType::Q5_K:
       return gemv<DType::Q5_K>;
     case DType::Q6_K:

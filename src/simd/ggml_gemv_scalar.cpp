@@ -48,17 +48,24 @@ float dot_q5_0(const void* row, const ActBlocks& x, int nb) {
   return reduce8(acc);
 }
 
-// Q5_K's 6-bit scale and minimum of sub-block J (0..7) from its 12 packed bytes: J < 4 in the
-// low 6 bits of bytes J and J + 4; J >= 4 low 4 bits from byte J + 4 (its two nibbles), high
-// 2 bits from the top of bytes J - 4 and J.
-void scale_min_k(const uint8_t* q, int j, int& sc, int& m) {
-  if (j < 4) {
-    sc = q[j] & 63;
-    m = q[j + 4] & 63;
-  } else {
-    sc = (q[j + 4] & 15) | (q[j - 4] >> 6) << 4;
-    m = (q[j + 4] >> 4) | (q[j] >> 6) << 4;
+// Q5_1: block b's weights d q + m (q's bits as Q5_0's); lane b mod 8 adds (d dx) A + (m dx) B,
+// A = sum q x, B = sum x (= s8 / 8).
+float dot_q5_1(const void* row, const ActBlocks& x, int nb) {
+  const auto* blk = static_cast<const g::block_q5_1*>(row);
+  float acc[8] = {};
+  for (int b = 0; b < nb; ++b) {
+    uint32_t qh;
+    std::memcpy(&qh, blk[b].qh, 4);
+    int w[kBlock];
+    for (int i = 0; i < kBlock; ++i) {
+      const int nibble = i < 16 ? blk[b].qs[i] & 15 : blk[b].qs[i - 16] >> 4;
+      w[i] = nibble | static_cast<int>(qh >> i & 1) << 4;
+    }
+    const int32_t a = dot32(w, x.q + b * kBlock);
+    const float s = f16_to_f32(blk[b].d) * x.d[b], t = f16_to_f32(blk[b].m) * x.d[b];
+    acc[b % 8] += s * static_cast<float>(a) + t * static_cast<float>(x.s8[b] / 8);
   }
+  return reduce8(acc);
 }
 
 // Q5_K: sub-block j (32 weights) of a super-block: low 4 bits in byte 32 (j / 2) + i's low (even
@@ -74,7 +81,7 @@ float dot_q5_k(const void* row, const ActBlocks& x, int nb) {
       w[i] = (s.qs[j / 2 * 32 + i] >> (j % 2 * 4) & 15) | (s.qh[i] >> j & 1) << 4;
     }
     int sc, m;
-    scale_min_k(s.scales, j, sc, m);
+    g::scale_min_k(s.scales, j, sc, m);
     const int32_t a = sc * dot32(w, x.q + b * kBlock);
     const int32_t bm = m * (x.s8[b] / 8);
     const float ds = f16_to_f32(s.d) * x.d[b], dm = f16_to_f32(s.dmin) * x.d[b];
@@ -111,6 +118,7 @@ void gemv(const void* w, size_t ldw, const ActBlocks& x, int nb, float* out, int
   for (int r = 0; r < rows; ++r) {
     const void* row = static_cast<const char*>(w) + r * stride;
     out[r] = T == DType::Q5_0   ? dot_q5_0(row, x, nb)
+             : T == DType::Q5_1 ? dot_q5_1(row, x, nb)
              : T == DType::Q5_K ? dot_q5_k(row, x, nb)
                                 : dot_q6_k(row, x, nb);
   }
@@ -122,6 +130,8 @@ QuantKernels::Gemv ggml_gemv_scalar(DType t) {
   switch (t) {
     case DType::Q5_0:
       return gemv<DType::Q5_0>;
+    case DType::Q5_1:
+      return gemv<DType::Q5_1>;
     case DType::Q5_K:
       return gemv<DType::Q5_K>;
     case DType::Q6_K:

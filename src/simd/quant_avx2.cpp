@@ -328,7 +328,8 @@ const QuantKernels& quant_avx2_kernels() {
       {quant_avx2_quantize(DType::Q8_0), quant_avx2_quantize(DType::Q4_0),
        quant_avx2_quantize(DType::Q4_K)},
       {nullptr, nullptr, nullptr},
-      {ggml_gemv_avx2(DType::Q5_0), ggml_gemv_avx2(DType::Q5_K), ggml_gemv_avx2(DType::Q6_K)},
+      {ggml_gemv_avx2(DType::Q5_0), ggml_gemv_avx2(DType::Q5_1), ggml_gemv_avx2(DType::Q5_K),
+       ggml_gemv_avx2(DType::Q6_K)},
   };
   return k;
 }

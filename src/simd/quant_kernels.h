@@ -16,10 +16,11 @@
 // same tree. gemv of every instruction set computes exactly that, so results do not depend on
 // the instruction set or the thread count.
 //
-// ggml_gemv, for ggml's Q5_0, Q5_K and Q6_K blocks as they lie in a GGUF file (quant/ggml_
+// ggml_gemv, for ggml's Q5_0, Q5_1, Q5_K and Q6_K blocks as they lie in a GGUF file (quant/ggml_
 // blocks.h), keeps that contract over 32-weight blocks b (for the _K types sub-block j = b mod 8
-// of super-block b / 8): Q5_0 as Q8_0 with p_b = sum (q_i - 16) x_i; Q5_K as Q4_K with its
-// 5-bit q, 6-bit sc_j and m_j and fp16 d, dmin; Q6_K as Q8_0 with s_b = d * d_x,b and p_b =
+// of super-block b / 8): Q5_0 as Q8_0 with p_b = sum (q_i - 16) x_i; Q5_1 (weights d q + m)
+// adds (d * d_x,b) * A_b + (m * d_x,b) * B_b, A_b = sum q_i x_i, B_b = sum x_i; Q5_K as Q4_K with
+// its 5-bit q, 6-bit sc_j and m_j and fp16 d, dmin; Q6_K as Q8_0 with s_b = d * d_x,b and p_b =
 // sc_2j * (sum over weights 0..15 of (q_i - 32) x_i) + sc_2j+1 * (the same over 16..31), exact
 // in int32 and in fp32 (|p| <= 2 * 128 * 32 * 127 * 16 < 2^24).
 #pragma once
@@ -66,14 +67,14 @@ struct QuantKernels {
   GemvRows gemv_rows[3] = {nullptr, nullptr, nullptr};
   // Decode products with ggml's blocks read in place (the contract above), by ggml_slot(dtype);
   // LDW and NB count 32-weight blocks, NB a whole number of the type's blocks.
-  Gemv ggml_gemv[3] = {nullptr, nullptr, nullptr};
+  Gemv ggml_gemv[4] = {nullptr, nullptr, nullptr, nullptr};
 };
 
 inline int quant_slot(DType t) {
   return t == DType::Q8_0 ? 0 : t == DType::Q4_0 ? 1 : 2;
 }
 inline int ggml_slot(DType t) {
-  return t == DType::Q5_0 ? 0 : t == DType::Q5_K ? 1 : 2;
+  return t == DType::Q5_0 ? 0 : t == DType::Q5_1 ? 1 : t == DType::Q5_K ? 2 : 3;
 }
 // The gemv of quantized type T in K: quant_slot's or ggml_slot's.
 inline QuantKernels::Gemv gemv_of(const QuantKernels& k, DType t) {
@@ -96,7 +97,7 @@ QuantKernels::GemvRows quant_avx512_gemv_rows(DType t);  // (quant_rows_avx512.c
 QuantKernels::Gemm quant_avx2_gemm(DType t);             // (quant_gemm_avx2.cpp)
 QuantKernels::Quantize quant_avx2_quantize(DType t);     // (quantize_avx2.cpp)
 void quantize_q4_k_avx2(const void* src, DType src_type, void* row, int n);  // (its own file)
-QuantKernels::Gemv ggml_gemv_scalar(DType t);  // (ggml_gemv_scalar.cpp), Q5_0, Q5_K, Q6_K
+QuantKernels::Gemv ggml_gemv_scalar(DType t);  // (ggml_gemv_scalar.cpp), Q5_0 .. Q6_K
 QuantKernels::Gemv ggml_gemv_avx2(DType t);    // (ggml_gemv_avx2.cpp); the VNNI set's too
 
 }  // namespace loom::simd

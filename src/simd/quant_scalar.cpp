@@ -145,7 +145,8 @@ const QuantKernels& quant_scalar_kernels() {
       {nullptr, nullptr, nullptr},
       {quantize<DType::Q8_0>, quantize<DType::Q4_0>, quantize<DType::Q4_K>},
       {nullptr, nullptr, nullptr},
-      {ggml_gemv_scalar(DType::Q5_0), ggml_gemv_scalar(DType::Q5_K), ggml_gemv_scalar(DType::Q6_K)},
+      {ggml_gemv_scalar(DType::Q5_0), ggml_gemv_scalar(DType::Q5_1), ggml_gemv_scalar(DType::Q5_K),
+       ggml_gemv_scalar(DType::Q6_K)},
   };
   return k;
 }

@@ -220,6 +220,19 @@ inline ArchCheckpoint arch_checkpoint(const std::string& name) {
     a.generation = {{"bos_token_id", 1}, {"eos_token_id", 2}};
     a.tokenizer = "llama2-json";
     a.dtype = "F16";
+  } else if (name == "llama-mix" || name == "llama-mix-tied") {
+    // Rows of 256 weights but ffn_down's 640 (whole 32-blocks, not 256-blocks: llama.cpp's
+    // fallback types), and 8 layers, for loom-quantize's per-tensor rules (not in the goldens'
+    // list: test_gguf_model compares its files' types with llama-quantize's).
+    a.config = llama_base(32000, 1, 2);
+    a.config["hidden_size"] = 256;
+    a.config["intermediate_size"] = 640;
+    a.config["num_hidden_layers"] = 8;
+    a.config["head_dim"] = 64;
+    a.config["tie_word_embeddings"] = name == "llama-mix-tied";
+    a.generation = {{"bos_token_id", 1}, {"eos_token_id", 2}};
+    a.tokenizer = "llama2-json";
+    a.dtype = "F16";
   } else {
     throw std::runtime_error("no test checkpoint named '" + name + "'");
   }
