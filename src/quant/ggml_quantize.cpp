@@ -15,9 +15,12 @@ namespace {
 
 using namespace ggml;
 
-// Nearest integer of V (halves away from zero), clamped to LO..HI.
+// Nearest integer of V (ties to even; |V| < 2^22, or clamped: a NaN gives LO), clamped to
+// LO..HI, without a library call (1.5 * 2^23 added and taken away leaves no fraction bits).
 int nearest_in(float v, int lo, int hi) {
-  return std::clamp(static_cast<int>(std::round(v)), lo, hi);
+  constexpr float kMagic = 12582912.0f;
+  const float r = std::clamp((v + kMagic) - kMagic, static_cast<float>(lo), static_cast<float>(hi));
+  return r >= static_cast<float>(lo) ? static_cast<int>(r) : lo;
 }
 
 void q5_0(const float* x, block_q5_0* y, int nb) {
