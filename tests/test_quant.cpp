@@ -958,8 +958,9 @@ TEST(QuantDispatch, Avx512RunsTheVnniSetWhereTheCpuHasIt) {
   const QuantKernels& avx2 = loom::simd::quant_avx2_kernels();
   EXPECT_EQ(&k, vnni ? &loom::simd::quant_avx512_kernels() : &avx2);
   for (int slot : {0, 1, 2}) EXPECT_EQ(k.gemv[slot] != avx2.gemv[slot], vnni) << slot;
-  // ggml's blocks (Q5_0, Q5_1, Q5_K, Q6_K): the AVX2 gemv everywhere.
-  for (int slot : {0, 1, 2, 3}) EXPECT_EQ(k.ggml_gemv[slot], avx2.ggml_gemv[slot]) << slot;
+  // ggml's blocks: the AVX2 gemv for Q5_0, Q5_1 and Q5_K, a VNNI one for Q6_K.
+  for (int slot : {0, 1, 2}) EXPECT_EQ(k.ggml_gemv[slot], avx2.ggml_gemv[slot]) << slot;
+  EXPECT_EQ(k.ggml_gemv[3] != avx2.ggml_gemv[3], vnni);
   // Every slot's prompts: the set's own int8 gemm (VNNI), or the AVX2 one.
   for (int slot : {0, 1, 2}) {
     EXPECT_NE(k.gemm[slot], nullptr) << slot;

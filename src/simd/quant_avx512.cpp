@@ -30,50 +30,13 @@
 
 #include "simd/quant_kernels.h"
 #include "simd/stream_prefetch.h"
+#include "simd/vnni_helpers.h"
 
 namespace loom::simd {
 namespace {
 
 using quant::ActBlocks;
 using quant::kBlock;
-
-#define LOOM_INLINE inline __attribute__((always_inline))
-
-LOOM_INLINE __m512i load512(const void* p) {
-  return _mm512_loadu_si512(p);
-}
-// 32 bytes into the low half, zeros above (nothing read past them).
-LOOM_INLINE __m512i load256_zext(const void* p) {
-  return _mm512_zextsi256_si512(_mm256_loadu_si256(static_cast<const __m256i*>(p)));
-}
-
-LOOM_INLINE __m512i dpbusd(__m512i u, __m512i s) {
-  return _mm512_dpbusd_epi32(_mm512_setzero_si512(), u, s);
-}
-
-// P[k] holds blocks 2k (lanes 0..7) and 2k + 1 (lanes 8..15) as eight int32 partial sums each;
-// lane j of the result = block j's sum. Pairs of registers interleaved and added (lanes of 32,
-// then 64 bits, within each 128-bit quarter), then one two-source permute per half gathers
-// each block's two quarters into its lane, and one sum adds them.
-LOOM_INLINE __m512i transpose_add(const __m512i p[8]) {
-  __m512i t[4];
-  for (int i = 0; i < 4; ++i) {
-    t[i] = _mm512_add_epi32(_mm512_unpacklo_epi32(p[2 * i], p[2 * i + 1]),
-                            _mm512_unpackhi_epi32(p[2 * i], p[2 * i + 1]));
-  }
-  // Quarter q of u0, position m: the sum of quarter q of P[m] (blocks 2m, 2m + 1 over quarters 0,
-  // 1 and 2, 3); u1 the same for P[4 + m] (blocks 8 + 2m, 9 + 2m).
-  const __m512i u0 =
-      _mm512_add_epi32(_mm512_unpacklo_epi64(t[0], t[1]), _mm512_unpackhi_epi64(t[0], t[1]));
-  const __m512i u1 =
-      _mm512_add_epi32(_mm512_unpacklo_epi64(t[2], t[3]), _mm512_unpackhi_epi64(t[2], t[3]));
-  // Block j's first half: u0 (index < 16) or u1 (16 + ...), quarter 0 (even j) or 2 (odd j),
-  // position j / 2 % 4; its second half one quarter on.
-  const __m512i first = _mm512_setr_epi32(0, 8, 1, 9, 2, 10, 3, 11, 16, 24, 17, 25, 18, 26, 19, 27);
-  const __m512i second = _mm512_add_epi32(first, _mm512_set1_epi32(4));
-  return _mm512_add_epi32(_mm512_permutex2var_epi32(u0, first, u1),
-                          _mm512_permutex2var_epi32(u0, second, u1));
-}
 
 // N (<= 16) blocks of a row against X: quants(row, b0) is where block B0's quants start (B0 a
 // multiple of 16), group() sets P[k] to the partial sums of blocks 2k and 2k + 1 from there (zero
@@ -133,13 +96,6 @@ struct Q4 {
     return _mm512_mask_srai_epi32(s, 0xaaaa, s, 4);
   }
 };
-
-// Lanes (i, i+4), then (i, i+2), then (0, 1): the scalar set's reduce8.
-inline float hsum8(__m256 v) {
-  __m128 s = _mm_add_ps(_mm256_castps256_ps128(v), _mm256_extractf128_ps(v, 1));
-  __m128 t = _mm_add_ps(s, _mm_movehl_ps(s, s));
-  return _mm_cvtss_f32(_mm_add_ss(t, _mm_movehdup_ps(t)));
-}
 
 // acc + (d_w * d_x) * float(p) for the sixteen blocks of P, lane by lane, rounded apart (no FMA:
 // the contract): the products in 16 lanes, then blocks 0..7 added to ACC's lanes and, if UPPER,
@@ -210,12 +166,6 @@ LOOM_INLINE __m256i six_bit_fields(const uint8_t* f) {
                           _mm256_set1_epi32(63));
 }
 
-// A in lanes 0..7, B in 8..15 (AVX-512 F only: no DQ insert).
-LOOM_INLINE __m512 halves(float a, float b) {
-  return _mm512_castpd_ps(_mm512_insertf64x4(_mm512_castps_pd(_mm512_set1_ps(a)),
-                                             _mm256_castps_pd(_mm256_set1_ps(b)), 1));
-}
-
 // Q4_K, sixteen blocks (two super-blocks, H[0] and H[1]; H[1] unread unless UPPER): lane j of
 // each super-block adds (d * d_x) * A - (dmin * d_x) * B (quant_kernels.h), A = sc * P (P = sum
 // n x), B = m * S8 / 8, rounded apart; blocks 0..7 into ACC's lanes first, then 8..15.
@@ -274,11 +224,13 @@ void gemv_q4_k(const void* w, size_t ldw, const ActBlocks& x, int nb, float* out
 
 const QuantKernels& quant_avx512_kernels() {
   static const QuantKernels k = [] {
-    // quantize_acts, to_f32 and ggml_gemv (no VNNI versions): the AVX2 set's own.
+    // quantize_acts, to_f32 and the ggml_gemv of Q5_0, Q5_1, Q5_K (no VNNI versions): the AVX2
+    // set's own.
     QuantKernels s = quant_avx2_kernels();
     s.gemv[quant_slot(DType::Q8_0)] = gemv<Q8>;
     s.gemv[quant_slot(DType::Q4_0)] = gemv<Q4>;
     s.gemv[quant_slot(DType::Q4_K)] = gemv_q4_k;
+    s.ggml_gemv[ggml_slot(DType::Q6_K)] = ggml_gemv_avx512(DType::Q6_K);
     s.gemm[quant_slot(DType::Q8_0)] = quant_avx512_gemm(DType::Q8_0);
     s.gemm[quant_slot(DType::Q4_0)] = quant_avx512_gemm(DType::Q4_0);
     s.gemm[quant_slot(DType::Q4_K)] = quant_avx512_gemm(DType::Q4_K);

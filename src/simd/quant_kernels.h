@@ -89,8 +89,8 @@ inline const QuantKernels& quant_kernels() {
 // Defined in one translation unit per instruction set.
 const QuantKernels& quant_scalar_kernels();
 const QuantKernels& quant_avx2_kernels();
-// The VNNI set: gemv and the prompt gemm with AVX-512 VNNI (quantize_acts, to_f32 and
-// ggml_gemv are the AVX2 set's): only where avx512_vnni_supported().
+// The VNNI set: gemv and the prompt gemm with AVX-512 VNNI (quantize_acts, to_f32 and the
+// ggml_gemv of Q5_0, Q5_1 and Q5_K are the AVX2 set's): only where avx512_vnni_supported().
 const QuantKernels& quant_avx512_kernels();
 QuantKernels::Gemm quant_avx512_gemm(DType t);           // (quant_gemm_avx512.cpp)
 QuantKernels::GemvRows quant_avx512_gemv_rows(DType t);  // (quant_rows_avx512.cpp)
@@ -98,6 +98,7 @@ QuantKernels::Gemm quant_avx2_gemm(DType t);             // (quant_gemm_avx2.cpp
 QuantKernels::Quantize quant_avx2_quantize(DType t);     // (quantize_avx2.cpp)
 void quantize_q4_k_avx2(const void* src, DType src_type, void* row, int n);  // (its own file)
 QuantKernels::Gemv ggml_gemv_scalar(DType t);  // (ggml_gemv_scalar.cpp), Q5_0 .. Q6_K
-QuantKernels::Gemv ggml_gemv_avx2(DType t);    // (ggml_gemv_avx2.cpp); the VNNI set's too
+QuantKernels::Gemv ggml_gemv_avx2(DType t);    // (ggml_gemv_avx2.cpp)
+QuantKernels::Gemv ggml_gemv_avx512(DType t);  // (ggml_gemv_avx512.cpp): Q6_K; else null
 
 }  // namespace loom::simd
