@@ -23,10 +23,10 @@ struct ScaleMin {
 // unweighted).
 ScaleMin fit_scale_min(const float* x, int levels);
 
-// X[0..N) (N a multiple of 4) ~ scale * q for integers q in -32..31 (Q6_K's): the scale of least squared error over
-// placements of q from candidate scales that put the weight of largest magnitude at -34 .. -28
-// and 28 .. 31.5 in steps of 1/2, each then refit by least squares (sum x q / sum q q). 0 for a
-// block of zeros.
+// X[0..N) (N a multiple of 4) ~ scale * q for integers q in -32..31 (Q6_K's): the scale of
+// least squared error over placements of q from candidate scales that put the weight of largest
+// magnitude at -34 .. -28.5 and 28 .. 31.5 in steps of 1/2, each refit by least squares (sum x q
+// / sum q q). 0 for a block of zeros.
 float fit_scale_q6(const float* x, int n);
 
 }  // namespace loom::quant
