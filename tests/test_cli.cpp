@@ -155,8 +155,11 @@ TEST(Cli, QuantizeAtLoad) {
   for (const char* bad : {"q4_1", "f16", "Q8_0"}) {
     const Result e = run(std::string("--quantize ") + bad + " -p hi");
     EXPECT_EQ(e.exit_code, 1) << bad;
-    EXPECT_THAT(e.err, HasSubstr(std::string("--quantize: '") + bad +
-                                 "' is not a quantized type (want q8_0, q4_0 or q4_k)"));
+    EXPECT_THAT(
+        e.err,
+        HasSubstr(std::string("--quantize: '") + bad +
+                  "' is not a quantized type (want q8_0, q4_0, q4_k, q4_k_s, q4_k_m, q5_k_s, "
+                  "q5_k_m or q6_k)"));
     EXPECT_TRUE(e.out.empty()) << bad;
   }
 }

@@ -5,6 +5,7 @@
 // read back and run close to the unquantized model.
 #include <gtest/gtest.h>
 
+#include <cctype>
 #include <cmath>
 #include <cstdio>
 #include <cstring>
@@ -17,9 +18,12 @@
 
 #include "io/gguf.h"
 #include "loom/loom.h"
+#include "model/gguf_model.h"
+#include "model/loaded_model.h"
 #include "quant/ggml_blocks.h"
 #include "quant/ggml_dequant.h"
 #include "quant/ggml_quantize.h"
+#include "quant/ggml_repack.h"
 #include "quant/quantize.h"
 #include "support/arch_checkpoint.h"
 #include "support/checkpoint_writer.h"
@@ -167,6 +171,74 @@ TEST(LoomQuantize, BytesIndependentOfThreadsAndTheFileRuns) {
   EXPECT_LT(err["q6_k"], err["q5_k_m"]);
   EXPECT_LT(err["q5_k_m"], err["q4_k_m"]);
   EXPECT_LT(err["q4_k_m"], 1.0);
+}
+
+// --quantize with a mix name: every product matrix as write_gguf puts it in a file of that
+// type (the same type, the same bytes once in loom's layout; q and k are permuted in the file,
+// so only their types are compared); the embedding as stored; the quantized-weights cache
+// written, then used, for the same logits.
+TEST(LoomQuantize, MixAtLoadHoldsTheFilesMatrices) {
+  loom::test::TempDir tmp;
+  loom::test::write_arch_checkpoint("llama-mix", tmp.path() / "ck", kTokenizers);
+  const loom::Model folder = loom::Model::load(tmp.path() / "ck");
+  const std::vector<int> ids = {1, 450, 4996, 17354, 1701, 29916};
+  for (const char* name : {"q4_k_m", "q6_k", "q5_k_s"}) {
+    SCOPED_TRACE(name);
+    const loom::GgufFileType type = *loom::gguf_file_type_from_name(name);
+    const fs::path file = tmp.path() / (std::string(name) + ".gguf");
+    loom::write_gguf(folder, file, type, 2);
+    const loom::io::GgufFile f = loom::io::GgufFile::open(file);
+    loom::LoadOptions o;
+    o.quantize_mix = type;
+    const loom::Model m = loom::Model::load(tmp.path() / "ck", o);
+    EXPECT_EQ(m.quantization().mix, type);
+    EXPECT_FALSE(m.quantization().type.has_value());
+    const auto& w = loom::detail::loaded(m).weights;
+    std::vector<std::pair<std::string, const loom::ops::MatRef*>> mats;
+    for (size_t l = 0; l < w.layers.size(); ++l) {
+      const std::string p = "model.layers." + std::to_string(l) + ".";
+      mats.emplace_back(p + "self_attn.q_proj.weight", &w.layers[l].wq);
+      mats.emplace_back(p + "self_attn.k_proj.weight", &w.layers[l].wk);
+      mats.emplace_back(p + "self_attn.v_proj.weight", &w.layers[l].wv);
+      mats.emplace_back(p + "self_attn.o_proj.weight", &w.layers[l].wo);
+      mats.emplace_back(p + "mlp.gate_proj.weight", &w.layers[l].w_gate);
+      mats.emplace_back(p + "mlp.up_proj.weight", &w.layers[l].w_up);
+      mats.emplace_back(p + "mlp.down_proj.weight", &w.layers[l].w_down);
+    }
+    mats.emplace_back("lm_head.weight", &w.lm_head);
+    EXPECT_EQ(m.quantization().quantized, static_cast<int>(mats.size()));
+    EXPECT_EQ(w.embed.dtype, DType::F16);
+    for (const auto& [hf, mat] : mats) {
+      const loom::io::GgufFile::Tensor* t = f.find_tensor(loom::model::gguf_tensor_name(hf));
+      ASSERT_NE(t, nullptr) << hf;
+      std::string file_type = loom::io::ggml_traits(static_cast<uint32_t>(t->type))->name;
+      for (char& c : file_type) c = static_cast<char>(std::tolower(c));
+      EXPECT_EQ(loom::dtype_name(mat->dtype), file_type) << hf;
+      if (hf.find("q_proj") != std::string::npos || hf.find("k_proj") != std::string::npos)
+        continue;
+      const size_t file_row = t->nbytes / static_cast<size_t>(mat->rows);
+      std::vector<uint8_t> row(loom::row_bytes(mat->dtype, mat->cols));
+      for (int r = 0; r < mat->rows; ++r) {
+        const uint8_t* in_file = t->data + r * file_row;
+        if (loom::is_ggml_only(mat->dtype)) {
+          std::memcpy(row.data(), in_file, row.size());
+        } else {
+          loom::quant::from_ggml_row(mat->dtype, in_file, mat->cols / 32, row.data());
+        }
+        ASSERT_EQ(0, std::memcmp(row.data(), mat->row(r), row.size())) << hf << " row " << r;
+      }
+    }
+    // The cache: written by the first load, mapped by the second, the same logits.
+    o.quant_cache = loom::QuantCache::Auto;
+    o.quant_cache_path = tmp.path() / (std::string(name) + ".cache");
+    const loom::Model a = loom::Model::load(tmp.path() / "ck", o);
+    const loom::Model b = loom::Model::load(tmp.path() / "ck", o);
+    EXPECT_EQ(a.quantization().source, loom::QuantSource::QuantizedAtLoad);
+    EXPECT_EQ(b.quantization().source, loom::QuantSource::CacheFile);
+    loom::Session sa(a, {.ctx_size = 16, .threads = 2}), sb(b, {.ctx_size = 16, .threads = 2});
+    const std::vector<float> la = sa.prefill_all_logits(ids), lb = sb.prefill_all_logits(ids);
+    EXPECT_EQ(0, std::memcmp(la.data(), lb.data(), la.size() * sizeof(float)));
+  }
 }
 
 }  // namespace

@@ -238,10 +238,11 @@ TEST_F(QuantCacheTest, FieldsAreCheckedBeforeUse) {
     std::string why;
   };
   const Case cases[] = {
-      {8, 2, 4, false, "format version: expected 1, found 2"},
+      {8, 3, 4, false, "format version: expected 2, found 3"},
       {12, 99, 4, false, "quantizer version: expected 1, found 99"},
-      {16, 1, 4, false, "type: expected q4_0, found q8_0"},
-      {16, 7, 4, false, "type: expected q4_0, found code 7"},
+      {16, 3, 4, false, "type: expected q4_0, found q8_0"},
+      {16, 106, 4, false, "type: expected q4_0, found q4_k_m"},
+      {16, 77, 4, false, "type: expected q4_0, found code 77"},
       {20, 0xffffffff, 4, true, "source files: expected 1, found 4294967295"},
       {24, 0xffffffff, 4, true, "matrices: expected 31, found 4294967295"},
       {64 + 16, 0xfffffff0, 4, true, "header ends inside the name of source 'model.safetensors'"},
@@ -359,7 +360,7 @@ TEST_F(QuantCacheTest, UnwritableFolderFallsBackToTheUserCache) {
     GTEST_SKIP() << "cannot make " << folder.dir() << " unwritable here (root without the "
                  << "immutable attribute); the fallback is covered by CacheNameTakenByAFolder";
   }
-  const std::vector<fs::path> where = loom::model::quant_cache_paths(folder.dir(), DType::Q4_0);
+  const std::vector<fs::path> where = loom::model::quant_cache_paths(folder.dir(), "q4_0");
   ASSERT_EQ(where.size(), 2u);
   EXPECT_EQ(where[1].parent_path(), user_cache());
   EXPECT_THAT(where[1].filename().string(), HasSubstr("-q4_0.cache"));
@@ -381,7 +382,7 @@ TEST_F(QuantCacheTest, UnwritableFolderFallsBackToTheUserCache) {
 TEST_F(QuantCacheTest, CacheNameTakenByAFolder) {
   ModelFolder folder(kStories);
   fs::create_directory(folder / "loom-q4_0.cache");
-  const std::vector<fs::path> where = loom::model::quant_cache_paths(folder.dir(), DType::Q4_0);
+  const std::vector<fs::path> where = loom::model::quant_cache_paths(folder.dir(), "q4_0");
   {
     const loom::Model m = loom::Model::load(folder.dir(), cached(DType::Q4_0));
     EXPECT_THAT(log_of(m), HasSubstr("not a regular file"));

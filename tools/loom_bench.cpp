@@ -296,13 +296,15 @@ loom::Model load(const ModelSpec& spec, ModelInfo& info) {
     info.name = p.filename().string();
   }
   const loom::Quantization& q = m.quantization();
-  info.dtype = loom::dtype_name(q.type ? *q.type : m.config().dtype);
+  info.dtype = q.mix    ? loom::gguf_file_type_name(*q.mix)
+               : q.type ? loom::dtype_name(*q.type)
+                        : loom::dtype_name(m.config().dtype);
   info.size_bytes = m.weight_bytes();
   info.n_params = m.n_params();
   info.bits_per_weight = 8.0 * static_cast<double>(info.size_bytes) / info.n_params;
-  if (q.type) {
+  if (q.type || q.mix) {
     std::fprintf(stderr, "loom-bench: quantized %d matrices to %s\n", q.quantized,
-                 loom::dtype_name(*q.type));
+                 info.dtype.c_str());
     for (const std::string& k : q.kept) std::fprintf(stderr, "  kept %s\n", k.c_str());
     for (const std::string& l : q.cache_log) {
       std::fprintf(stderr, "loom-bench: quant cache: %s\n", l.c_str());

@@ -323,9 +323,9 @@ int run(const Args& a, const CLI::App& app) {
   const loom::Tokenizer& tok = model.tokenizer();
   std::fprintf(stderr, "loom-generate: %s model, %s\n", loom::arch_name(model.config().arch),
                tok.describe().c_str());
-  if (const loom::Quantization& q = model.quantization(); q.type) {
+  if (const loom::Quantization& q = model.quantization(); q.type || q.mix) {
     std::fprintf(stderr, "loom-generate: quantized %d matrices to %s\n", q.quantized,
-                 loom::dtype_name(*q.type));
+                 q.type ? loom::dtype_name(*q.type) : loom::gguf_file_type_name(*q.mix));
     for (const std::string& k : q.kept) std::fprintf(stderr, "  kept %s\n", k.c_str());
     for (const std::string& l : q.cache_log) {
       std::fprintf(stderr, "loom-generate: quant cache: %s\n", l.c_str());

@@ -50,9 +50,9 @@ int run(const Args& a) {
   load.tokenizer.source = loom::tools::tokenizer_source(a.tokenizer);
   const std::string text = read_text(a.file);
   const loom::Model model = loom::Model::load(a.model, load);
-  if (const loom::Quantization& q = model.quantization(); q.type) {
+  if (const loom::Quantization& q = model.quantization(); q.type || q.mix) {
     std::fprintf(stderr, "loom-perplexity: quantized %d matrices to %s\n", q.quantized,
-                 loom::dtype_name(*q.type));
+                 q.type ? loom::dtype_name(*q.type) : loom::gguf_file_type_name(*q.mix));
     for (const std::string& l : q.cache_log) {
       std::fprintf(stderr, "loom-perplexity: quant cache: %s\n", l.c_str());
     }

@@ -20,6 +20,31 @@ struct LoadedModel;
 class ModelAccess;  // how the layers below the public API reach a Model's insides
 }  // namespace detail
 
+// The file types of GGUF files loom writes, as llama-quantize names them (its llama_ftype): most
+// matrices in the type of the name, llama.cpp's per-tensor rules for the others: the output (or
+// a tied embedding) Q6_K (Q8_0 in a Q8_0 file); in the _M mixes Q6_K for attn_v and ffn_down of
+// the first and last eighth of the layers and every third between; in Q4_K_S Q5_K for the first
+// four attn_v and the first eighth of ffn_down; rows that the type's blocks do not divide
+// (Q4_K, Q5_K and Q6_K take super-blocks of 256) fall back to Q5_0 (from Q4_K), Q5_1 (Q5_K) or Q8_0
+// (Q6_K), and to F16 where 32 does not divide them either. Norms and biases are F32.
+enum class GgufFileType : uint8_t {
+  F32,
+  F16,
+  BF16,
+  Q8_0,
+  Q4_0,
+  Q4_K_S,
+  Q4_K_M,
+  Q5_K_S,
+  Q5_K_M,
+  Q6_K
+};
+
+// "f32", "f16", "bf16", "q8_0", "q4_0", "q4_k_s", "q4_k_m", "q5_k_s", "q5_k_m", "q6_k".
+const char* gguf_file_type_name(GgufFileType t);
+std::optional<GgufFileType> gguf_file_type_from_name(std::string_view name);
+std::string gguf_file_type_names();  // all of them, comma-separated
+
 // Whether Model::load keeps the matrices it quantizes in a cache file (see LoadOptions).
 enum class QuantCache { Off, Auto };
 
@@ -29,6 +54,12 @@ struct LoadOptions {
   // (a lookup of rows, not a product; a tied output head gets its own quantized copy) and any
   // matrix whose rows are not whole blocks of 32 weights. Empty: every weight as stored.
   std::optional<DType> quantize;
+  // Instead of `quantize`: one of llama-quantize's quantized file types (Q8_0, Q4_0, Q4_K_S ..
+  // Q6_K): each matrix of the products gets the type write_gguf gives it in such a file (Q6_K
+  // for the output head, the _M mixes' Q6_K layers, the fallbacks; ggml's Q5_0/Q5_1/Q5_K/Q6_K
+  // are held in ggml's blocks), or stays as stored where that type is F16. The embedding stays
+  // as stored, as with `quantize`.
+  std::optional<GgufFileType> quantize_mix;
 
   // With `quantize`: Auto maps the quantized matrices from a cache file when a valid one exists
   // (the checkpoint's matrices are not read and nothing is quantized; the cache is read once, for
@@ -55,8 +86,9 @@ enum class QuantSource {
 
 // What loading quantized.
 struct Quantization {
-  std::optional<DType> type;  // empty: nothing was
-  int quantized = 0;          // matrices quantized
+  std::optional<DType> type;  // empty: nothing was, or a mix was (then `mix`)
+  std::optional<GgufFileType> mix;
+  int quantized = 0;  // matrices quantized
   // The matrices left as stored, one line each ("name (dtype): why"); a layer's matrix stands for
   // that matrix of every layer, as "model.layers.*.mlp.down_proj.weight".
   std::vector<std::string> kept;
@@ -100,31 +132,6 @@ class Model {
   friend class detail::ModelAccess;
   std::shared_ptr<const detail::LoadedModel> impl_;
 };
-
-// The file types of GGUF files loom writes, as llama-quantize names them (its llama_ftype): most
-// matrices in the type of the name, llama.cpp's per-tensor rules for the others: the output (or
-// a tied embedding) Q6_K (Q8_0 in a Q8_0 file); in the _M mixes Q6_K for attn_v and ffn_down of
-// the first and last eighth of the layers and every third between; in Q4_K_S Q5_K for the first
-// four attn_v and the first eighth of ffn_down; rows that the type's blocks do not divide
-// (Q4_K, Q5_K and Q6_K take super-blocks of 256) fall back to Q5_0 (from Q4_K), Q5_1 (Q5_K) or Q8_0
-// (Q6_K), and to F16 where 32 does not divide them either. Norms and biases are F32.
-enum class GgufFileType : uint8_t {
-  F32,
-  F16,
-  BF16,
-  Q8_0,
-  Q4_0,
-  Q4_K_S,
-  Q4_K_M,
-  Q5_K_S,
-  Q5_K_M,
-  Q6_K
-};
-
-// "f32", "f16", "bf16", "q8_0", "q4_0", "q4_k_s", "q4_k_m", "q5_k_s", "q5_k_m", "q6_k".
-const char* gguf_file_type_name(GgufFileType t);
-std::optional<GgufFileType> gguf_file_type_from_name(std::string_view name);
-std::string gguf_file_type_names();  // all of them, comma-separated
 
 // Writes MODEL as a GGUF file llama.cpp reads (the conversion llama.cpp's convert_hf_to_gguf.py
 // and llama-quantize do): its config as llama.cpp's metadata, its folder's tokenizer

@@ -31,8 +31,8 @@ std::optional<fs::path> user_cache_dir() {
 
 }  // namespace
 
-std::vector<fs::path> quant_cache_paths(const fs::path& dir, DType type) {
-  const std::string file = std::string("loom-") + dtype_name(type) + ".cache";
+std::vector<fs::path> quant_cache_paths(const fs::path& dir, const std::string& name) {
+  const std::string file = "loom-" + name + ".cache";
   // A GGUF file's cache lies beside it: NAME.gguf.loom-q8_0.cache.
   const bool single = fs::is_regular_file(dir);
   std::vector<fs::path> out{single ? fs::path(dir.string() + "." + file) : dir / file};
@@ -55,7 +55,7 @@ namespace {
 // load_quantized, but Q gets the cache fields only.
 QuantizedMemory place_quantized(LlamaWeights& w, const io::TensorStore& store, const fs::path& dir,
                                 const LoadOptions& options, Quantization& q) {
-  const QuantLayout layout = quant_layout(w, *options.quantize);
+  const QuantLayout layout = quant_layout(w, *quant_choice(options));
   QuantizedMemory mem;
   q.source = QuantSource::QuantizedAtLoad;
   if (options.quant_cache == QuantCache::Off) {
@@ -72,7 +72,7 @@ QuantizedMemory place_quantized(LlamaWeights& w, const io::TensorStore& store, c
                           "); running uncached");
   }
   const std::vector<fs::path> paths = options.quant_cache_path.empty()
-                                          ? quant_cache_paths(dir, layout.type)
+                                          ? quant_cache_paths(dir, layout.choice.name())
                                           : std::vector<fs::path>{options.quant_cache_path};
   if (key) {
     for (const fs::path& p : paths) {
@@ -122,7 +122,7 @@ QuantizedMemory load_quantized(LlamaWeights& w, const io::TensorStore& store, co
                                const LoadOptions& options, Quantization& q) {
   Quantization cache;
   QuantizedMemory mem = place_quantized(w, store, dir, options, cache);
-  q = describe_quantization(w, *options.quantize);
+  q = describe_quantization(w, *quant_choice(options));
   q.source = cache.source;
   q.cache_file = std::move(cache.cache_file);
   q.cache_bytes = cache.cache_bytes;

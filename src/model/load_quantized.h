@@ -32,6 +32,7 @@ QuantizedMemory load_quantized(LlamaWeights& w, const io::TensorStore& store,
 // weights, DIR/loom-<type>.cache; then, for a folder that is not writable, the user's cache
 // directory ($XDG_CACHE_HOME/loom, else $HOME/.cache/loom; absent when neither is set) with a
 // name made of the folder's name, a hash of its absolute path and the type.
-std::vector<std::filesystem::path> quant_cache_paths(const std::filesystem::path& dir, DType type);
+std::vector<std::filesystem::path> quant_cache_paths(const std::filesystem::path& dir,
+                                                     const std::string& name);
 
 }  // namespace loom::model

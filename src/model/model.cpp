@@ -96,7 +96,7 @@ ModelConfig Model::read_config(const std::filesystem::path& config_json) {
 }
 
 Model Model::load(const std::filesystem::path& dir, const LoadOptions& options) {
-  if (options.quantize) model::check_quantize_type(*options.quantize);
+  const bool quantize = model::quant_choice(options).has_value();  // (checks the options)
   const bool gguf = dir.extension() == ".gguf" && std::filesystem::is_regular_file(dir);
   ModelConfig config;
   io::TensorStore store;
@@ -124,7 +124,7 @@ Model Model::load(const std::filesystem::path& dir, const LoadOptions& options) 
   model::LlamaWeights weights = model::bind_weights(store, config, naming);
   model::QuantizedMemory quantized;
   Quantization quantization;
-  if (options.quantize) {
+  if (quantize) {
     quantized = model::load_quantized(weights, store, dir, options, quantization);
   }
   if (inv_freq.empty()) inv_freq = model::rope_inv_freq(config.rope, config.head_dim);

@@ -17,14 +17,22 @@ constexpr char kMagic[8] = {'L', 'O', 'O', 'M', 'Q', 'W', 'C', '\n'};
 constexpr size_t kFixedBytes = 64;
 constexpr uint64_t kDataAlign = 4096;
 
+// A matrix's type in the file: DType's number.
 uint32_t type_code(DType t) {
-  return t == DType::Q8_0 ? 1 : t == DType::Q4_0 ? 2 : t == DType::Q4_K ? 3 : 0;
+  return static_cast<uint32_t>(t);
 }
 
 std::string type_str(uint32_t code) {
-  if (code == 1) return "q8_0";
-  if (code == 2) return "q4_0";
-  if (code == 3) return "q4_k";
+  if (code <= static_cast<uint32_t>(DType::Q5_1)) return dtype_name(static_cast<DType>(code));
+  return "code " + std::to_string(code);
+}
+
+// The choice's, in the header: QuantChoice::code.
+std::string choice_str(uint32_t code) {
+  if (code < 100) return type_str(code);
+  if (code - 100 <= static_cast<uint32_t>(GgufFileType::Q6_K)) {
+    return gguf_file_type_name(static_cast<GgufFileType>(code - 100));
+  }
   return "code " + std::to_string(code);
 }
 
@@ -121,7 +129,7 @@ const uint8_t* check(const io::MappedFile& file, const QuantCacheKey& key, int t
   HeaderReader fixed(file.data() + sizeof kMagic, kFixedBytes - sizeof kMagic);
   expect("format version", kQuantCacheFormat, fixed.get<uint32_t>("format version"));
   expect("quantizer version", quant::kQuantizerVersion, fixed.get<uint32_t>("quantizer version"));
-  expect("type", std::string(dtype_name(key.type)), type_str(fixed.get<uint32_t>("type")));
+  expect("type", choice_str(key.code), choice_str(fixed.get<uint32_t>("type")));
   const auto n_sources = fixed.get<uint32_t>("n_sources");
   const auto n_matrices = fixed.get<uint32_t>("n_matrices");
   fixed.get<uint32_t>("zero");
@@ -169,7 +177,7 @@ const uint8_t* check(const io::MappedFile& file, const QuantCacheKey& key, int t
     const auto bytes = r.get<uint64_t>("a matrix's bytes");
     sums.push_back(r.get<uint64_t>("a matrix's checksum"));
     expect("matrix name", s.name, r.name(len, "the name of " + what));
-    expect(what + " type", std::string(dtype_name(layout.type)), type_str(type));
+    expect(what + " type", std::string(dtype_name(s.type)), type_str(type));
     expect(what + " rows", static_cast<uint32_t>(s.matrix->rows), rows);
     expect(what + " cols", static_cast<uint32_t>(s.matrix->cols), cols);
     expect(what + " offset", uint64_t{s.offset}, offset);
@@ -193,7 +201,7 @@ const uint8_t* check(const io::MappedFile& file, const QuantCacheKey& key, int t
 QuantCacheKey quant_cache_key(const fs::path& dir, const std::vector<fs::path>& sources,
                               const QuantLayout& layout) {
   QuantCacheKey key;
-  key.type = layout.type;
+  key.code = layout.choice.code();
   const std::string config = io::read_file(dir / "config.json");
   key.config_hash = io::hash64(config.data(), config.size());
   for (const fs::path& p : sources)
@@ -222,7 +230,7 @@ uint64_t write_quant_cache(const fs::path& path, const QuantCacheKey& key, const
   h.bytes().append(kMagic, sizeof kMagic);
   h.put(kQuantCacheFormat);
   h.put(quant::kQuantizerVersion);
-  h.put(type_code(layout.type));
+  h.put(layout.choice.code());
   h.put(static_cast<uint32_t>(key.sources.size()));
   h.put(static_cast<uint32_t>(layout.slots.size()));
   h.put(uint32_t{0});
@@ -239,7 +247,7 @@ uint64_t write_quant_cache(const fs::path& path, const QuantCacheKey& key, const
   }
   for (size_t i = 0; i < layout.slots.size(); ++i) {
     const QuantSlot& s = layout.slots[i];
-    h.put(type_code(layout.type));
+    h.put(type_code(s.type));
     h.put(static_cast<uint32_t>(s.matrix->rows));
     h.put(static_cast<uint32_t>(s.matrix->cols));
     h.put(static_cast<uint32_t>(s.name.size()));

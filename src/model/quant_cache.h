@@ -3,15 +3,16 @@
 // checkpoint again. Written and checked here; where it lives and when it is used is
 // model/load_quantized.h's business.
 //
-// Format (version 1). All integers little-endian; every record and name padded with zeros to a
-// multiple of 8 bytes. "code" of a type: 1 = q8_0, 2 = q4_0.
+// Format (version 2). All integers little-endian; every record and name padded with zeros to a
+// multiple of 8 bytes. A matrix's type code is its DType's number (config.h); the header's is
+// QuantChoice::code (the DType's number, or 100 + a GgufFileType's for llama-quantize's mixes).
 //
 //   offset  bytes  field
 //   0       8      magic "LOOMQWC\n"
 //   8       4      format version (kQuantCacheFormat): bumped when this layout changes
 //   12      4      quantizer version (quant::kQuantizerVersion): bumped when the quantization
 //                  arithmetic or the block layout (quant/blocks.h) changes
-//   16      4      type code of the quantized matrices: 1 q8_0, 2 q4_0, 3 q4_k
+//   16      4      code of the quantization: QuantChoice::code
 //   20      4      n_sources
 //   24      4      n_matrices
 //   28      4      zero
@@ -49,7 +50,7 @@
 
 namespace loom::model {
 
-inline constexpr uint32_t kQuantCacheFormat = 1;
+inline constexpr uint32_t kQuantCacheFormat = 2;
 
 // What a cache must hold to stand for a model's quantized matrices.
 struct QuantCacheKey {
@@ -57,7 +58,7 @@ struct QuantCacheKey {
     std::string name;  // a file of the model folder
     io::FileStamp stamp;
   };
-  DType type = DType::Q4_0;
+  uint32_t code = 0;  // QuantChoice::code of the layout
   uint64_t config_hash = 0;
   std::vector<Source> sources;
   const QuantLayout* layout = nullptr;  // the matrices: names, shapes, places, sizes

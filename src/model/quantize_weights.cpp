@@ -5,6 +5,8 @@
 
 #include "io/mapped_file.h"
 #include "loom/error.h"
+#include "model/gguf_mix.h"
+#include "quant/ggml_quantize.h"
 #include "quant/quantize.h"
 
 namespace loom::model {
@@ -51,13 +53,50 @@ bool quantizes(int cols) {
   return quant::fits_blocks(cols);
 }
 
-QuantLayout quant_layout(LlamaWeights& w, DType type) {
-  check_quantize_type(type);
-  QuantLayout layout{type, {}, 0};
+std::string QuantChoice::name() const {
+  return mix ? gguf_file_type_name(*mix) : dtype_name(*type);
+}
+
+uint32_t QuantChoice::code() const {
+  return mix ? 100 + static_cast<uint32_t>(*mix) : static_cast<uint32_t>(*type);
+}
+
+std::optional<QuantChoice> quant_choice(const LoadOptions& options) {
+  if (options.quantize && options.quantize_mix) {
+    throw Error("LoadOptions: quantize and quantize_mix are exclusive (one type, or a mix)");
+  }
+  if (options.quantize) {
+    check_quantize_type(*options.quantize);
+    return QuantChoice{options.quantize, std::nullopt};
+  }
+  if (options.quantize_mix) {
+    const GgufFileType t = *options.quantize_mix;
+    if (t == GgufFileType::F32 || t == GgufFileType::F16 || t == GgufFileType::BF16) {
+      throw Error(std::string("cannot quantize weights to ") + gguf_file_type_name(t) +
+                  " (a float type: load the model as stored)");
+    }
+    return QuantChoice{std::nullopt, t};
+  }
+  return std::nullopt;
+}
+
+QuantLayout quant_layout(LlamaWeights& w, const QuantChoice& choice) {
+  QuantLayout layout{choice, {}, 0};
+  const int n_layers = static_cast<int>(w.layers.size());
   for (auto& [name, m] : product_matrices(w)) {
-    if (!quantizes(m->cols)) continue;
+    DType type;
+    if (choice.type) {
+      if (!quantizes(m->cols)) continue;
+      type = *choice.type;
+    } else {
+      int layer = -1;
+      // The head is a slot of its own even when tied: the output's rules.
+      const MixRole role = mix_role(name, false, layer);
+      type = mix_tensor_type(*choice.mix, role, layer, n_layers, m->cols);
+      if (!is_quantized(type)) continue;  // F16 where 32 does not divide the rows: as stored
+    }
     const size_t bytes = row_bytes(type, m->cols) * m->rows;
-    layout.slots.push_back({std::move(name), m, layout.bytes, bytes});
+    layout.slots.push_back({std::move(name), m, type, layout.bytes, bytes});
     layout.bytes += padded(bytes);
   }
   return layout;
@@ -66,22 +105,29 @@ QuantLayout quant_layout(LlamaWeights& w, DType type) {
 void quantize_into(const QuantLayout& layout, uint8_t* base, int threads, bool sources_mapped) {
   for (const QuantSlot& s : layout.slots) {
     ops::MatRef& m = *s.matrix;
-    quant::quantize_matrix(m.data, m.dtype, m.rows, m.cols, layout.type, base + s.offset, threads);
+    if (is_ggml_only(s.type)) {
+      quant::quantize_matrix_ggml(m.data, m.dtype, m.rows, m.cols, s.type, base + s.offset,
+                                  threads);
+    } else {
+      quant::quantize_matrix(m.data, m.dtype, m.rows, m.cols, s.type, base + s.offset, threads);
+    }
     if (sources_mapped) io::release_mapped_pages(m.data, row_bytes(m.dtype, m.cols) * m.rows);
-    m = ops::MatRef{layout.type, m.rows, m.cols, base + s.offset};
+    m = ops::MatRef{s.type, m.rows, m.cols, base + s.offset};
   }
 }
 
 void bind_quantized(const QuantLayout& layout, const uint8_t* base) {
   for (const QuantSlot& s : layout.slots) {
     ops::MatRef& m = *s.matrix;
-    m = ops::MatRef{layout.type, m.rows, m.cols, base + s.offset};
+    m = ops::MatRef{s.type, m.rows, m.cols, base + s.offset};
   }
 }
 
-Quantization describe_quantization(const LlamaWeights& w, DType type) {
+Quantization describe_quantization(const LlamaWeights& w, const QuantChoice& choice) {
   Quantization q;
-  q.type = type;
+  q.type = choice.type;
+  q.mix = choice.mix;
+  const std::string why = choice.type ? "" : "F16 by llama-quantize's rules, kept as stored: ";
   q.kept.push_back(
       kept_line("model.embed_tokens.weight", w.embed, "a lookup of rows, not a product"));
   for (const LayerTensor& t : layer_tensors(w.arch)) {
@@ -89,19 +135,20 @@ Quantization describe_quantization(const LlamaWeights& w, DType type) {
     bool listed = false;
     for (const LayerWeights& l : w.layers) {
       const ops::MatRef& m = l.*t.matrix;
-      if (m.dtype == type) {
+      if (is_quantized(m.dtype)) {
         ++q.quantized;
       } else if (!listed) {  // every layer has the same shape: one line for all
         q.kept.push_back(
-            kept_line(std::string("model.layers.*.") + t.name, m, not_whole_blocks(m.cols)));
+            kept_line(std::string("model.layers.*.") + t.name, m, why + not_whole_blocks(m.cols)));
         listed = true;
       }
     }
   }
-  if (w.lm_head.dtype == type) {
+  if (is_quantized(w.lm_head.dtype)) {
     ++q.quantized;
   } else {
-    q.kept.push_back(kept_line("lm_head.weight", w.lm_head, not_whole_blocks(w.lm_head.cols)));
+    q.kept.push_back(
+        kept_line("lm_head.weight", w.lm_head, why + not_whole_blocks(w.lm_head.cols)));
   }
   return q;
 }

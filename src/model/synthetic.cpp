@@ -204,6 +204,9 @@ Model synthetic_model(const ModelConfig& c, DType dtype, uint64_t seed,
     throw Error(std::string("synthetic weights are made as f32, f16 or bf16, not ") +
                 dtype_name(dtype) + " (quantize them with LoadOptions::quantize)");
   }
+  if (options.quantize_mix) {
+    throw Error("synthetic models take LoadOptions::quantize (one type), not a mix");
+  }
   if (options.quantize) model::check_quantize_type(*options.quantize);
   const size_t h = c.hidden_size, v = c.vocab_size;
   const std::span<const model::LayerTensor> table = model::layer_tensors(c.arch);
@@ -280,7 +283,9 @@ Model synthetic_model(const ModelConfig& c, DType dtype, uint64_t seed,
   }
 
   Quantization quantization;
-  if (options.quantize) quantization = model::describe_quantization(w, *options.quantize);
+  if (options.quantize) {
+    quantization = model::describe_quantization(w, {options.quantize, std::nullopt});
+  }
   ModelConfig config = c;
   config.dtype = dtype;
   config.model_type = arch_name(c.arch);

@@ -1,14 +1,18 @@
 #include "quant/ggml_quantize.h"
 
+#include <omp.h>
+
 #include <algorithm>
 #include <cmath>
 #include <cstdint>
 #include <cstring>
+#include <vector>
 
 #include "quant/block_fit.h"
 #include "quant/blocks.h"
 #include "quant/ggml_blocks.h"
 #include "simd/half.h"
+#include "simd/kernels.h"
 
 namespace loom::quant {
 namespace {
@@ -132,6 +136,23 @@ void q6_k(const float* x, block_q6_K* y, int nb) {
 }
 
 }  // namespace
+
+void quantize_matrix_ggml(const void* src, DType src_type, int rows, int cols, DType type,
+                          void* dst, int threads) {
+  const size_t in_row = row_bytes(src_type, cols), out_row = row_bytes(type, cols);
+  if (threads <= 0) threads = omp_get_max_threads();
+  threads = std::max(1, std::min(threads, rows));
+  const simd::Kernels::ToF32 to_f32 = simd::kernels().to_f32[static_cast<int>(src_type)];
+#pragma omp parallel num_threads(threads)
+  {
+    std::vector<float> x(static_cast<size_t>(cols));
+#pragma omp for schedule(dynamic, 16)
+    for (int r = 0; r < rows; ++r) {
+      to_f32(static_cast<const char*>(src) + r * in_row, x.data(), static_cast<size_t>(cols));
+      quantize_row_ggml(type, x.data(), static_cast<char*>(dst) + r * out_row, cols);
+    }
+  }
+}
 
 void quantize_row_ggml(DType type, const float* x, void* row, int n) {
   switch (type) {
