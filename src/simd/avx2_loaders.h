@@ -16,18 +16,11 @@
 
 #include "loom/config.h"
 #include "quant/blocks.h"
+#include "simd/avx2_sums.h"
 #include "simd/half.h"
 
 namespace loom::simd {
 namespace {
-
-// The sum of an 8-lane accumulator in the order every float gemv adds its lanes (kernels.h's
-// contract): halves, then pairs, then the last two.
-inline float hsum8(__m256 v) {
-  __m128 s = _mm_add_ps(_mm256_castps256_ps128(v), _mm256_extractf128_ps(v, 1));
-  __m128 t = _mm_add_ps(s, _mm_movehl_ps(s, s));
-  return _mm_cvtss_f32(_mm_add_ss(t, _mm_movehdup_ps(t)));
-}
 
 // A loader reads W's rows of LDW weights: row(w, ldw, r) is where row r starts, load8(row, ldw,
 // c) its weights c..c+7 (c % 8 == 0) and load1(row, ldw, c) weight c, as fp32.

@@ -21,6 +21,7 @@
 #include <type_traits>
 
 #include "quant/ggml_blocks.h"
+#include "simd/avx2_sums.h"
 #include "simd/quant_kernels.h"
 #include "simd/stream_prefetch.h"
 
@@ -35,28 +36,6 @@ namespace g = quant::ggml;
 
 LOOM_INLINE __m256i load256(const void* p) {
   return _mm256_loadu_si256(static_cast<const __m256i*>(p));
-}
-
-// Lane j of the result = the sum of P[j]'s eight int32 lanes (quant_avx2.cpp's transposition).
-LOOM_INLINE __m256i transpose_add32(const __m256i p[8]) {
-  __m256i t[4];
-  for (int i = 0; i < 4; ++i) {
-    t[i] = _mm256_add_epi32(_mm256_unpacklo_epi32(p[2 * i], p[2 * i + 1]),
-                            _mm256_unpackhi_epi32(p[2 * i], p[2 * i + 1]));
-  }
-  const __m256i u0 =
-      _mm256_add_epi32(_mm256_unpacklo_epi64(t[0], t[1]), _mm256_unpackhi_epi64(t[0], t[1]));
-  const __m256i u1 =
-      _mm256_add_epi32(_mm256_unpacklo_epi64(t[2], t[3]), _mm256_unpackhi_epi64(t[2], t[3]));
-  return _mm256_add_epi32(_mm256_permute2x128_si256(u0, u1, 0x20),
-                          _mm256_permute2x128_si256(u0, u1, 0x31));
-}
-
-// Lanes (i, i+4), then (i, i+2), then (0, 1): the scalar set's reduce8.
-inline float hsum8(__m256 v) {
-  __m128 s = _mm_add_ps(_mm256_castps256_ps128(v), _mm256_extractf128_ps(v, 1));
-  __m128 t = _mm_add_ps(s, _mm_movehl_ps(s, s));
-  return _mm_cvtss_f32(_mm_add_ss(t, _mm_movehdup_ps(t)));
 }
 
 // Unsigned quants (< 32) against signed activations, to int32 partial sums.

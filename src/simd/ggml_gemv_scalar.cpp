@@ -7,6 +7,7 @@
 #include "quant/ggml_blocks.h"
 #include "simd/half.h"
 #include "simd/quant_kernels.h"
+#include "simd/scalar_sums.h"
 
 namespace loom::simd {
 namespace {
@@ -14,14 +15,6 @@ namespace {
 using quant::ActBlocks;
 using quant::kBlock;
 namespace g = quant::ggml;
-
-// The same tree as AVX2's horizontal sum (quant_scalar.cpp's reduce8).
-float reduce8(const float* a) {
-  float s[4], t[2];
-  for (int i = 0; i < 4; ++i) s[i] = a[i] + a[i + 4];
-  for (int i = 0; i < 2; ++i) t[i] = s[i] + s[i + 2];
-  return t[0] + t[1];
-}
 
 int32_t dot32(const int* w, const int8_t* x) {
   int32_t p = 0;

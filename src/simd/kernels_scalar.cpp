@@ -6,6 +6,7 @@
 #include "quant/blocks.h"
 #include "simd/half.h"
 #include "simd/kernels.h"
+#include "simd/scalar_sums.h"
 
 namespace loom::simd {
 namespace {
@@ -67,13 +68,6 @@ struct LoadQ4K {
     return step * static_cast<float>((byte >> (b % 2 * 4)) & 0x0f) - offset;
   }
 };
-
-inline float reduce8(const float* a) {
-  float s[4], t[2];
-  for (int i = 0; i < 4; ++i) s[i] = a[i] + a[i + 4];
-  for (int i = 0; i < 2; ++i) t[i] = s[i] + s[i + 2];
-  return t[0] + t[1];
-}
 
 template <class Load>
 float dot_row(const void* row, size_t ldw, const float* x, int k) {

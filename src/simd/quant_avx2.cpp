@@ -20,6 +20,7 @@
 #include <cstdint>
 #include <cstring>
 
+#include "simd/avx2_sums.h"
 #include "simd/half.h"
 #include "simd/quant_kernels.h"
 #include "simd/stream_prefetch.h"
@@ -38,24 +39,6 @@ LOOM_INLINE __m256i load256(const void* p) {
 
 LOOM_INLINE __m256i maddubs(__m256i w, __m256i x) {
   return _mm256_maddubs_epi16(w, x);
-}
-
-// Lane j of the result = the sum of P[j]'s eight int32 lanes: pairs of vectors interleaved and
-// added (lanes of 32, then 64 bits, then the 128-bit halves), 21 simple operations.
-LOOM_INLINE __m256i transpose_add32(const __m256i p[8]) {
-  __m256i t[4];
-  for (int i = 0; i < 4; ++i) {
-    t[i] = _mm256_add_epi32(_mm256_unpacklo_epi32(p[2 * i], p[2 * i + 1]),
-                            _mm256_unpackhi_epi32(p[2 * i], p[2 * i + 1]));
-  }
-  // t[i]: (a0 b0 a1 b1 | a2 b2 a3 b3) for blocks a = 2i, b = 2i + 1.
-  const __m256i u0 =
-      _mm256_add_epi32(_mm256_unpacklo_epi64(t[0], t[1]), _mm256_unpackhi_epi64(t[0], t[1]));
-  const __m256i u1 =
-      _mm256_add_epi32(_mm256_unpacklo_epi64(t[2], t[3]), _mm256_unpackhi_epi64(t[2], t[3]));
-  // u0: blocks 0..3 (first half of their sums | second half), u1: blocks 4..7.
-  return _mm256_add_epi32(_mm256_permute2x128_si256(u0, u1, 0x20),
-                          _mm256_permute2x128_si256(u0, u1, 0x31));
 }
 
 // The same from sixteen int16 lanes a block, whose sums over eight lanes fit in int16: three
@@ -153,13 +136,6 @@ LOOM_INLINE __m256 accumulate_q4_k(__m256 acc, __m256i p, __m256i s8, const quan
   const __m256 t = _mm256_mul_ps(_mm256_set1_ps(_cvtsh_ss(h.dmin)), dx);
   return _mm256_add_ps(acc, _mm256_sub_ps(_mm256_mul_ps(s, _mm256_cvtepi32_ps(a)),
                                           _mm256_mul_ps(t, _mm256_cvtepi32_ps(b))));
-}
-
-// Lanes (i, i+4), then (i, i+2), then (0, 1): the scalar set's reduce8.
-inline float hsum8(__m256 v) {
-  __m128 s = _mm_add_ps(_mm256_castps256_ps128(v), _mm256_extractf128_ps(v, 1));
-  __m128 t = _mm_add_ps(s, _mm_movehl_ps(s, s));
-  return _mm_cvtss_f32(_mm_add_ss(t, _mm_movehdup_ps(t)));
 }
 
 // acc + (d_w * d_x) * float(p), lane by lane, rounded apart (no FMA: the contract). For Q4_0, P

@@ -8,6 +8,7 @@
 #include "simd/half.h"
 #include "simd/kernels.h"
 #include "simd/quant_kernels.h"
+#include "simd/scalar_sums.h"
 
 namespace loom::simd {
 namespace {
@@ -25,14 +26,6 @@ int weight(const void* row, int b, int i) {
     const uint8_t byte = static_cast<const uint8_t*>(row)[b / 2 * kBlock + i];
     return ((byte >> (b % 2 * 4)) & 0x0f) - 8;
   }
-}
-
-// The same tree as AVX2's horizontal sum.
-inline float reduce8(const float* a) {
-  float s[4], t[2];
-  for (int i = 0; i < 4; ++i) s[i] = a[i] + a[i + 4];
-  for (int i = 0; i < 2; ++i) t[i] = s[i] + s[i + 2];
-  return t[0] + t[1];
 }
 
 template <DType T>

@@ -8,6 +8,8 @@
 
 #include <immintrin.h>
 
+#include "simd/avx2_sums.h"
+
 namespace loom::simd {
 namespace {
 
@@ -47,13 +49,6 @@ LOOM_INLINE __m512i transpose_add(const __m512i p[8]) {
   const __m512i second = _mm512_add_epi32(first, _mm512_set1_epi32(4));
   return _mm512_add_epi32(_mm512_permutex2var_epi32(u0, first, u1),
                           _mm512_permutex2var_epi32(u0, second, u1));
-}
-
-// Lanes (i, i+4), then (i, i+2), then (0, 1): the scalar set's reduce8.
-inline float hsum8(__m256 v) {
-  __m128 s = _mm_add_ps(_mm256_castps256_ps128(v), _mm256_extractf128_ps(v, 1));
-  __m128 t = _mm_add_ps(s, _mm_movehl_ps(s, s));
-  return _mm_cvtss_f32(_mm_add_ss(t, _mm_movehdup_ps(t)));
 }
 
 // A in lanes 0..7, B in 8..15 (AVX-512 F only: no DQ insert).
