@@ -113,45 +113,6 @@ LOOM_INLINE __m256 accumulate(__m256 acc, __m512i p, __m512i s8, __m256i dw, __m
   return _mm256_add_ps(acc, _mm256_castpd_ps(_mm512_extractf64x4_pd(_mm512_castps_pd(t), 1)));
 }
 
-template <class L>
-void gemv(const void* w, size_t ldw, const ActBlocks& x, int nb, float* out, int rows) {
-  const auto* base = static_cast<const uint8_t*>(w);
-  const size_t row_bytes = quant::quant_row_bytes(L::kType, ldw);
-  const int groups = nb / 16, rem = nb % 16, tail = groups * 16;
-  StreamPrefetch prefetch(base, row_bytes, rows, groups + (rem > 0 ? 1 : 0));
-  // The activations' tail, zero past NB: those lanes add s * 0 = +0, as in the AVX2 set.
-  alignas(64) float dx_tail[16] = {};
-  alignas(64) int32_t s8_tail[16] = {};
-  std::copy_n(x.d + tail, rem, dx_tail);
-  std::copy_n(x.s8 + tail, rem, s8_tail);
-
-  for (int r = 0; r < rows; ++r) {
-    const uint8_t* row = base + r * row_bytes;
-    const uint16_t* dw = quant::row_scales(L::kType, row, ldw);
-    __m256 acc = _mm256_setzero_ps();
-    for (int g = 0; g < groups; ++g) {
-      prefetch.before(r, g);
-      __m512i p[8];
-      L::group(L::quants(row, 16 * g), x.q + static_cast<size_t>(16 * g) * kBlock, 16, p);
-      acc = accumulate<L>(acc, L::products(p), load512(x.s8 + 16 * g),
-                          _mm256_loadu_si256(reinterpret_cast<const __m256i*>(dw + 16 * g)),
-                          _mm512_loadu_ps(x.d + 16 * g));
-    }
-    if (rem > 0) {
-      prefetch.before(r, groups);
-      __m512i p[8];
-      L::group(L::quants(row, tail), x.q + static_cast<size_t>(tail) * kBlock, rem, p);
-      alignas(32) uint16_t dw_tail[16] = {};
-      std::copy_n(dw + tail, rem, dw_tail);
-      // A tail of at most 8 blocks is the AVX2 set's last group: its upper half is not added.
-      acc = accumulate<L>(acc, L::products(p), _mm512_load_si512(s8_tail),
-                          _mm256_load_si256(reinterpret_cast<const __m256i*>(dw_tail)),
-                          _mm512_load_ps(dx_tail), rem > 8);
-    }
-    out[r] = hsum8(acc);
-  }
-}
-
 // Q4_K's eight 6-bit fields of F (a header's scales or mins, blocks.h), one a lane: two 4-byte
 // loads (the second reads the byte after the field's six, inside the 16-byte header), a
 // variable shift and a mask, as the AVX2 set does.
@@ -187,34 +148,71 @@ LOOM_INLINE __m256 accumulate_q4_k(__m256 acc, __m512i p, __m512i s8, const quan
   return _mm256_add_ps(acc, _mm256_castpd_ps(_mm512_extractf64x4_pd(_mm512_castps_pd(t), 1)));
 }
 
-// Q4_K: Q4_0's nibble products (its pairs of blocks are Q4_0's), sixteen blocks a step, scaled
-// by the two super-blocks' headers. A tail of at most 8 blocks is the AVX2 set's last group.
-void gemv_q4_k(const void* w, size_t ldw, const ActBlocks& x, int nb, float* out, int rows) {
+// Q4_K: Q4_0's nibble products (its pairs of blocks are Q4_0's), scaled by its headers.
+struct Q4K : Q4 {
+  static constexpr DType kType = DType::Q4_K;
+};
+
+// Where row ROW's scales lie: an fp16 scale a block (Q8_0, Q4_0), or Q4_K's headers.
+template <class L>
+LOOM_INLINE const void* scales_of(const uint8_t* row, size_t ldw) {
+  if constexpr (L::kType == DType::Q4_K) {
+    return quant::row_headers(row, ldw);
+  } else {
+    return quant::row_scales(L::kType, row, ldw);
+  }
+}
+
+// Blocks B0 .. B0 + N - 1 (N <= 16, B0 a multiple of 16) of products P scaled by SCALES and
+// added to ACC. A tail of at most 8 blocks is the AVX2 set's last group: no upper half.
+template <class L>
+LOOM_INLINE __m256 scale_add(__m256 acc, __m512i p, __m512i s8, const void* scales, int b0, int n,
+                             __m512 dx) {
+  if constexpr (L::kType == DType::Q4_K) {
+    const auto* h = static_cast<const quant::Q4KHeader*>(scales) + b0 / 8;
+    return accumulate_q4_k(acc, p, s8, h, dx, n > 8);
+  } else {
+    const uint16_t* dw = static_cast<const uint16_t*>(scales) + b0;
+    if (n == 16) {
+      return accumulate<L>(acc, p, s8, _mm256_loadu_si256(reinterpret_cast<const __m256i*>(dw)),
+                           dx);
+    }
+    alignas(32) uint16_t dw_tail[16] = {};
+    std::copy_n(dw, n, dw_tail);
+    return accumulate<L>(acc, p, s8, _mm256_load_si256(reinterpret_cast<const __m256i*>(dw_tail)),
+                         dx, n > 8);
+  }
+}
+
+template <class L>
+void gemv(const void* w, size_t ldw, const ActBlocks& x, int nb, float* out, int rows) {
   const auto* base = static_cast<const uint8_t*>(w);
-  const size_t row_bytes = quant::quant_row_bytes(DType::Q4_K, ldw);
+  const size_t row_bytes = quant::quant_row_bytes(L::kType, ldw);
   const int groups = nb / 16, rem = nb % 16, tail = groups * 16;
   StreamPrefetch prefetch(base, row_bytes, rows, groups + (rem > 0 ? 1 : 0));
+  // The activations' tail, zero past NB: those lanes add s * 0 = +0, as in the AVX2 set.
   alignas(64) float dx_tail[16] = {};
   alignas(64) int32_t s8_tail[16] = {};
   std::copy_n(x.d + tail, rem, dx_tail);
   std::copy_n(x.s8 + tail, rem, s8_tail);
+
   for (int r = 0; r < rows; ++r) {
     const uint8_t* row = base + r * row_bytes;
-    const quant::Q4KHeader* h = quant::row_headers(row, ldw);
+    const void* scales = scales_of<L>(row, ldw);
     __m256 acc = _mm256_setzero_ps();
     for (int g = 0; g < groups; ++g) {
       prefetch.before(r, g);
       __m512i p[8];
-      Q4::group(Q4::quants(row, 16 * g), x.q + static_cast<size_t>(16 * g) * kBlock, 16, p);
-      acc = accumulate_q4_k(acc, Q4::products(p), load512(x.s8 + 16 * g), h + 2 * g,
-                            _mm512_loadu_ps(x.d + 16 * g), true);
+      L::group(L::quants(row, 16 * g), x.q + static_cast<size_t>(16 * g) * kBlock, 16, p);
+      acc = scale_add<L>(acc, L::products(p), load512(x.s8 + 16 * g), scales, 16 * g, 16,
+                         _mm512_loadu_ps(x.d + 16 * g));
     }
     if (rem > 0) {
       prefetch.before(r, groups);
       __m512i p[8];
-      Q4::group(Q4::quants(row, tail), x.q + static_cast<size_t>(tail) * kBlock, rem, p);
-      acc = accumulate_q4_k(acc, Q4::products(p), _mm512_load_si512(s8_tail), h + 2 * groups,
-                            _mm512_load_ps(dx_tail), rem > 8);
+      L::group(L::quants(row, tail), x.q + static_cast<size_t>(tail) * kBlock, rem, p);
+      acc = scale_add<L>(acc, L::products(p), _mm512_load_si512(s8_tail), scales, tail, rem,
+                         _mm512_load_ps(dx_tail));
     }
     out[r] = hsum8(acc);
   }
@@ -229,7 +227,7 @@ const QuantKernels& quant_avx512_kernels() {
     QuantKernels s = quant_avx2_kernels();
     s.gemv[quant_slot(DType::Q8_0)] = gemv<Q8>;
     s.gemv[quant_slot(DType::Q4_0)] = gemv<Q4>;
-    s.gemv[quant_slot(DType::Q4_K)] = gemv_q4_k;
+    s.gemv[quant_slot(DType::Q4_K)] = gemv<Q4K>;
     s.ggml_gemv[ggml_slot(DType::Q6_K)] = ggml_gemv_avx512(DType::Q6_K);
     s.gemm[quant_slot(DType::Q8_0)] = quant_avx512_gemm(DType::Q8_0);
     s.gemm[quant_slot(DType::Q4_0)] = quant_avx512_gemm(DType::Q4_0);
