@@ -22,38 +22,40 @@ int32_t dot32(const int* w, const int8_t* x) {
   return p;
 }
 
-// Q5_0: block b's weights q - 16 (q's low 4 bits in qs, weight i < 16 in byte i's low half and
-// i + 16 in its high half; its fifth bit in bit i of qh).
+// A Q5_0 or Q5_1 block's 5-bit quants q: q's low 4 bits in qs (weight i < 16 in byte i's low
+// half, i + 16 in its high half), its fifth bit in bit i of qh.
+template <class Block>
+void five_bit_quants(const Block& blk, int q[kBlock]) {
+  uint32_t qh;
+  std::memcpy(&qh, blk.qh, 4);
+  for (int i = 0; i < kBlock; ++i) {
+    const int nibble = i < 16 ? blk.qs[i] & 15 : blk.qs[i - 16] >> 4;
+    q[i] = nibble | static_cast<int>(qh >> i & 1) << 4;
+  }
+}
+
+// Q5_0: block b's weights q - 16.
 float dot_q5_0(const void* row, const ActBlocks& x, int nb) {
   const auto* blk = static_cast<const g::block_q5_0*>(row);
   float acc[8] = {};
   for (int b = 0; b < nb; ++b) {
-    uint32_t qh;
-    std::memcpy(&qh, blk[b].qh, 4);
     int w[kBlock];
-    for (int i = 0; i < kBlock; ++i) {
-      const int nibble = i < 16 ? blk[b].qs[i] & 15 : blk[b].qs[i - 16] >> 4;
-      w[i] = (nibble | static_cast<int>(qh >> i & 1) << 4) - 16;
-    }
+    five_bit_quants(blk[b], w);
+    for (int& v : w) v -= 16;
     const float s = f16_to_f32(blk[b].d) * x.d[b];
     acc[b % 8] += s * static_cast<float>(dot32(w, x.q + b * kBlock));
   }
   return reduce8(acc);
 }
 
-// Q5_1: block b's weights d q + m (q's bits as Q5_0's); lane b mod 8 adds (d dx) A + (m dx) B,
+// Q5_1: block b's weights d q + m; lane b mod 8 adds (d dx) A + (m dx) B,
 // A = sum q x, B = sum x (= s8 / 8).
 float dot_q5_1(const void* row, const ActBlocks& x, int nb) {
   const auto* blk = static_cast<const g::block_q5_1*>(row);
   float acc[8] = {};
   for (int b = 0; b < nb; ++b) {
-    uint32_t qh;
-    std::memcpy(&qh, blk[b].qh, 4);
     int w[kBlock];
-    for (int i = 0; i < kBlock; ++i) {
-      const int nibble = i < 16 ? blk[b].qs[i] & 15 : blk[b].qs[i - 16] >> 4;
-      w[i] = nibble | static_cast<int>(qh >> i & 1) << 4;
-    }
+    five_bit_quants(blk[b], w);
     const int32_t a = dot32(w, x.q + b * kBlock);
     const float s = f16_to_f32(blk[b].d) * x.d[b], t = f16_to_f32(blk[b].m) * x.d[b];
     acc[b % 8] += s * static_cast<float>(a) + t * static_cast<float>(x.s8[b] / 8);
