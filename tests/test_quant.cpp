@@ -16,6 +16,7 @@
 
 #include "ops/matmul.h"
 #include "quant/blocks.h"
+#include "quant/dtype_traits.h"
 #include "quant/ggml_blocks.h"
 #include "quant/ggml_dequant.h"
 #include "quant/quantize.h"
@@ -122,6 +123,43 @@ TEST(QuantFormat, SizesAndNames) {
   }
   EXPECT_EQ(loom::dtype_from_name("Q8_0"), std::nullopt);
   EXPECT_EQ(loom::dtype_from_name("q4_1"), std::nullopt);
+}
+
+// The one table (quant/dtype_traits.h): ggml's numbers and block sizes, the layouts, and a kernel
+// slot asked of a type without one is an error, not slot 0's kernel.
+TEST(QuantFormat, TraitsTable) {
+  const DType all[] = {DType::F32,  DType::F16,  DType::BF16, DType::Q8_0, DType::Q4_0,
+                       DType::Q4_K, DType::Q5_0, DType::Q5_1, DType::Q5_K, DType::Q6_K};
+  ASSERT_EQ(std::size(all), std::size(loom::quant::kDTypes));
+  for (DType t : all) {
+    SCOPED_TRACE(loom::dtype_name(t));
+    EXPECT_EQ(loom::dtype_from_name(loom::dtype_name(t)), t);
+    const loom::quant::DTypeTraits& tr = loom::quant::traits(t);
+    EXPECT_EQ(loom::quant::traits_of_ggml(tr.ggml), &tr);
+    // A row of one ggml block (or 256 weights) costs ggml's bytes in loom's layout too.
+    const size_t cols = static_cast<size_t>(std::max(tr.ggml_block, 256));
+    EXPECT_EQ(loom::row_bytes(t, cols), cols / tr.ggml_block * tr.ggml_bytes);
+    if (tr.layout == loom::quant::Layout::LoomRows) {
+      EXPECT_NO_THROW(loom::simd::quant_slot(t));
+      EXPECT_THROW(loom::simd::ggml_slot(t), std::logic_error);
+    } else if (tr.layout == loom::quant::Layout::GgmlBlocks) {
+      EXPECT_NO_THROW(loom::simd::ggml_slot(t));
+      EXPECT_THROW(loom::simd::quant_slot(t), std::logic_error);
+      EXPECT_TRUE(loom::is_ggml_only(t));
+    } else {
+      EXPECT_THROW(loom::simd::quant_slot(t), std::logic_error);
+      EXPECT_THROW(loom::simd::ggml_slot(t), std::logic_error);
+      EXPECT_FALSE(loom::is_quantized(t));
+    }
+  }
+  // ggml's numbers (ggml.h), and ggml types loom does not hold.
+  EXPECT_EQ(loom::quant::traits(DType::Q4_K).ggml, 12u);
+  EXPECT_EQ(loom::quant::traits(DType::BF16).ggml, 30u);
+  EXPECT_EQ(loom::quant::traits_of_ggml(3), nullptr);   // Q4_1
+  EXPECT_EQ(loom::quant::traits_of_ggml(11), nullptr);  // Q3_K
+  EXPECT_EQ(loom::row_bytes(DType::Q6_K, 512), 420u);
+  EXPECT_EQ(loom::row_bytes(DType::Q5_1, 64), 48u);
+  EXPECT_EQ(loom::dtype_block(DType::Q5_K), 256);
 }
 
 // ---------------------------------------------------------------------------------------------

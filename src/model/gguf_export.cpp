@@ -21,6 +21,7 @@
 #include "model/loaded_model.h"
 #include "model/rope_freq.h"
 #include "quant/blocks.h"
+#include "quant/dtype_traits.h"
 #include "quant/ggml_quantize.h"
 #include "quant/ggml_repack.h"
 #include "quant/quantize.h"
@@ -161,29 +162,7 @@ Vocab json_vocab(const fs::path& file, int vocab_size) {
 }
 
 io::GgmlType ggml_type(DType t) {
-  switch (t) {
-    case DType::F32:
-      return io::GgmlType::F32;
-    case DType::F16:
-      return io::GgmlType::F16;
-    case DType::BF16:
-      return io::GgmlType::BF16;
-    case DType::Q8_0:
-      return io::GgmlType::Q8_0;
-    case DType::Q4_0:
-      return io::GgmlType::Q4_0;
-    case DType::Q4_K:
-      return io::GgmlType::Q4_K;
-    case DType::Q5_0:
-      return io::GgmlType::Q5_0;
-    case DType::Q5_1:
-      return io::GgmlType::Q5_1;
-    case DType::Q5_K:
-      return io::GgmlType::Q5_K;
-    case DType::Q6_K:
-      return io::GgmlType::Q6_K;
-  }
-  return io::GgmlType::F32;
+  return static_cast<io::GgmlType>(quant::traits(t).ggml);
 }
 
 class Exporter {

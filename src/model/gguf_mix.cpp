@@ -3,6 +3,8 @@
 #include <array>
 #include <string_view>
 
+#include "quant/dtype_traits.h"
+
 namespace loom {
 namespace {
 
@@ -33,9 +35,10 @@ const FileTypeName& entry(GgufFileType t) {
   return kFileTypes[0];  // unreachable: every enumerator is in the table
 }
 
-// Weights per block of T in a GGUF file (ggml's Q4_K has super-blocks of 256, loom's of 32).
+// Weights per block of T in a GGUF file (ggml's Q4_K has super-blocks of 256; loom holds rows
+// of any multiple of 32).
 int file_block(DType t) {
-  return t == DType::Q4_K || t == DType::Q5_K || t == DType::Q6_K ? 256 : dtype_block(t);
+  return quant::traits(t).ggml_block;
 }
 
 }  // namespace

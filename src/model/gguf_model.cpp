@@ -10,6 +10,7 @@
 #include "loom/error.h"
 #include "model/rope_freq.h"
 #include "quant/blocks.h"
+#include "quant/dtype_traits.h"
 #include "quant/ggml_repack.h"
 #include "simd/half.h"
 
@@ -96,32 +97,20 @@ class Reader {
   std::string where_;
 };
 
-// loom's name of ggml type T, if loom reads it.
-const char* loom_dtype_name(io::GgmlType t) {
-  switch (t) {
-    case io::GgmlType::F32:
-      return "f32";
-    case io::GgmlType::F16:
-      return "f16";
-    case io::GgmlType::BF16:
-      return "bf16";
-    case io::GgmlType::Q8_0:
-      return "q8_0";
-    case io::GgmlType::Q4_0:
-      return "q4_0";
-    case io::GgmlType::Q4_K:
-      return "q4_k";
-    case io::GgmlType::Q5_0:
-      return "q5_0";
-    case io::GgmlType::Q5_1:
-      return "q5_1";
-    case io::GgmlType::Q5_K:
-      return "q5_k";
-    case io::GgmlType::Q6_K:
-      return "q6_k";
-    default:
-      return nullptr;
-  }
+// The table's ggml numbers are io::GgmlType's.
+constexpr bool same_number(DType d, io::GgmlType g) {
+  return quant::traits(d).ggml == static_cast<uint32_t>(g);
+}
+static_assert(
+    same_number(DType::F32, io::GgmlType::F32) && same_number(DType::F16, io::GgmlType::F16) &&
+    same_number(DType::BF16, io::GgmlType::BF16) && same_number(DType::Q8_0, io::GgmlType::Q8_0) &&
+    same_number(DType::Q4_0, io::GgmlType::Q4_0) && same_number(DType::Q4_K, io::GgmlType::Q4_K) &&
+    same_number(DType::Q5_0, io::GgmlType::Q5_0) && same_number(DType::Q5_1, io::GgmlType::Q5_1) &&
+    same_number(DType::Q5_K, io::GgmlType::Q5_K) && same_number(DType::Q6_K, io::GgmlType::Q6_K));
+
+// The traits of the loom type ggml type T is, if loom reads it.
+const quant::DTypeTraits* loom_traits(io::GgmlType t) {
+  return quant::traits_of_ggml(static_cast<uint32_t>(t));
 }
 
 Arch arch_of(const Reader& r, const std::string& name) {
@@ -216,25 +205,19 @@ ModelConfig read_config(const Reader& r) {
   // The matrices' type, as the file's name for it would say (informational: each tensor keeps
   // its own).
   const io::GgufFile::Tensor* q = f.find_tensor("blk.0.attn_q.weight");
-  const char* name = q ? loom_dtype_name(q->type) : nullptr;
-  c.dtype = name ? *dtype_from_name(name) : DType::F32;
+  const quant::DTypeTraits* tr = q ? loom_traits(q->type) : nullptr;
+  c.dtype = tr ? tr->type : DType::F32;
   return c;
 }
 
 // The dtype TensorInfo names T by (ggml's own name: "Q8_0", "BF16"), if loom reads it.
 const char* loom_dtype(io::GgmlType t) {
-  return loom_dtype_name(t) ? io::ggml_traits(static_cast<uint32_t>(t))->name : nullptr;
+  return loom_traits(t) ? io::ggml_traits(static_cast<uint32_t>(t))->name : nullptr;
 }
 
-DType loom_type(io::GgmlType t) {
-  return t == io::GgmlType::Q8_0   ? DType::Q8_0
-         : t == io::GgmlType::Q4_0 ? DType::Q4_0
-                                   : DType::Q4_K;
-}
-
-// The ggml types loom rearranges into layouts of its own (the others it reads as they lie).
+// Whether loom rearranges T's rows into its own row order (the others it reads as they lie).
 bool repacked(io::GgmlType t) {
-  return t == io::GgmlType::Q8_0 || t == io::GgmlType::Q4_0 || t == io::GgmlType::Q4_K;
+  return loom_traits(t) && loom_traits(t)->layout == quant::Layout::LoomRows;
 }
 
 // The source row of destination row R of a q or k matrix that llama.cpp's converter permuted:
@@ -322,7 +305,8 @@ GgufCheckpoint read_gguf_checkpoint(const std::shared_ptr<const io::GgufFile>& f
         r.fail("tensor '" + t.name + "' has " + std::to_string(rows) +
                " rows, not a multiple of the head dimension " + std::to_string(c.head_dim));
       }
-      p.bytes = q_type ? row_bytes(loom_type(t.type), static_cast<size_t>(cols)) * rows : t.nbytes;
+      p.bytes = q_type ? row_bytes(loom_traits(t.type)->type, static_cast<size_t>(cols)) * rows
+                       : t.nbytes;
       p.offset = copy_bytes;
       copy_bytes += (p.bytes + 63) / 64 * 64;
     }
@@ -357,8 +341,8 @@ GgufCheckpoint read_gguf_checkpoint(const std::shared_ptr<const io::GgufFile>& f
           if (!repacked(t.type)) {  // kept in the file's layout, rows reordered only
             std::memcpy(dst + i * dst_row, src, src_row);
           } else {
-            quant::from_ggml_row(loom_type(t.type), src, static_cast<size_t>(cols / quant::kBlock),
-                                 dst + i * dst_row);
+            quant::from_ggml_row(loom_traits(t.type)->type, src,
+                                 static_cast<size_t>(cols / quant::kBlock), dst + i * dst_row);
           }
         }
       }

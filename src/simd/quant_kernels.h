@@ -26,9 +26,12 @@
 #pragma once
 
 #include <cstddef>
+#include <stdexcept>
+#include <string>
 
 #include "loom/config.h"
 #include "quant/blocks.h"
+#include "quant/dtype_traits.h"
 #include "simd/cpu.h"
 
 namespace loom::simd {
@@ -60,21 +63,32 @@ struct QuantKernels {
   // the weights converted to fp32.
   using Quantize = void (*)(const void* src, DType src_type, void* row, int n);
 
-  Gemv gemv[3];  // indexed by quant_slot(dtype)
-  ToF32 to_f32[3];
-  Gemm gemm[3] = {nullptr, nullptr, nullptr};
-  Quantize quantize[3] = {nullptr, nullptr, nullptr};
-  GemvRows gemv_rows[3] = {nullptr, nullptr, nullptr};
-  // Decode products with ggml's blocks read in place (the contract above), by ggml_slot(dtype);
-  // LDW and NB count 32-weight blocks, NB a whole number of the type's blocks.
-  Gemv ggml_gemv[4] = {nullptr, nullptr, nullptr, nullptr};
+  // Indexed by quant_slot(dtype) (quant/dtype_traits.h's slots of the LoomRows types).
+  Gemv gemv[quant::kLoomRowsSlots];
+  ToF32 to_f32[quant::kLoomRowsSlots];
+  Gemm gemm[quant::kLoomRowsSlots] = {};
+  Quantize quantize[quant::kLoomRowsSlots] = {};
+  GemvRows gemv_rows[quant::kLoomRowsSlots] = {};
+  // Decode products with ggml's blocks read in place (the contract above), by ggml_slot(dtype)
+  // (the GgmlBlocks types); LDW and NB count 32-weight blocks, NB a whole number of the type's
+  // blocks.
+  Gemv ggml_gemv[quant::kGgmlBlocksSlots] = {};
 };
 
+// The slot of T among the kernels of its layout. A type of another layout has none: asking is a
+// bug, reported rather than answered with another type's kernel.
+inline int slot_of(DType t, quant::Layout layout) {
+  const quant::DTypeTraits& tr = quant::traits(t);
+  if (tr.layout != layout) {
+    throw std::logic_error(std::string("no kernel slot of this layout for dtype ") + tr.name);
+  }
+  return tr.slot;
+}
 inline int quant_slot(DType t) {
-  return t == DType::Q8_0 ? 0 : t == DType::Q4_0 ? 1 : 2;
+  return slot_of(t, quant::Layout::LoomRows);
 }
 inline int ggml_slot(DType t) {
-  return t == DType::Q5_0 ? 0 : t == DType::Q5_1 ? 1 : t == DType::Q5_K ? 2 : 3;
+  return slot_of(t, quant::Layout::GgmlBlocks);
 }
 // The gemv of quantized type T in K: quant_slot's or ggml_slot's.
 inline QuantKernels::Gemv gemv_of(const QuantKernels& k, DType t) {
