@@ -202,7 +202,8 @@ QuantCacheKey quant_cache_key(const fs::path& dir, const std::vector<fs::path>& 
                               const QuantLayout& layout) {
   QuantCacheKey key;
   key.code = layout.choice.code();
-  const std::string config = io::read_file(dir / "config.json");
+  // A GGUF file's config is its metadata, inside the file the stamps below cover.
+  const std::string config = fs::is_regular_file(dir) ? "" : io::read_file(dir / "config.json");
   key.config_hash = io::hash64(config.data(), config.size());
   for (const fs::path& p : sources)
     key.sources.push_back({p.filename().string(), io::file_stamp(p)});
