@@ -371,6 +371,114 @@ TEST_F(Gguf, WriterRefusesAndLeavesNoFile) {
   EXPECT_TRUE(fs::is_empty(dir_.path())) << "no temporary file is left behind";
 }
 
+// --- Split models (llama-gguf-split's shards). ---
+
+// Three tensors of 64, 128 and 64 bytes split at 160 bytes: shards {a}, {b}, {c}; the first
+// holds the metadata, every one split.no, split.count and split.tensors.count.
+TEST_F(Gguf, SplitWritesShardsTheFirstOpensThemAll) {
+  GgufWriter w;
+  w.set_string("general.architecture", "llama");
+  const std::vector<uint8_t> a = random_bytes(64, 5), b = random_bytes(128, 6),
+                             c = random_bytes(64, 7);
+  w.add_tensor("a", GgmlType::F32, {16}, a.data(), a.size());
+  w.add_tensor("b", GgmlType::F32, {32}, b.data(), b.size());
+  w.add_tensor("c", GgmlType::F32, {16}, c.data(), c.size());
+  const std::string prefix = (dir_.path() / "m").string();
+  const std::vector<fs::path> paths = w.write_split(prefix, 160);
+  ASSERT_EQ(paths.size(), 3u);
+  EXPECT_EQ(paths[0], dir_.path() / "m-00001-of-00003.gguf");
+  EXPECT_EQ(paths[2], dir_.path() / "m-00003-of-00003.gguf");
+
+  const GgufFile f = GgufFile::open(paths[0]);
+  EXPECT_EQ(f.get_string("general.architecture"), "llama");
+  EXPECT_EQ(f.type_of("split.count"), GgufType::U16);
+  EXPECT_EQ(f.get_uint("split.tensors.count"), 3u);
+  ASSERT_EQ(f.shard_count(), 3u);
+  EXPECT_EQ(f.shard_path(1), paths[1]);
+  ASSERT_EQ(f.tensors().size(), 3u);
+  const std::vector<const std::vector<uint8_t>*> want = {&a, &b, &c};
+  for (size_t i = 0; i < 3; ++i) {
+    const GgufFile::Tensor& t = f.tensors()[i];
+    EXPECT_EQ(t.shard, i) << t.name;
+    ASSERT_EQ(t.nbytes, want[i]->size());
+    EXPECT_EQ(std::memcmp(t.data, want[i]->data(), t.nbytes), 0) << t.name;
+  }
+  EXPECT_EQ(f.find_tensor("c")->shard, 2u);
+  // A later shard is refused on its own (its metadata is the split keys only).
+  EXPECT_THAT(error_of([&] { GgufFile::open(paths[1]); }), HasSubstr("shard 2 of 3"));
+}
+
+TEST_F(Gguf, SplitShardErrorsNameTheShard) {
+  const std::vector<uint8_t> d = random_bytes(64, 8);
+  const auto split = [&](const std::string& name) {
+    GgufWriter w;
+    w.add_tensor("a", GgmlType::F32, {16}, d.data(), d.size());
+    w.add_tensor("b", GgmlType::F32, {16}, d.data(), d.size());
+    return w.write_split((dir_.path() / name).string(), 64);
+  };
+  {  // A later shard opened first.
+    const auto p = split("later");
+    EXPECT_THAT(error_of([&] { GgufFile::open(p[1]); }),
+                AllOf(HasSubstr(p[1].string()), HasSubstr("shard 2 of 2"),
+                      HasSubstr("open its first shard, " + p[0].string())));
+  }
+  {  // A missing shard.
+    const auto p = split("missing");
+    fs::remove(p[1]);
+    EXPECT_THAT(error_of([&] { GgufFile::open(p[0]); }),
+                AllOf(HasSubstr("shard 2 of 2"), HasSubstr("is missing: " + p[1].string())));
+  }
+  {  // Renamed: the other shards' names cannot be made.
+    const auto p = split("renamed");
+    const fs::path q = dir_.path() / "renamed.gguf";
+    fs::rename(p[0], q);
+    EXPECT_THAT(error_of([&] { GgufFile::open(q); }),
+                AllOf(HasSubstr(q.string()), HasSubstr("does not end in '-00001-of-00002.gguf'")));
+  }
+  // Shards written by hand: KEYS for each of two shards, tensor names NAMES.
+  const auto by_hand = [&](const std::string& name, std::vector<std::vector<int>> keys,
+                           std::vector<std::string> names) {
+    std::vector<fs::path> out;
+    for (int i = 0; i < 2; ++i) {
+      GgufWriter w;
+      w.set_u32("split.no", static_cast<uint32_t>(keys[i][0]));
+      w.set_u32("split.count", static_cast<uint32_t>(keys[i][1]));
+      w.set_i32("split.tensors.count", keys[i][2]);
+      w.add_tensor(names[i], GgmlType::F32, {16}, d.data(), d.size());
+      out.push_back(loom::io::gguf_shard_path((dir_.path() / name).string(), i + 1, 2));
+      w.write(out.back());
+    }
+    return out;
+  };
+  {
+    const auto p = by_hand("no", {{0, 2, 2}, {0, 2, 2}}, {"a", "b"});
+    EXPECT_THAT(error_of([&] { GgufFile::open(p[0]); }),
+                AllOf(HasSubstr(p[1].string()), HasSubstr("split.no is not 1")));
+  }
+  {
+    const auto p = by_hand("count", {{0, 2, 2}, {1, 3, 2}}, {"a", "b"});
+    EXPECT_THAT(error_of([&] { GgufFile::open(p[0]); }),
+                AllOf(HasSubstr(p[1].string()), HasSubstr("split.count is not 2")));
+  }
+  {
+    const auto p = by_hand("dup", {{0, 2, 2}, {1, 2, 2}}, {"a", "a"});
+    EXPECT_THAT(
+        error_of([&] { GgufFile::open(p[0]); }),
+        AllOf(HasSubstr(p[1].string()), HasSubstr("tensor 'a' is also in shard " + p[0].string())));
+  }
+  {
+    const auto p = by_hand("total", {{0, 2, 3}, {1, 2, 3}}, {"a", "b"});
+    EXPECT_THAT(error_of([&] { GgufFile::open(p[0]); }),
+                HasSubstr("split.tensors.count is 3, but the 2 shards hold 2 tensors"));
+  }
+  {  // No shard is left behind by a split that cannot be written.
+    GgufWriter w;
+    w.add_tensor("a", GgmlType::F32, {16}, d.data(), d.size());
+    EXPECT_THAT(error_of([&] { w.write_split((dir_.path() / "none" / "m").string(), 64); }),
+                HasSubstr("none"));
+  }
+}
+
 // --- Files that must be refused, each for its own reason. ---
 
 TEST_F(Gguf, BadMagic) {

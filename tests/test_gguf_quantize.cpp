@@ -6,6 +6,7 @@
 #include <gtest/gtest.h>
 
 #include <cctype>
+#include <chrono>
 #include <cmath>
 #include <cstdio>
 #include <cstring>
@@ -171,6 +172,42 @@ TEST(LoomQuantize, BytesIndependentOfThreadsAndTheFileRuns) {
   EXPECT_LT(err["q6_k"], err["q5_k_m"]);
   EXPECT_LT(err["q5_k_m"], err["q4_k_m"]);
   EXPECT_LT(err["q4_k_m"], 1.0);
+}
+
+// Split as llama-gguf-split splits: the shards hold the one file's tensors (each under 1 MB
+// here unless a tensor alone is larger), and the model opened by its first shard gives the one
+// file's logits bit for bit; --quantize's cache of a split model checks every shard.
+TEST(LoomQuantize, SplitFileRunsAsTheWholeFile) {
+  loom::test::TempDir tmp;
+  loom::test::write_arch_checkpoint("llama-mix", tmp.path() / "ck", kTokenizers);
+  const loom::Model m = loom::Model::load(tmp.path() / "ck");
+  const fs::path one = tmp.path() / "one.gguf";
+  const auto t = loom::gguf_file_type_from_name("q4_k_m");
+  EXPECT_EQ(loom::write_gguf(m, one, t, 2), std::vector<fs::path>{one});
+  const std::vector<fs::path> shards = loom::write_gguf(m, tmp.path() / "s.gguf", t, 2, 1000000);
+  ASSERT_GE(shards.size(), 2u);
+  EXPECT_EQ(shards[0].filename(), "s-00001-of-0000" + std::to_string(shards.size()) + ".gguf");
+  uintmax_t bytes = 0;
+  for (const fs::path& p : shards) bytes += fs::file_size(p);
+  EXPECT_GT(bytes, fs::file_size(one));  // each shard has its own header
+  EXPECT_LT(bytes, fs::file_size(one) + 64 * 1024);
+
+  const std::vector<int> ids = {1, 450, 4996, 17354, 1701, 29916, 432, 17204};
+  const loom::Model a = loom::Model::load(one), b = loom::Model::load(shards[0]);
+  loom::Session sa(a, {.ctx_size = 16, .threads = 2}), sb(b, {.ctx_size = 16, .threads = 2});
+  EXPECT_EQ(sa.prefill_all_logits(ids), sb.prefill_all_logits(ids));
+
+  loom::LoadOptions o;
+  o.quantize = loom::DType::Q8_0;
+  o.quant_cache = loom::QuantCache::Auto;
+  o.quant_cache_path = tmp.path() / "s.cache";
+  const loom::Model q1 = loom::Model::load(shards[0], o);
+  EXPECT_EQ(q1.quantization().source, loom::QuantSource::QuantizedAtLoad);
+  EXPECT_EQ(loom::Model::load(shards[0], o).quantization().source, loom::QuantSource::CacheFile);
+  // A later shard rewritten (its time changes): the cache is rebuilt, not trusted.
+  fs::last_write_time(shards.back(), fs::last_write_time(shards.back()) + std::chrono::hours(1));
+  EXPECT_EQ(loom::Model::load(shards[0], o).quantization().source,
+            loom::QuantSource::QuantizedAtLoad);
 }
 
 // --quantize with a mix name: every product matrix as write_gguf puts it in a file of that

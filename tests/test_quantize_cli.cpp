@@ -41,6 +41,29 @@ TEST(QuantizeCli, WritesAFileOfTheNamedType) {
   fs::remove(out);
 }
 
+// --split-max-size as llama-gguf-split takes it: shards named after OUT, the first one loads.
+TEST(QuantizeCli, SplitMaxSizeWritesShards) {
+  const fs::path out = scratch("split.gguf");
+  const std::string prefix = out.string().substr(0, out.string().size() - 5);
+  const auto r = run(kModel + " " + out.string() + " q8_0 --split-max-size 300K");
+  ASSERT_EQ(r.exit_code, 0) << r.err;
+  const fs::path first = prefix + "-00001-of-00002.gguf", second = prefix + "-00002-of-00002.gguf";
+  EXPECT_THAT(r.err, HasSubstr("wrote " + first.string()));
+  EXPECT_THAT(r.err, HasSubstr("wrote " + second.string()));
+  EXPECT_THAT(r.err, HasSubstr("2 files in"));
+  EXPECT_LE(fs::file_size(first), 300000u + 64 * 1024);  // the header's bytes aside
+  EXPECT_EQ(loom::Model::load(first.string()).config().n_layers, 5);
+  EXPECT_FALSE(fs::exists(out));
+  fs::remove(first);
+  fs::remove(second);
+  for (const char* bad : {"0", "12X", "-5M", "M", "99999999999999999999G"}) {
+    const auto e = run(kModel + " " + out.string() + " q8_0 --split-max-size " + bad);
+    EXPECT_EQ(e.exit_code, 1) << bad;
+    EXPECT_THAT(e.err, HasSubstr(std::string("--split-max-size '") + bad +
+                                 "': want a positive size, as 500M or 2G"));
+  }
+}
+
 TEST(QuantizeCli, UnknownTypeNamesTheValueAndTheChoicesAndWritesNothing) {
   const fs::path out = scratch("bad.gguf");
   const auto r = run(kModel + " " + out.string() + " q3_k_m");

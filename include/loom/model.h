@@ -137,9 +137,13 @@ class Model {
 // and llama-quantize do): its config as llama.cpp's metadata, its folder's tokenizer
 // (tokenizer.model or tokenizer.json) and chat template. Matrices quantized at load are written
 // as they are (in ggml's blocks); the others by TYPE's rules (empty: as stored), quantized on
-// THREADS threads (0: all; the bytes do not depend on it). Throws loom::Error naming what
-// cannot be written.
-void write_gguf(const Model& model, const std::filesystem::path& out,
-                std::optional<GgufFileType> type = std::nullopt, int threads = 0);
+// THREADS threads (0: all; the bytes do not depend on it). With SPLIT_MAX_BYTES, the file is
+// written as shards of at most that many tensor bytes each, as llama-gguf-split --split-max-size
+// writes them (OUT less .gguf, then -00001-of-0000N.gguf ...; a tensor larger than that gets a
+// shard of its own); loom and llama.cpp open them by the first. Returns the files written.
+// Throws loom::Error naming what cannot be written.
+std::vector<std::filesystem::path> write_gguf(const Model& model, const std::filesystem::path& out,
+                                              std::optional<GgufFileType> type = std::nullopt,
+                                              int threads = 0, uint64_t split_max_bytes = 0);
 
 }  // namespace loom

@@ -1,8 +1,11 @@
 #include "io/gguf.h"
 
+#include <cstdio>
 #include <cstring>
 #include <iterator>
 #include <limits>
+#include <memory>
+#include <optional>
 
 #include "loom/error.h"
 #include "quant/ggml_blocks.h"
@@ -347,6 +350,76 @@ const GgmlTraits* ggml_traits(uint32_t t) {
 }
 
 GgufFile GgufFile::open(const std::filesystem::path& path) {
+  GgufFile f = parse(path);
+  f.open_shards();
+  return f;
+}
+
+std::filesystem::path gguf_shard_path(const std::string& prefix, int no, int count) {
+  char tail[64];
+  std::snprintf(tail, sizeof tail, "-%05d-of-%05d.gguf", no, count);
+  return prefix + tail;
+}
+
+void GgufFile::open_shards() {
+  const std::optional<uint64_t> count = find_uint("split.count");
+  if (!count || *count <= 1) return;
+  const std::string where = path().string() + ": ";
+  const uint64_t no = find_uint("split.no").value_or(0);
+  if (*count > 99999 || no >= *count) {
+    throw Error(where + "split.no " + std::to_string(no) + " of split.count " +
+                std::to_string(*count) + " is not a shard of the model");
+  }
+  const int n = static_cast<int>(*count);
+  // The prefix: the path less its -0000I-of-0000N.gguf, as llama.cpp derives it.
+  const std::string p = path().string();
+  const std::string own = gguf_shard_path("", static_cast<int>(no) + 1, n).string();
+  if (p.size() <= own.size() || p.compare(p.size() - own.size(), own.size(), own) != 0) {
+    throw Error(where + "shard " + std::to_string(no + 1) + " of " + std::to_string(n) +
+                " of a split model, but its name does not end in '" + own +
+                "', from which the other shards' names are made");
+  }
+  const std::string prefix = p.substr(0, p.size() - own.size());
+  if (no != 0) {
+    throw Error(where + "shard " + std::to_string(no + 1) + " of " + std::to_string(n) +
+                " of a split model: open its first shard, " +
+                gguf_shard_path(prefix, 1, n).string());
+  }
+  for (int i = 1; i < n; ++i) {
+    const std::filesystem::path sp = gguf_shard_path(prefix, i + 1, n);
+    if (!std::filesystem::exists(sp)) {
+      throw Error(where + "shard " + std::to_string(i + 1) + " of " + std::to_string(n) +
+                  " of this split model is missing: " + sp.string());
+    }
+    auto shard = std::make_unique<GgufFile>(parse(sp));
+    const std::string at = sp.string() + ": ";
+    if (shard->find_uint("split.count") != count) {
+      throw Error(at + "split.count is not " + std::to_string(n) + ", the first shard's");
+    }
+    if (shard->find_uint("split.no") != static_cast<uint64_t>(i)) {
+      throw Error(at + "split.no is not " + std::to_string(i) + " (shard " + std::to_string(i + 1) +
+                  " of " + std::to_string(n) + ")");
+    }
+    for (Tensor& t : shard->tensors_) {
+      if (tensor_index_.count(t.name)) {
+        throw Error(at + "tensor '" + printable(t.name) + "' is also in shard " +
+                    shard_path(tensors_[tensor_index_.at(t.name)].shard).string());
+      }
+      tensor_index_.emplace(t.name, tensors_.size());
+      Tensor copy = t;
+      copy.shard = static_cast<size_t>(i);
+      tensors_.push_back(std::move(copy));
+    }
+    shards_.push_back(std::move(shard));
+  }
+  if (const std::optional<uint64_t> total = find_uint("split.tensors.count");
+      total && *total != tensors_.size()) {
+    throw Error(where + "split.tensors.count is " + std::to_string(*total) + ", but the " +
+                std::to_string(n) + " shards hold " + std::to_string(tensors_.size()) + " tensors");
+  }
+}
+
+GgufFile GgufFile::parse(const std::filesystem::path& path) {
   GgufFile f{MappedFile(path)};
   Cursor c(f.file_);
 

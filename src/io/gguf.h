@@ -7,6 +7,7 @@
 #include <cstddef>
 #include <cstdint>
 #include <filesystem>
+#include <memory>
 #include <optional>
 #include <string>
 #include <string_view>
@@ -78,6 +79,7 @@ class GgufFile {
     std::vector<int64_t> ne;  // ggml's order: ne[0] the row length (innermost), then outward
     const uint8_t* data = nullptr;
     size_t nbytes = 0;
+    size_t shard = 0;  // the file holding it: shard_path(shard)
   };
 
   // Maps PATH and parses its header, metadata and tensor infos. Throws loom::Error naming the
@@ -86,10 +88,22 @@ class GgufFile {
   // that is not UTF-8 where it is a key, a key or tensor name seen twice, zero or more than 4
   // dimensions, a row length not a multiple of the type's block, a tensor offset not a multiple
   // of general.alignment (default 32, a power of two) or whose bytes run past the end.
+  //
+  // A model split by llama-gguf-split (or loom-quantize --split-max-size) is opened by its first
+  // shard, PREFIX-00001-of-0000N.gguf (split.no 0, split.count N): the other shards, named the
+  // same way, are opened beside it and their tensors join the first shard's, whose metadata is
+  // the model's. Throws naming the shard at fault: one missing, one whose split.no or
+  // split.count disagrees, a tensor in two shards, a total other than split.tensors.count, or a
+  // later shard opened first.
   static GgufFile open(const std::filesystem::path& path);
 
   uint32_t version() const { return version_; }
   const std::filesystem::path& path() const { return file_.path(); }
+  // The files tensors lie in: path(), then any further shards in order.
+  size_t shard_count() const { return 1 + shards_.size(); }
+  const std::filesystem::path& shard_path(size_t i) const {
+    return i == 0 ? path() : shards_[i - 1]->path();
+  }
   size_t alignment() const { return alignment_; }
 
   // Metadata. The get_ functions throw loom::Error naming the file and KEY when it is absent or
@@ -126,6 +140,8 @@ class GgufFile {
     uint64_t count = 0;                 // arrays
   };
   explicit GgufFile(MappedFile file) : file_(std::move(file)) {}
+  static GgufFile parse(const std::filesystem::path& path);
+  void open_shards();
   const Value& get(std::string_view key, const char* wanted) const;
 
   MappedFile file_;
@@ -135,7 +151,12 @@ class GgufFile {
   std::unordered_map<std::string, size_t> meta_index_;
   std::vector<Tensor> tensors_;
   std::unordered_map<std::string, size_t> tensor_index_;
+  std::vector<std::unique_ptr<GgufFile>> shards_;  // shards 2..N, for their mappings
 };
+
+// Shard NO (1-based) of COUNT of a split model: PREFIX-0000NO-of-0000COUNT.gguf, llama.cpp's
+// naming (llama_split_path).
+std::filesystem::path gguf_shard_path(const std::string& prefix, int no, int count);
 
 // Writes a GGUF v3 file: metadata in the order set, then tensor infos and data in the order
 // added, each tensor's data at a multiple of the alignment. The data passed to add_tensor must
@@ -156,6 +177,13 @@ class GgufWriter {
                   size_t nbytes);
   // Throws loom::Error naming PATH when it cannot write, or naming the key or tensor added twice.
   void write(const std::filesystem::path& path, uint32_t alignment = 32) const;
+  // The same model as shards, as llama-gguf-split --split-max-size writes them: tensors in order,
+  // a new shard when the next one's bytes would take the current one past MAX_BYTES (a tensor
+  // larger than that gets a shard of its own), named gguf_shard_path(PREFIX, i, N); the first
+  // holds the metadata, each split.no, split.count and split.tensors.count. Returns the paths.
+  // On an error, no shard is left behind.
+  std::vector<std::filesystem::path> write_split(const std::string& prefix, uint64_t max_bytes,
+                                                 uint32_t alignment = 32) const;
 
  private:
   struct Entry {
@@ -170,6 +198,10 @@ class GgufWriter {
     const void* data;
     size_t nbytes;
   };
+  void check(const std::filesystem::path& path, uint32_t alignment) const;
+  void write_file(const std::filesystem::path& path, uint32_t alignment,
+                  const std::vector<Entry>& meta, size_t begin, size_t end) const;
+
   std::vector<Entry> meta_;
   std::vector<Pending> tensors_;
 };

@@ -128,13 +128,12 @@ void GgufWriter::add_tensor(std::string name, GgmlType type, std::vector<int64_t
   tensors_.push_back({std::move(name), type, std::move(ne), data, nbytes});
 }
 
-void GgufWriter::write(const std::filesystem::path& path, uint32_t alignment) const {
+void GgufWriter::check(const std::filesystem::path& path, uint32_t alignment) const {
   const std::string where = "cannot write " + path.string() + ": ";
   if (alignment == 0 || (alignment & (alignment - 1)) != 0) {
     throw Error(where + "alignment " + std::to_string(alignment) + " is not a power of two");
   }
   std::unordered_set<std::string_view> keys;
-  bool has_alignment_key = false;
   for (const Entry& e : meta_) {
     if (!keys.insert(e.key).second) throw Error(where + "metadata key '" + e.key + "' set twice");
     if (e.key == kAlignmentKey) {
@@ -145,21 +144,77 @@ void GgufWriter::write(const std::filesystem::path& path, uint32_t alignment) co
         throw Error(where + "metadata key 'general.alignment' is set, but not to the u32 " +
                     std::to_string(alignment) + " the file is written with");
       }
-      has_alignment_key = true;
     }
   }
   std::unordered_set<std::string_view> names;
   for (const Pending& t : tensors_) {
     if (!names.insert(t.name).second) throw Error(where + "tensor '" + t.name + "' added twice");
   }
+}
+
+void GgufWriter::write(const std::filesystem::path& path, uint32_t alignment) const {
+  check(path, alignment);
+  write_file(path, alignment, meta_, 0, tensors_.size());
+}
+
+std::vector<std::filesystem::path> GgufWriter::write_split(const std::string& prefix,
+                                                           uint64_t max_bytes,
+                                                           uint32_t alignment) const {
+  check(prefix, alignment);
+  const auto padded = [&](uint64_t n) { return (n + alignment - 1) / alignment * alignment; };
+  std::vector<size_t> starts{0};
+  uint64_t bytes = 0;
+  for (size_t i = 0; i < tensors_.size(); ++i) {
+    const uint64_t n = padded(tensors_[i].nbytes);
+    if (i > starts.back() && bytes + n > max_bytes) {
+      starts.push_back(i);
+      bytes = 0;
+    }
+    bytes += n;
+  }
+  const size_t count = starts.size();
+  if (count > 99999) {
+    throw Error("cannot write " + prefix + ": " + std::to_string(count) +
+                " shards, more than the 99999 their names can number");
+  }
+  std::vector<std::filesystem::path> paths;
+  for (size_t k = 0; k < count; ++k) {
+    paths.push_back(gguf_shard_path(prefix, static_cast<int>(k + 1), static_cast<int>(count)));
+  }
+  try {
+    for (size_t k = 0; k < count; ++k) {
+      GgufWriter shard;
+      if (k == 0) shard.meta_ = meta_;
+      // llama.cpp's keys and types (LLM_KV_SPLIT_*): u16, u16, i32.
+      const auto u16 = [](uint16_t v) { return std::string(reinterpret_cast<const char*>(&v), 2); };
+      const auto total = static_cast<int32_t>(tensors_.size());
+      shard.meta_.push_back({"split.no", GgufType::U16, u16(static_cast<uint16_t>(k))});
+      shard.meta_.push_back({"split.count", GgufType::U16, u16(static_cast<uint16_t>(count))});
+      shard.meta_.push_back({"split.tensors.count", GgufType::I32,
+                             std::string(reinterpret_cast<const char*>(&total), 4)});
+      write_file(paths[k], alignment, shard.meta_, starts[k],
+                 k + 1 < count ? starts[k + 1] : tensors_.size());
+    }
+  } catch (...) {
+    std::error_code ec;
+    for (const auto& p : paths) std::filesystem::remove(p, ec);
+    throw;
+  }
+  return paths;
+}
+
+void GgufWriter::write_file(const std::filesystem::path& path, uint32_t alignment,
+                            const std::vector<Entry>& meta, size_t begin, size_t end) const {
+  bool has_alignment_key = false;
+  for (const Entry& e : meta) has_alignment_key = has_alignment_key || e.key == kAlignmentKey;
   const bool add_alignment_key = alignment != 32 && !has_alignment_key;
 
   std::string head;
   head.append("GGUF", 4);
   put<uint32_t>(head, 3);
-  put<uint64_t>(head, tensors_.size());
-  put<uint64_t>(head, meta_.size() + (add_alignment_key ? 1 : 0));
-  for (const Entry& e : meta_) {
+  put<uint64_t>(head, end - begin);
+  put<uint64_t>(head, meta.size() + (add_alignment_key ? 1 : 0));
+  for (const Entry& e : meta) {
     put_string(head, e.key);
     put<uint32_t>(head, static_cast<uint32_t>(e.type));
     head += e.bytes;
@@ -173,7 +228,8 @@ void GgufWriter::write(const std::filesystem::path& path, uint32_t alignment) co
   // ggml pads them (the last one too), so every offset is a multiple of it.
   const auto padded = [&](uint64_t n) { return (n + alignment - 1) / alignment * alignment; };
   uint64_t offset = 0;
-  for (const Pending& t : tensors_) {
+  for (size_t i = begin; i < end; ++i) {
+    const Pending& t = tensors_[i];
     put_string(head, t.name);
     put<uint32_t>(head, static_cast<uint32_t>(t.ne.size()));
     for (int64_t n : t.ne) put<int64_t>(head, n);
@@ -185,8 +241,8 @@ void GgufWriter::write(const std::filesystem::path& path, uint32_t alignment) co
   AtomicFileWriter out(path);
   out.write(head.data(), head.size());
   out.pad_to(padded(out.written()));
-  for (const Pending& t : tensors_) {
-    out.write(t.data, t.nbytes);
+  for (size_t i = begin; i < end; ++i) {
+    out.write(tensors_[i].data, tensors_[i].nbytes);
     out.pad_to(padded(out.written()));
   }
   out.commit();

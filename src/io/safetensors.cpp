@@ -200,13 +200,16 @@ TensorStore TensorStore::open(const fs::path& dir) {
 }
 
 TensorStore TensorStore::adopt(std::unordered_map<std::string, TensorInfo> tensors,
-                               const fs::path& source, std::shared_ptr<const void> keep) {
+                               std::vector<fs::path> sources, std::shared_ptr<const void> keep) {
   TensorStore store;
-  store.source_ = source;
+  store.source_ = sources.at(0);
   store.keep_ = std::move(keep);
-  store.adopted_path_ = std::make_unique<fs::path>(source);
+  store.adopted_path_ = std::make_unique<fs::path>(sources[0]);
+  store.adopted_more_.assign(sources.begin() + 1, sources.end());
   store.tensors_ = std::move(tensors);
-  for (auto& [name, t] : store.tensors_) t.file = store.adopted_path_.get();
+  for (auto& [name, t] : store.tensors_) {
+    if (!t.file) t.file = store.adopted_path_.get();
+  }
   return store;
 }
 
@@ -223,6 +226,7 @@ std::vector<fs::path> TensorStore::source_files() const {
   std::vector<fs::path> out;
   // The index, or the adopted file.
   if (source_.filename() != "model.safetensors") out.push_back(source_);
+  out.insert(out.end(), adopted_more_.begin(), adopted_more_.end());
   for (const auto& f : files_) out.push_back(f->path());
   return out;
 }

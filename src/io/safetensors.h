@@ -31,10 +31,13 @@ void read_safetensors_header(const MappedFile& file,
 class TensorStore {
  public:
   static TensorStore open(const std::filesystem::path& dir);
-  // Tensors read from another format (a GGUF file), under the names open() would give them.
-  // KEEP owns the memory their data points into; each TensorInfo::file is set to SOURCE.
+  // Tensors read from another format (a GGUF file, or its shards), under the names open() would
+  // give them. KEEP owns the memory their data points into, and the paths their TensorInfo::file
+  // point to, where set (otherwise it is set to the first of SOURCES); SOURCES are the files
+  // they came from, the first one named in messages.
   static TensorStore adopt(std::unordered_map<std::string, TensorInfo> tensors,
-                           const std::filesystem::path& source, std::shared_ptr<const void> keep);
+                           std::vector<std::filesystem::path> sources,
+                           std::shared_ptr<const void> keep);
 
   // The tensor, or nullptr.
   const TensorInfo* find(const std::string& name) const;
@@ -51,6 +54,7 @@ class TensorStore {
   std::filesystem::path source_;      // model.safetensors, the index, or an adopted file
   std::shared_ptr<const void> keep_;  // adopted tensors' memory
   std::unique_ptr<std::filesystem::path> adopted_path_;  // what their TensorInfo::file names
+  std::vector<std::filesystem::path> adopted_more_;      // an adopted source's further files
 };
 
 }  // namespace loom::io

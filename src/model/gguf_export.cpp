@@ -306,8 +306,9 @@ namespace loom {
 namespace fs = std::filesystem;
 using namespace model;
 
-void write_gguf(const Model& model, const fs::path& out, std::optional<GgufFileType> type,
-                int threads) {
+std::vector<fs::path> write_gguf(const Model& model, const fs::path& out,
+                                 std::optional<GgufFileType> type, int threads,
+                                 uint64_t split_max_bytes) {
   const detail::LoadedModel& m = detail::loaded(model);
   const ModelConfig& c = m.config;
   if (m.dir.extension() == ".gguf") throw Error(m.dir.string() + " is a GGUF file already");
@@ -403,7 +404,13 @@ void write_gguf(const Model& model, const fs::path& out, std::optional<GgufFileT
   // Tied embeddings quantized at load have a quantized copy for the head: written as
   // output.weight, as llama-quantize does when it quantizes the output differently.
   if (lw.lm_head.data != lw.embed.data) e.matrix("lm_head.weight", lw.lm_head);
-  w.write(out);
+  if (split_max_bytes == 0) {
+    w.write(out);
+    return {out};
+  }
+  // llama-gguf-split's names: OUT less its .gguf, then -0000i-of-0000N.gguf.
+  const fs::path prefix = out.extension() == ".gguf" ? fs::path(out).replace_extension() : out;
+  return w.write_split(prefix.string(), split_max_bytes);
 }
 
 }  // namespace loom

@@ -319,6 +319,7 @@ GgufCheckpoint read_gguf_checkpoint(const std::shared_ptr<const io::GgufFile>& f
     const io::GgufFile::Tensor& t = *p.t;
     io::TensorInfo info;
     info.dtype = loom_dtype(t.type);
+    info.file = &f.shard_path(t.shard);  // (F lives as long as the store: Keep holds it)
     for (auto it = t.ne.rbegin(); it != t.ne.rend(); ++it) info.shape.push_back(*it);
     if (!p.bytes) {
       info.data = t.data;
@@ -374,7 +375,9 @@ GgufCheckpoint read_gguf_checkpoint(const std::shared_ptr<const io::GgufFile>& f
     std::shared_ptr<const io::GgufFile> file;
     std::shared_ptr<io::AnonymousMemory> copy;
   };
-  out.store = io::TensorStore::adopt(std::move(tensors), f.path(),
+  std::vector<std::filesystem::path> sources;
+  for (size_t i = 0; i < f.shard_count(); ++i) sources.push_back(f.shard_path(i));
+  out.store = io::TensorStore::adopt(std::move(tensors), std::move(sources),
                                      std::make_shared<Keep>(Keep{file, copy}));
   return out;
 }
