@@ -19,6 +19,11 @@ SHAPES = {
     "tinyllama-1.1b": dict(hidden_size=2048, intermediate_size=5632, num_hidden_layers=22,
                            num_attention_heads=32, num_key_value_heads=4, vocab_size=32000,
                            max_position_embeddings=2048, rope_theta=10000.0),
+    # Tied embeddings, a 128256-token vocabulary (pass Llama 3's tokenizer.json).
+    "llama3.2-1b": dict(hidden_size=2048, intermediate_size=8192, num_hidden_layers=16,
+                        num_attention_heads=32, num_key_value_heads=8, vocab_size=128256,
+                        max_position_embeddings=131072, rope_theta=500000.0,
+                        tie_word_embeddings=True, bos_token_id=128000, eos_token_id=128001),
     "llama2-7b": dict(hidden_size=4096, intermediate_size=11008, num_hidden_layers=32,
                       num_attention_heads=32, num_key_value_heads=32, vocab_size=32000,
                       max_position_embeddings=4096, rope_theta=10000.0),
@@ -43,7 +48,8 @@ def tensors(cfg):
         yield p + "mlp.up_proj.weight", (f, h)
         yield p + "mlp.down_proj.weight", (h, f)
     yield "model.norm.weight", (h,)
-    yield "lm_head.weight", (v, h)
+    if not cfg["tie_word_embeddings"]:
+        yield "lm_head.weight", (v, h)
 
 
 def encode(a, dtype):
@@ -57,18 +63,21 @@ def main():
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--shape", choices=SHAPES, required=True)
     ap.add_argument("--dtype", choices=DTYPES, default="bf16")
-    ap.add_argument("--tokenizer", required=True, help="a sentencepiece tokenizer.model to copy")
+    ap.add_argument("--tokenizer", required=True,
+                    help="a sentencepiece tokenizer.model or a tokenizer.json to copy")
     ap.add_argument("--out", required=True)
     ap.add_argument("--seed", type=int, default=0)
     args = ap.parse_args()
 
-    cfg = dict(SHAPES[args.shape], architectures=["LlamaForCausalLM"], model_type="llama",
-               rms_norm_eps=1e-5, hidden_act="silu", tie_word_embeddings=False, bos_token_id=1,
-               eos_token_id=2, torch_dtype=DTYPES[args.dtype][1])
+    cfg = dict(architectures=["LlamaForCausalLM"], model_type="llama", rms_norm_eps=1e-5,
+               hidden_act="silu", tie_word_embeddings=False, bos_token_id=1, eos_token_id=2,
+               torch_dtype=DTYPES[args.dtype][1])
+    cfg.update(SHAPES[args.shape])
     os.makedirs(args.out, exist_ok=True)
     with open(os.path.join(args.out, "config.json"), "w") as f:
         json.dump(cfg, f, indent=2)
-    shutil.copy(args.tokenizer, os.path.join(args.out, "tokenizer.model"))
+    json_tok = args.tokenizer.endswith(".json")
+    shutil.copy(args.tokenizer, os.path.join(args.out, "tokenizer.json" if json_tok else "tokenizer.model"))
 
     esize = 4 if args.dtype == "f32" else 2
     header, offset = {}, 0

@@ -115,6 +115,9 @@ const char* const kFields[] = {"build_commit",
                                "bw_gbps_after",
                                "bw_fraction",
                                "gflops",
+                               "peak_gflops",
+                               "peak_insn",
+                               "peak_fraction",
                                "load_s",
                                "rss_after_load_bytes",
                                "rss_after_test_bytes",
@@ -136,9 +139,12 @@ TEST(Bench, MarkdownHeaderAndTable) {
   // The results table, then the per-model memory table.
   ASSERT_EQ(rows.size(), 5u);
   EXPECT_EQ(rows[0], (std::vector<std::string>{"model", "size", "params", "threads", "test", "t/s",
-                                               "GB/s", "% bw", "GFLOP/s"}));
+                                               "GB/s", "% bw", "GFLOP/s", "% peak"}));
+  // The fp32 FMA peak of the kernel set in use (CI machines run AVX2 at least).
+  EXPECT_THAT(r.out, ::testing::ContainsRegex("compute peaks, GFLOP/s \\(1 thread\\): fp32 FMA "
+                                              "vfmadd231ps [yz]mm [0-9]+"));
   for (size_t i : {1, 2}) {
-    ASSERT_EQ(rows[i].size(), 9u);
+    ASSERT_EQ(rows[i].size(), 10u);
     EXPECT_EQ(rows[i][0], "stories260K f32");
     EXPECT_EQ(rows[i][1], "0.99 MiB");
     EXPECT_EQ(rows[i][2], "260.03 K");
@@ -149,8 +155,10 @@ TEST(Bench, MarkdownHeaderAndTable) {
   }
   EXPECT_EQ(rows[1][4], "pp8");
   EXPECT_EQ(rows[1][6], "");  // prefill is compute-bound: no GB/s
+  EXPECT_TRUE(fits("9.9", rows[1][9]) || fits("99.9", rows[1][9])) << rows[1][9];
   EXPECT_EQ(rows[2][4], "tg2");
   EXPECT_TRUE(fits("9.99", rows[2][6])) << rows[2][6];
+  EXPECT_EQ(rows[2][9], "");  // decode is bandwidth-bound: no share of a compute peak
   EXPECT_EQ(rows[3], (std::vector<std::string>{"model", "bits/weight", "load s", "RSS after load",
                                                "peak RSS"}));
   ASSERT_EQ(rows[4].size(), 5u);
@@ -199,10 +207,17 @@ TEST(Bench, JsonHasLlamaBenchFieldsAndConsistentStats) {
                   o["bytes_per_token"].get<double>() * o["avg_ts"].get<double>() / 1e9,
                   1e-6 * o["gbps"].get<double>());
       EXPECT_TRUE(o["bw_fraction"].is_number());
+      EXPECT_TRUE(o["peak_fraction"].is_null());
     } else {
       EXPECT_TRUE(o["bytes_per_token"].is_null());
       EXPECT_TRUE(o["gbps"].is_null());
       EXPECT_TRUE(o["bw_fraction"].is_null());
+      // f32 weights: the fp32 gemm, a share of its FMA's peak at this thread count.
+      EXPECT_THAT(o["peak_insn"].get<std::string>(), ::testing::StartsWith("vfmadd231ps"));
+      EXPECT_GT(o["peak_gflops"].get<double>(), 0);
+      EXPECT_NEAR(o["peak_fraction"].get<double>(),
+                  o["gflops"].get<double>() / o["peak_gflops"].get<double>(), 1e-9);
+      EXPECT_LT(o["peak_fraction"].get<double>(), 1.5);  // noise aside, below the peak
     }
     names.push_back(std::to_string(o["n_threads"].get<int>()) + ":" +
                     std::to_string(o["n_prompt"].get<int>()) + "/" +
@@ -265,6 +280,16 @@ TEST(Bench, CsvHeaderAndRowsAgree) {
     const std::string samples = at("samples_ns");
     EXPECT_EQ(std::count(samples.begin(), samples.end(), ','), 1);  // two repetitions
   }
+}
+
+TEST(Bench, NoPeaksSkipsTheProbeAndTheShare) {
+  const Result r = run(kTiny + "-t 1 --no-bw --no-peaks -o json");
+  ASSERT_EQ(r.exit_code, 0) << r.err;
+  for (const json& o : json::parse(r.out)) {
+    EXPECT_TRUE(o["peak_gflops"].is_null());
+    EXPECT_TRUE(o["peak_fraction"].is_null());
+  }
+  EXPECT_THAT(r.err, ::testing::Not(HasSubstr("probing compute peaks")));
 }
 
 TEST(Bench, SyntheticModelsFromAConfigFile) {
@@ -349,6 +374,9 @@ TEST(Bench, QuantizedModelReportsItsSizeAndBitsPerWeight) {
   ASSERT_EQ(s.exit_code, 0) << s.err;
   EXPECT_EQ(json::parse(s.out)[0]["weight_dtype"], "q4_0");
   EXPECT_THAT(s.err, HasSubstr("quantized 31 matrices to q4_0"));
+  // q4_0 prompts run the int8 gemm: its share is of the int8 dot product's peak.
+  const std::string insn = json::parse(s.out)[0]["peak_insn"].get<std::string>();
+  EXPECT_TRUE(insn == "vpdpbusd zmm" || insn == "vpmaddubsw ymm") << insn;
 }
 
 // type_k and type_v as llama-bench names them; the KV bytes a decode step reads at their size;

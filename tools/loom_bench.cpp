@@ -18,12 +18,14 @@
 #include <vector>
 
 #include "bench/bandwidth.h"
+#include "bench/peaks.h"
 #include "bench/report.h"
 #include "bench/tokenize_bench.h"
 #include "bf16_flags.h"
 #include "cli_habits.h"
 #include "load_flags.h"
 #include "loom/loom.h"
+#include "model/gguf_mix.h"
 #include "model/synthetic.h"
 #include "ops/matmul.h"
 #include "simd/cpu.h"
@@ -53,6 +55,7 @@ struct Args {
   std::string output = "md";
   int bw_mib = 1024;
   bool no_bw = false;
+  bool no_peaks = false;
   loom::tools::Bf16Flags bf16;
 };
 
@@ -212,8 +215,36 @@ struct Test {
   int n_prompt = 0, n_gen = 0, n_depth = 0;
 };
 
+// The weight type most of a model's product flops run in: what --quantize made, a mix's type
+// for most matrices (q4_k_m: q4_k), or the file's (a GGUF file's attn_q type, config().dtype).
+loom::DType main_dtype(const loom::Model& m) {
+  const loom::Quantization& q = m.quantization();
+  if (q.type) return *q.type;
+  const int n = m.config().n_layers;
+  if (q.mix) return loom::model::mix_tensor_type(*q.mix, loom::model::MixRole::Other, 0, n, 4096);
+  return m.config().dtype;
+}
+
+// The peak, among P, of the instruction MODEL's prompt products run on (kernels.h, matmul.h):
+// the int8 gemm for loom's q8_0, q4_0 and q4_k (none in the scalar set), vdpbf16ps for bf16
+// weights where prompts round activations to bf16, and the fp32 gemm for the rest (f32, f16,
+// exact bf16, and ggml's Q5/Q6 blocks, dequantized into it).
+std::optional<loom::bench::Peak> prompt_peak(const loom::bench::Peaks& p, const loom::Model& model,
+                                             loom::Bf16Prompts bf16) {
+  const loom::DType t = main_dtype(model);
+  const loom::bench::Peak* peak = &p.fp32;
+  if (loom::is_quantized(t) && !loom::is_ggml_only(t)) {
+    peak = &p.int8;
+  } else if (t == loom::DType::BF16 &&
+             loom::ops::prompt_pass(bf16) == loom::ops::Pass::PromptBf16Acts) {
+    peak = &p.bf16;
+  }
+  if (peak->gflops <= 0 || loom::simd::best_isa() == loom::simd::Isa::Scalar) return std::nullopt;
+  return *peak;
+}
+
 TestResult run_test(const loom::Model& model, ModelInfo& info, const Test& t, int threads,
-                    loom::DType kv_type, const Args& a) {
+                    loom::DType kv_type, const Args& a, const loom::bench::Peaks* peaks) {
   TestResult r;
   r.threads = threads;
   r.kv_type = loom::dtype_name(kv_type);
@@ -269,6 +300,7 @@ TestResult run_test(const loom::Model& model, ModelInfo& info, const Test& t, in
   if (!a.no_bw) r.bw_after = loom::bench::probe_bandwidth(bw_bytes, threads);
 
   r.flops_per_token = flops_per_token(model.config(), n, t.n_depth, t.n_prompt > 0 ? r.n_batch : 1);
+  if (t.n_prompt > 0 && peaks) r.peak = prompt_peak(*peaks, model, a.bf16.value());
   if (t.n_gen > 0) r.bytes_per_token = decode_bytes_per_token(model, n, t.n_depth, kv_type);
   r.model = info;
   return r;
@@ -377,6 +409,22 @@ int run(const Args& a) {
     info.bw_gbps =
         loom::bench::probe_bandwidth(static_cast<size_t>(a.bw_mib) << 20, info.bw_threads);
   }
+  if (!a.no_peaks) {
+    std::vector<int> counts = threads;
+    std::sort(counts.begin(), counts.end());
+    counts.erase(std::unique(counts.begin(), counts.end()), counts.end());
+    for (int t : counts) {
+      std::fprintf(stderr, "loom-bench: probing compute peaks (%d thread%s)...\n", t,
+                   t == 1 ? "" : "s");
+      info.peaks.push_back(loom::bench::probe_peaks(t));
+    }
+  }
+  const auto peaks_of = [&](int t) -> const loom::bench::Peaks* {
+    for (const loom::bench::Peaks& p : info.peaks) {
+      if (p.threads == t) return &p;
+    }
+    return nullptr;
+  };
   printer->begin(info);
   std::vector<ModelInfo> models;
   for (const ModelSpec& spec : specs) {
@@ -385,7 +433,9 @@ int run(const Args& a) {
     const loom::Model model = load(spec, mi);
     for (int t : threads) {
       for (loom::DType kv : kv_types) {
-        for (const Test& test : tests) printer->result(run_test(model, mi, test, t, kv, a));
+        for (const Test& test : tests) {
+          printer->result(run_test(model, mi, test, t, kv, a, peaks_of(t)));
+        }
       }
     }
     models.push_back(mi);
@@ -457,6 +507,8 @@ int main(int argc, char** argv) {
       ->type_name("MIB")
       ->capture_default_str();
   app.add_flag("--no-bw", a.no_bw, "do not probe the memory bandwidth");
+  app.add_flag("--no-peaks", a.no_peaks,
+               "do not probe the compute peaks (fp32 FMA, bf16 and int8 dot products)");
   app.add_option("--tokenize", a.tokenize,
                  "instead of the model: time the -m folders' tokenizers (load ms, encode MB/s on "
                  "one thread, whole text and line by line) on these text files; repeatable")

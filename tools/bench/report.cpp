@@ -42,7 +42,7 @@ std::string human_params(double n) {
 struct Derived {
   Stats ts, ns;
   std::vector<double> samples_ts;
-  std::optional<double> gbps, bw, fraction;
+  std::optional<double> gbps, bw, fraction, peak_share;
   double gflops = 0;
   bool mode_changed = false;
 };
@@ -58,6 +58,7 @@ Derived derive(const TestResult& r) {
   d.ts = stats(d.samples_ts);
   d.ns = stats(ns);
   d.gflops = r.flops_per_token * d.ts.mean / 1e9;
+  if (r.peak && r.peak->gflops > 0) d.peak_share = d.gflops / r.peak->gflops;
   if (r.bw_before && r.bw_after) {
     d.bw = (*r.bw_before + *r.bw_after) / 2;
     d.mode_changed = std::abs(*r.bw_before - *r.bw_after) > kModeChange * *d.bw;
@@ -94,17 +95,31 @@ class Markdown : public Printer {
     } else {
       std::printf("memory bandwidth: not measured (--no-bw)\n");
     }
+    for (const Peaks& p : run.peaks) {
+      std::string line;
+      for (const auto& [what, peak] : {std::pair<const char*, const Peak*>{"fp32 FMA", &p.fp32},
+                                       {"bf16 dot", &p.bf16},
+                                       {"int8 dot", &p.int8}}) {
+        if (peak->gflops > 0) {
+          add_item(line,
+                   std::string(" ") + what + " " + peak->insn + format(" %.0f", peak->gflops));
+        }
+      }
+      std::printf("compute peaks, GFLOP/s (%d thread%s):%s\n", p.threads, p.threads == 1 ? "" : "s",
+                  line.empty() ? " none measured" : line.c_str());
+    }
     // As llama-bench: the KV cache's types get columns only when one is not the default.
     const std::string kv_head = kv_columns_ ? " type_k | type_v |" : "";
     const std::string kv_rule = kv_columns_ ? " :----- | :----- |" : "";
-    std::printf("\n| %-30s | %10s | %9s | %7s |%s %16s | %20s | %8s | %6s | %9s |\n", "model",
+    std::printf("\n| %-30s | %10s | %9s | %7s |%s %16s | %20s | %8s | %6s | %9s | %6s |\n", "model",
                 "size", "params", "threads", kv_head.c_str(), "test", "t/s", "GB/s", "% bw",
-                "GFLOP/s");
-    std::printf(
-        "| :%s | %s: | %s: | %s: |%s %s: | %s: | %s: | %s: | %s: |\n", std::string(29, '-').c_str(),
-        std::string(9, '-').c_str(), std::string(8, '-').c_str(), std::string(6, '-').c_str(),
-        kv_rule.c_str(), std::string(15, '-').c_str(), std::string(19, '-').c_str(),
-        std::string(7, '-').c_str(), std::string(5, '-').c_str(), std::string(8, '-').c_str());
+                "GFLOP/s", "% peak");
+    std::printf("| :%s | %s: | %s: | %s: |%s %s: | %s: | %s: | %s: | %s: | %s: |\n",
+                std::string(29, '-').c_str(), std::string(9, '-').c_str(),
+                std::string(8, '-').c_str(), std::string(6, '-').c_str(), kv_rule.c_str(),
+                std::string(15, '-').c_str(), std::string(19, '-').c_str(),
+                std::string(7, '-').c_str(), std::string(5, '-').c_str(),
+                std::string(8, '-').c_str(), std::string(5, '-').c_str());
     std::fflush(stdout);
   }
 
@@ -116,12 +131,13 @@ class Markdown : public Printer {
     char kv[32] = "";
     if (kv_columns_)
       std::snprintf(kv, sizeof kv, " %-6s | %-6s |", r.kv_type.c_str(), r.kv_type.c_str());
-    std::printf("| %-30s | %10s | %9s | %7d |%s %16s | %21s | %8s | %6s | %9.2f |\n",
+    const std::string peak = d.peak_share ? format("%.1f", 100 * *d.peak_share) : "";
+    std::printf("| %-30s | %10s | %9s | %7d |%s %16s | %21s | %8s | %6s | %9.2f | %6s |\n",
                 (r.model.name + " " + r.model.dtype).c_str(),
                 human_bytes(static_cast<double>(r.model.size_bytes)).c_str(),
                 human_params(static_cast<double>(r.model.n_params)).c_str(), r.threads, kv,
                 r.name().c_str(), ts.c_str(), d.gbps ? format("%.2f", *d.gbps).c_str() : "",
-                bw.c_str(), d.gflops);
+                bw.c_str(), d.gflops, peak.c_str());
     std::fflush(stdout);
   }
 
@@ -273,6 +289,9 @@ nlohmann::ordered_json to_json(const RunInfo& run, const TestResult& r) {
   j["bw_gbps_after"] = or_null(r.bw_after);
   j["bw_fraction"] = or_null(d.fraction);
   j["gflops"] = d.gflops;
+  j["peak_gflops"] = r.peak ? ordered_json(r.peak->gflops) : ordered_json();
+  j["peak_insn"] = r.peak ? ordered_json(r.peak->insn) : ordered_json();
+  j["peak_fraction"] = or_null(d.peak_share);
   j["load_s"] = r.model.load_s;
   j["rss_after_load_bytes"] = r.model.rss_after_load;
   j["rss_after_test_bytes"] = r.rss_after_test;

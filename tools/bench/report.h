@@ -10,6 +10,8 @@
 #include <string>
 #include <vector>
 
+#include "bench/peaks.h"
+
 namespace loom::bench {
 
 // About the run as a whole: shown in the markdown header, repeated in every record.
@@ -22,6 +24,7 @@ struct RunInfo {
   std::optional<double> bw_gbps;      // header probe; empty with --no-bw
   int bw_threads = 0;
   size_t bw_mib = 0;
+  std::vector<Peaks> peaks;  // per thread count tested; empty with --no-peaks
 };
 
 struct ModelInfo {
@@ -45,6 +48,9 @@ struct TestResult {
   double bytes_per_token = 0;        // tg only: weights plus the KV cache one step reads
   double flops_per_token = 0;
   std::optional<double> bw_before, bw_after;  // probes either side of the test
+  // Prompt tests: the measured peak of the instruction the prompt's products run on (with these
+  // threads), against which GFLOP/s is a share.
+  std::optional<Peak> peak;
   size_t rss_after_test = 0;
 
   int tokens() const { return n_prompt + n_gen; }
