@@ -44,6 +44,38 @@ std::vector<uint8_t> hex_bytes(const std::string& hex) {
   return out;
 }
 
+// ggml's Q4_0 rows of odd and even block counts into loom's pairs and back: the same bytes, and
+// weight i of block b is d * (its nibble - 8) as ggml defines it (low nibbles first).
+TEST(GgmlBlocks, Q4_0RowsOfAnyBlockCountRearrangeLosslessly) {
+  std::mt19937 rng(11);
+  for (size_t nb : {1u, 2u, 3u, 7u, 64u}) {
+    SCOPED_TRACE(nb);
+    std::vector<uint8_t> ggml(nb * 18);
+    for (size_t b = 0; b < nb; ++b) {
+      const uint16_t d = 0x3c00 + static_cast<uint16_t>(b);  // 1.0, a little more each block
+      std::memcpy(&ggml[b * 18], &d, 2);
+      for (int j = 0; j < 16; ++j) ggml[b * 18 + 2 + j] = static_cast<uint8_t>(rng());
+    }
+    std::vector<uint8_t> row(loom::row_bytes(DType::Q4_0, nb * 32));
+    loom::quant::from_ggml_row(DType::Q4_0, ggml.data(), nb, row.data());
+    std::vector<float> w(nb * 32);
+    loom::quant::dequantize_row(DType::Q4_0, row.data(), w.data(), static_cast<int>(nb * 32));
+    for (size_t b = 0; b < nb; ++b) {
+      uint16_t d;
+      std::memcpy(&d, &ggml[b * 18], 2);
+      const float scale = loom::simd::f16_to_f32(d);
+      for (int i = 0; i < 32; ++i) {
+        const uint8_t byte = ggml[b * 18 + 2 + i % 16];
+        const int q = (i < 16 ? byte & 15 : byte >> 4) - 8;
+        ASSERT_EQ(w[b * 32 + i], scale * static_cast<float>(q)) << "block " << b << " weight " << i;
+      }
+    }
+    std::vector<uint8_t> back(ggml.size());
+    loom::quant::to_ggml_row(DType::Q4_0, row.data(), nb, back.data());
+    EXPECT_EQ(back, ggml);
+  }
+}
+
 TEST(GgmlBlocks, EveryTypeReadsAsGgufPyReadsIt) {
   const json g = loom::test::read_json(fs::path(LOOM_SOURCE_DIR) / "tests/data/ggml/blocks.json");
   for (const auto& [name, t] : g.items()) {
