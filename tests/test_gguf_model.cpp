@@ -397,42 +397,6 @@ TEST(GgmlDequant, Avx2GivesTheScalarCodesBitsForEveryInput) {
   }
 }
 
-TEST(GgmlDequant, TimeScalarAndAvx2OnAQ6KMatrix) {
-  // 256 rows of 2048 weights, dequantized a row at a time into a tile of 32 rows as matmul's
-  // ggml_rows does; the best of several passes, printed, not asserted.
-  const GgmlRowsCase c = ggml_rows_cases()[2];
-  constexpr int kRows = 256, kCols = 2048, kTile = 32;
-  std::mt19937 rng(7);
-  const size_t row_bytes = kCols / c.block_weights * c.block_bytes;
-  std::vector<uint8_t> m = random_ggml_rows(c, kRows * kCols / c.block_weights, rng);
-  for (size_t i = 0; i < m.size() / c.block_bytes; ++i) {  // finite scales, as real weights have
-    const uint16_t h = loom::simd::f32_to_f16(1e-3f);
-    std::memcpy(m.data() + i * c.block_bytes + c.f16_fields[0], &h, 2);
-  }
-  std::vector<float> tile(static_cast<size_t>(kTile) * kCols);
-  auto time = [&](auto f) {
-    double best = 1e30;
-    for (int pass = 0; pass < 8; ++pass) {
-      const auto t0 = std::chrono::steady_clock::now();
-      for (int r = 0; r < kRows; ++r) {
-        f(c.type, m.data() + r * row_bytes, tile.data() + static_cast<size_t>(r % kTile) * kCols,
-          kCols);
-      }
-      const auto t1 = std::chrono::steady_clock::now();
-      best = std::min(best, std::chrono::duration<double, std::nano>(t1 - t0).count());
-    }
-    return best / (static_cast<double>(kRows) * kCols);
-  };
-  const double scalar = time(loom::quant::dequantize_row_ggml_scalar);
-  std::printf("Q6_K %dx%d dequantization: scalar %.3f ns/weight", kRows, kCols, scalar);
-  if (loom::simd::isa_supported(loom::simd::Isa::Avx2)) {
-    const double avx2 = time(loom::quant::dequantize_row_ggml_avx2);
-    std::printf(", AVX2 %.3f ns/weight (%.1fx)", avx2, scalar / avx2);
-  }
-  std::printf("\n");
-  EXPECT_GT(scalar, 0.0);
-}
-
 // A folder's tokenizer written as tokenizer.ggml metadata (as llama.cpp's converter writes it)
 // and read back from the GGUF file: the same ids as the folder's on every text of the tokenizer
 // corpus, with and without special tokens, and the same text back.
