@@ -10,14 +10,14 @@
 // Layout: W is packed into panels of 16 rows in VNNI order, [k / 4][16 rows][4 bytes], as
 // unsigned bytes u = w + o (Q8_0: o = 128, so u = q ^ 0x80; Q4_0: the nibble, o = 8; Q4_K: the
 // nibble, o = 0), and each block's 16 fp32 scales after them (Q4_K: d * sc, then its 16 dmin * m).
-// sum u x = sum w x + o sum x, and o sum x = (o / 8) s8 with the activations' s8 = 8 sum x: one
-// integer subtraction per token and block takes it out, so a block's product is exact in int32, as
-// in gemv. Numerical contract: for each output, the blocks' terms float(p_b) * (d_w,b * d_x,b) are
-// added in block order with FMAs into one fp32 sum (Q4_K: after each block's FMA a second adds
-// float(sum x) * -(dmin * m * d_x)), as in quant_gemm_avx2.cpp: the two sets' prompts are
-// bit-identical. GCC 12's AVX-512 intrinsics pass _mm512_undefined_epi32() (a self-initialized
-// variable) as the unused merge source of their builtins, which its -Wmaybe-uninitialized then
-// reports, falsely.
+// sum u x = sum w x + o sum x, and o sum x = (o / 8) s8 with the activations' s8 = 8 sum x: each
+// block's int32 sums start at -(o / 8) s8 (one broadcast per token and block, shared by the
+// panels), so a block's product is exact in int32, as in gemv. Numerical contract: for each output,
+// the blocks' terms float(p_b) * (d_w,b * d_x,b) are added in block order with FMAs into one fp32
+// sum (Q4_K: after each block's FMA a second adds float(sum x) * -(dmin * m * d_x)), as in
+// quant_gemm_avx2.cpp: the two sets' prompts are bit-identical. GCC 12's AVX-512 intrinsics pass
+// _mm512_undefined_epi32() (a self-initialized variable) as the unused merge source of their
+// builtins, which its -Wmaybe-uninitialized then reports, falsely.
 #pragma GCC diagnostic push
 #pragma GCC diagnostic ignored "-Wmaybe-uninitialized"
 #include <immintrin.h>
@@ -106,28 +106,30 @@ void micro(const uint8_t* const* panels, int nb, const Token* tok, int b0, float
     f##i##a = _mm512_maskz_loadu_ps(m0, out + i * ldo);                           \
     if constexpr (P > 1) f##i##b = _mm512_maskz_loadu_ps(m1, out + i * ldo + 16); \
   }
-#define LOOM_ZERO(i) [[maybe_unused]] __m512i s##i##a = _mm512_setzero_si512(), s##i##b = s##i##a;
+// Each block's integer sums start at -o sum x (o sum x = kO8 * s8), so that they end as the
+// block's exact product: no subtraction per panel in the epilogue.
+#define LOOM_ZERO(i)                                                                             \
+  [[maybe_unused]] __m512i s##i##a =                                                             \
+      MR > i && kO8 != 0 ? _mm512_set1_epi32(-kO8 * tok[i].s8[b0 + b]) : _mm512_setzero_si512(); \
+  [[maybe_unused]] __m512i s##i##b = s##i##a;
 #define LOOM_DOT(i)                                                                        \
   if constexpr (MR > i) {                                                                  \
     const __m512i x = _mm512_set1_epi32(*reinterpret_cast<const int32_t*>(xq##i + 4 * g)); \
     s##i##a = _mm512_dpbusd_epi32(s##i##a, w0, x);                                         \
     if constexpr (P > 1) s##i##b = _mm512_dpbusd_epi32(s##i##b, w1, x);                    \
   }
-#define LOOM_SCALE(i)                                                                       \
-  if constexpr (MR > i) {                                                                   \
-    const __m512i corr = _mm512_set1_epi32(kO8 * tok[i].s8[b0 + b]);                        \
-    const __m512 dx = _mm512_set1_ps(tok[i].d[b0 + b]);                                     \
-    f##i##a = _mm512_fmadd_ps(_mm512_cvtepi32_ps(_mm512_sub_epi32(s##i##a, corr)),          \
-                              _mm512_mul_ps(dw0, dx), f##i##a);                             \
-    if constexpr (P > 1) {                                                                  \
-      f##i##b = _mm512_fmadd_ps(_mm512_cvtepi32_ps(_mm512_sub_epi32(s##i##b, corr)),        \
-                                _mm512_mul_ps(dw1, dx), f##i##b);                           \
-    }                                                                                       \
-    if constexpr (kMin) {                                                                   \
-      const __m512 sx = _mm512_set1_ps(static_cast<float>(tok[i].s8[b0 + b] / 8));          \
-      f##i##a = _mm512_fnmadd_ps(_mm512_mul_ps(mw0, dx), sx, f##i##a);                      \
-      if constexpr (P > 1) f##i##b = _mm512_fnmadd_ps(_mm512_mul_ps(mw1, dx), sx, f##i##b); \
-    }                                                                                       \
+#define LOOM_SCALE(i)                                                                          \
+  if constexpr (MR > i) {                                                                      \
+    const __m512 dx = _mm512_set1_ps(tok[i].d[b0 + b]);                                        \
+    f##i##a = _mm512_fmadd_ps(_mm512_cvtepi32_ps(s##i##a), _mm512_mul_ps(dw0, dx), f##i##a);   \
+    if constexpr (P > 1) {                                                                     \
+      f##i##b = _mm512_fmadd_ps(_mm512_cvtepi32_ps(s##i##b), _mm512_mul_ps(dw1, dx), f##i##b); \
+    }                                                                                          \
+    if constexpr (kMin) {                                                                      \
+      const __m512 sx = _mm512_set1_ps(static_cast<float>(tok[i].s8[b0 + b] / 8));             \
+      f##i##a = _mm512_fnmadd_ps(_mm512_mul_ps(mw0, dx), sx, f##i##a);                         \
+      if constexpr (P > 1) f##i##b = _mm512_fnmadd_ps(_mm512_mul_ps(mw1, dx), sx, f##i##b);    \
+    }                                                                                          \
   }
 #define LOOM_XQ(i) \
   [[maybe_unused]] const int8_t* xq##i = MR > i ? tok[i].q + (b0 + b) * kBlock : nullptr;
