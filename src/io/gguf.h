@@ -7,6 +7,7 @@
 #include <cstddef>
 #include <cstdint>
 #include <filesystem>
+#include <functional>
 #include <memory>
 #include <optional>
 #include <string>
@@ -175,6 +176,11 @@ class GgufWriter {
   // NE in ggml's order (ne[0] the row length); NBYTES must be what TYPE and NE imply.
   void add_tensor(std::string name, GgmlType type, std::vector<int64_t> ne, const void* data,
                   size_t nbytes);
+  // The same for a tensor whose NBYTES bytes FILL writes into a buffer when write() reaches it:
+  // a writer of many large tensors then holds one at a time (FILL must stay callable until then).
+  using Fill = std::function<void(uint8_t* dst)>;
+  void add_tensor(std::string name, GgmlType type, std::vector<int64_t> ne, size_t nbytes,
+                  Fill fill);
   // Throws loom::Error naming PATH when it cannot write, or naming the key or tensor added twice.
   void write(const std::filesystem::path& path, uint32_t alignment = 32) const;
   // The same model as shards, as llama-gguf-split --split-max-size writes them: tensors in order,
@@ -197,6 +203,7 @@ class GgufWriter {
     std::vector<int64_t> ne;
     const void* data;
     size_t nbytes;
+    Fill fill;  // when set, makes the bytes (data is null)
   };
   void check(const std::filesystem::path& path, uint32_t alignment) const;
   void write_file(const std::filesystem::path& path, uint32_t alignment,

@@ -95,6 +95,12 @@ void GgufWriter::set_i32_array(std::string key, const std::vector<int32_t>& valu
   meta_.push_back({std::move(key), GgufType::Array, array_bytes(GgufType::I32, values)});
 }
 
+void GgufWriter::add_tensor(std::string name, GgmlType type, std::vector<int64_t> ne, size_t nbytes,
+                            Fill fill) {
+  add_tensor(std::move(name), type, std::move(ne), nullptr, nbytes);
+  tensors_.back().fill = std::move(fill);
+}
+
 void GgufWriter::add_tensor(std::string name, GgmlType type, std::vector<int64_t> ne,
                             const void* data, size_t nbytes) {
   // What the reader would refuse, refused here, where the caller's mistake is still visible.
@@ -125,7 +131,7 @@ void GgufWriter::add_tensor(std::string name, GgmlType type, std::vector<int64_t
     throw Error(desc + " needs " + std::to_string(need) + " bytes, was given " +
                 std::to_string(nbytes));
   }
-  tensors_.push_back({std::move(name), type, std::move(ne), data, nbytes});
+  tensors_.push_back({std::move(name), type, std::move(ne), data, nbytes, nullptr});
 }
 
 void GgufWriter::check(const std::filesystem::path& path, uint32_t alignment) const {
@@ -241,8 +247,16 @@ void GgufWriter::write_file(const std::filesystem::path& path, uint32_t alignmen
   AtomicFileWriter out(path);
   out.write(head.data(), head.size());
   out.pad_to(padded(out.written()));
+  std::vector<uint8_t> made;  // the bytes of a tensor with a Fill, one at a time
   for (size_t i = begin; i < end; ++i) {
-    out.write(tensors_[i].data, tensors_[i].nbytes);
+    const Pending& t = tensors_[i];
+    const void* data = t.data;
+    if (t.fill) {
+      made.resize(t.nbytes);
+      t.fill(made.data());
+      data = made.data();
+    }
+    out.write(data, t.nbytes);
     out.pad_to(padded(out.written()));
   }
   out.commit();

@@ -200,8 +200,14 @@ class Exporter {
     const DType out = type_of(hf, m);
     const io::GgmlTraits& tr = *io::ggml_traits(static_cast<uint32_t>(ggml_type(out)));
     const size_t out_row = static_cast<size_t>(m.cols / tr.elements) * tr.bytes;
-    std::vector<uint8_t>& buf = bufs_.emplace_back(out_row * m.rows);
-    // Rows in chunks across the threads; each row's bytes are a function of the row alone.
+    // Made when the writer reaches it, so that only one tensor's bytes are held at a time.
+    w_.add_tensor(gguf_tensor_name(hf), ggml_type(out), {m.cols, m.rows}, out_row * m.rows,
+                  [this, m, qk, out, out_row](uint8_t* dst) { rows(m, qk, out, out_row, dst); });
+  }
+
+  // M's rows as OUT, OUT_ROW bytes each, at DST (Q and K in the file's order when QK). Rows in
+  // chunks across the threads; each row's bytes are a function of the row alone.
+  void rows(const ops::MatRef& m, bool qk, DType out, size_t out_row, uint8_t* dst) const {
 #pragma omp parallel num_threads(threads_)
     {
       std::vector<float> f32(m.cols);
@@ -209,10 +215,9 @@ class Exporter {
 #pragma omp for schedule(dynamic, 16)
       for (int r = 0; r < m.rows; ++r) {
         const uint8_t* src = static_cast<const uint8_t*>(m.row(qk ? file_source(r) : r));
-        write_row(m.dtype, out, m.cols, src, buf.data() + out_row * r, f32.data(), q.data());
+        write_row(m.dtype, out, m.cols, src, dst + out_row * r, f32.data(), q.data());
       }
     }
-    w_.add_tensor(gguf_tensor_name(hf), ggml_type(out), {m.cols, m.rows}, buf.data(), buf.size());
   }
 
   // A row of COLS weights of FROM at SRC as OUT at DST (F32 and Q scratch rows given).
