@@ -95,6 +95,7 @@ QuantLayout quant_layout(LlamaWeights& w, const QuantChoice& choice) {
       type = mix_tensor_type(*choice.mix, role, layer, n_layers, m->cols);
       if (!is_quantized(type)) continue;  // F16 where 32 does not divide the rows: as stored
     }
+    if (m->dtype == type) continue;  // already of that type (a GGUF file's tensor): as stored
     const size_t bytes = row_bytes(type, m->cols) * m->rows;
     layout.slots.push_back({std::move(name), m, type, layout.bytes, bytes});
     layout.bytes += padded(bytes);

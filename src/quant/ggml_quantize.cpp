@@ -11,8 +11,8 @@
 #include "quant/block_fit.h"
 #include "quant/blocks.h"
 #include "quant/ggml_blocks.h"
+#include "quant/quantize.h"
 #include "simd/half.h"
-#include "simd/kernels.h"
 
 namespace loom::quant {
 namespace {
@@ -142,13 +142,12 @@ void quantize_matrix_ggml(const void* src, DType src_type, int rows, int cols, D
   const size_t in_row = row_bytes(src_type, cols), out_row = row_bytes(type, cols);
   if (threads <= 0) threads = omp_get_max_threads();
   threads = std::max(1, std::min(threads, rows));
-  const simd::Kernels::ToF32 to_f32 = simd::kernels().to_f32[static_cast<int>(src_type)];
 #pragma omp parallel num_threads(threads)
   {
     std::vector<float> x(static_cast<size_t>(cols));
 #pragma omp for schedule(dynamic, 16)
     for (int r = 0; r < rows; ++r) {
-      to_f32(static_cast<const char*>(src) + r * in_row, x.data(), static_cast<size_t>(cols));
+      row_to_f32(src_type, static_cast<const char*>(src) + r * in_row, x.data(), cols);
       quantize_row_ggml(type, x.data(), static_cast<char*>(dst) + r * out_row, cols);
     }
   }

@@ -21,9 +21,9 @@ namespace loom::quant {
 //    again on the grid d * scale.
 void quantize_row_ggml(DType type, const float* x, void* row, int n);
 
-// SRC, a [rows, cols] matrix of SRC_TYPE (F32, F16 or BF16), to DST in TYPE (one of the above;
-// row_bytes(type, cols) a row), its rows split across THREADS (0: all); the bytes do not depend
-// on THREADS.
+// SRC, a [rows, cols] matrix of SRC_TYPE (any type, as quant::row_to_f32), to DST in TYPE (one
+// of the above; row_bytes(type, cols) a row), its rows split across THREADS (0: all); the bytes
+// do not depend on THREADS.
 void quantize_matrix_ggml(const void* src, DType src_type, int rows, int cols, DType type,
                           void* dst, int threads);
 

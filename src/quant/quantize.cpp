@@ -10,7 +10,10 @@
 
 #include "loom/error.h"
 
+#include "quant/dtype_traits.h"
+#include "quant/ggml_dequant.h"
 #include "simd/half.h"
+#include "simd/kernels.h"
 #include "simd/quant_kernels.h"
 
 // Any change here that alters a quantized byte must bump kQuantizerVersion (quantize.h), so that
@@ -120,6 +123,20 @@ void quantize_row_fast(DType type, const float* x, void* row, int n) {
   simd::quant_kernels().quantize[simd::quant_slot(type)](x, DType::F32, row, n);
 }
 
+void row_to_f32(DType type, const void* row, float* out, int n) {
+  switch (traits(type).layout) {
+    case Layout::Plain:
+      simd::kernels().to_f32[static_cast<int>(type)](row, out, static_cast<size_t>(n));
+      return;
+    case Layout::LoomRows:
+      dequantize_row(type, row, out, n);
+      return;
+    case Layout::GgmlBlocks:
+      dequantize_row_ggml(type, row, out, n);
+      return;
+  }
+}
+
 void quantize_matrix(const void* src, DType src_type, int rows, int cols, DType type, void* dst,
                      int threads) {
   if (!fits_blocks(cols)) {  // loading never asks (quantize_weights keeps such matrices)
@@ -133,10 +150,24 @@ void quantize_matrix(const void* src, DType src_type, int rows, int cols, DType 
   const size_t in_row = row_bytes(src_type, cols), out_row = row_bytes(type, cols);
   if (threads <= 0) threads = omp_get_max_threads();
   threads = std::max(1, std::min(threads, rows));
+  if (src_type == DType::F32 || src_type == DType::F16 || src_type == DType::BF16) {
 #pragma omp parallel for num_threads(threads) schedule(static)
-  for (int r = 0; r < rows; ++r) {
-    quantize(static_cast<const char*>(src) + r * in_row, src_type,
-             static_cast<char*>(dst) + r * out_row, cols);
+    for (int r = 0; r < rows; ++r) {
+      quantize(static_cast<const char*>(src) + r * in_row, src_type,
+               static_cast<char*>(dst) + r * out_row, cols);
+    }
+    return;
+  }
+  // A quantized source (a GGUF file's tensors, loaded with --quantize): the quantizers read
+  // floats only, so each row goes through fp32 first.
+#pragma omp parallel num_threads(threads)
+  {
+    std::vector<float> x(static_cast<size_t>(cols));
+#pragma omp for schedule(static)
+    for (int r = 0; r < rows; ++r) {
+      row_to_f32(src_type, static_cast<const char*>(src) + r * in_row, x.data(), cols);
+      quantize(x.data(), DType::F32, static_cast<char*>(dst) + r * out_row, cols);
+    }
   }
 }
 

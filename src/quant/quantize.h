@@ -34,8 +34,13 @@ void quantize_row(DType type, const float* x, void* row, int n);
 void quantize_row_fast(DType type, const float* x, void* row, int n);
 void dequantize_row(DType type, const void* row, float* out, int n);
 
-// SRC, a [rows, cols] matrix of SRC_TYPE (F32, F16 or BF16), to DST in TYPE (row_bytes(type,
-// cols) a row), its rows split across THREADS (0: all). The result does not depend on THREADS.
+// The N weights of ROW, of any type loom holds and in the layout it holds it in memory
+// (quant/dtype_traits.h), as fp32.
+void row_to_f32(DType type, const void* row, float* out, int n);
+
+// SRC, a [rows, cols] matrix of SRC_TYPE (any type: a quantized one goes through fp32), to DST
+// in TYPE (row_bytes(type, cols) a row), its rows split across THREADS (0: all). The result does
+// not depend on THREADS.
 void quantize_matrix(const void* src, DType src_type, int rows, int cols, DType type, void* dst,
                      int threads);
 
