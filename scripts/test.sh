@@ -27,7 +27,9 @@ cmake --build build -j "$jobs"
 ctest --test-dir build --output-on-failure -j "$jobs"
 
 echo "== AddressSanitizer + UndefinedBehaviorSanitizer build and tests"
-cmake -S . -B build-asan -DCMAKE_BUILD_TYPE=RelWithDebInfo -DLOOM_SANITIZE=ON \
+# The sanitized build makes libloom.so the library (BUILD_SHARED_LIBS): the tools and examples
+# that use the public API run through the shared library, the plain build through libloom.a.
+cmake -S . -B build-asan -DCMAKE_BUILD_TYPE=RelWithDebInfo -DLOOM_SANITIZE=ON -DBUILD_SHARED_LIBS=ON \
   -DLOOM_SHARED_DIR="$shared" -DLOOM_TOKENIZER_CACHE="$tokenizers" -DLOOM_CLIENTS_CACHE="$clients"
 cmake --build build-asan -j "$jobs"
 ASAN_OPTIONS=detect_leaks=1 UBSAN_OPTIONS=print_stacktrace=1 \

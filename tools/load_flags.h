@@ -12,24 +12,13 @@
 
 namespace loom::tools {
 
-// --quantize: "" (nothing), "q8_0", "q4_0" or "q4_k" (every matrix), or one of llama-quantize's
-// mixes, "q4_k_s", "q4_k_m", "q5_k_s", "q5_k_m", "q6_k" (its per-tensor rules).
+// --quantize: loom::quantize_options's names, an error naming the flag.
 inline LoadOptions quantize_flag(std::string_view value) {
-  LoadOptions o;
-  if (value.empty()) return o;
-  const std::optional<DType> t = dtype_from_name(value);
-  if (t && is_quantized(*t) && !is_ggml_only(*t)) {
-    o.quantize = t;
-    return o;
+  try {
+    return quantize_options(value);
+  } catch (const Error& e) {
+    throw Error(std::string("--quantize: ") + e.what());
   }
-  const std::optional<GgufFileType> mix = gguf_file_type_from_name(value);
-  if (mix && *mix != GgufFileType::F32 && *mix != GgufFileType::F16 && *mix != GgufFileType::BF16) {
-    o.quantize_mix = mix;
-    return o;
-  }
-  throw Error("--quantize: '" + std::string(value) +
-              "' is not a quantized type (want q8_0, q4_0, q4_k, q4_k_s, q4_k_m, q5_k_s, "
-              "q5_k_m or q6_k)");
 }
 
 // --quant-cache: "auto", "off" or a file path, into O's quant_cache and quant_cache_path.

@@ -19,6 +19,7 @@
 #include "loom/model.h"
 #include "loom/threads.h"
 
+#pragma GCC visibility push(default)  // the public API: what libloom.so exports
 namespace loom {
 
 struct BatchOptions {
@@ -102,3 +103,4 @@ class BatchEngine {
 };
 
 }  // namespace loom
+#pragma GCC visibility pop

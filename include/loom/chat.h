@@ -15,6 +15,7 @@
 #include "loom/model.h"
 #include "loom/session.h"
 
+#pragma GCC visibility push(default)  // the public API: what libloom.so exports
 namespace loom {
 
 namespace jinja {
@@ -56,6 +57,9 @@ class ChatTemplate {
   // The template in FILE (--chat-template), with DIR's special tokens.
   static ChatTemplate from_file(const std::filesystem::path& file,
                                 const std::filesystem::path& dir);
+  // The special tokens DIR (a folder or a GGUF file) gives a template, {"bos_token": "<s>", ...},
+  // as load() and from_file() pass them to from_source().
+  static nlohmann::ordered_json special_tokens(const std::filesystem::path& dir);
   // SOURCE itself; ORIGIN names it in errors. SPECIAL_TOKENS: {"bos_token": "<s>", ...}.
   static ChatTemplate from_source(
       std::string_view source, std::string origin,
@@ -133,3 +137,4 @@ class Chat {
 };
 
 }  // namespace loom
+#pragma GCC visibility pop

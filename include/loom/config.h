@@ -7,6 +7,7 @@
 #include <string_view>
 #include <vector>
 
+#pragma GCC visibility push(default)  // the public API: what libloom.so exports
 namespace loom {
 
 // Element type of a weight tensor: as the checkpoint stores it (F32, F16, BF16), or as loading
@@ -124,3 +125,4 @@ struct ModelConfig {
 };
 
 }  // namespace loom
+#pragma GCC visibility pop

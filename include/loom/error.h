@@ -5,6 +5,7 @@
 #include <stdexcept>
 #include <string>
 
+#pragma GCC visibility push(default)  // the public API: what libloom.so exports
 namespace loom {
 
 class Error : public std::runtime_error {
@@ -13,3 +14,4 @@ class Error : public std::runtime_error {
 };
 
 }  // namespace loom
+#pragma GCC visibility pop

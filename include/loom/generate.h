@@ -13,6 +13,7 @@
 #include "loom/sampler.h"
 #include "loom/session.h"
 
+#pragma GCC visibility push(default)  // the public API: what libloom.so exports
 namespace loom {
 
 enum class StopReason { Eos, StopString, MaxTokens, ContextFull, Callback };
@@ -125,3 +126,4 @@ std::vector<GenerateResult> generate_samples(BatchEngine& engine, std::span<cons
                                              int n, const GenerateOptions& options);
 
 }  // namespace loom
+#pragma GCC visibility pop

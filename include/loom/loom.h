@@ -11,3 +11,4 @@
 #include "loom/session.h"
 #include "loom/threads.h"
 #include "loom/tokenizer.h"
+#include "loom/version.h"

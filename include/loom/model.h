@@ -13,6 +13,7 @@
 #include "loom/config.h"
 #include "loom/tokenizer.h"
 
+#pragma GCC visibility push(default)  // the public API: what libloom.so exports
 namespace loom {
 
 namespace detail {
@@ -133,6 +134,11 @@ class Model {
   std::shared_ptr<const detail::LoadedModel> impl_;
 };
 
+// LoadOptions that quantize to NAME: "" (nothing), "q8_0", "q4_0" or "q4_k" (every matrix), or
+// one of llama-quantize's mixes, "q4_k_s", "q4_k_m", "q5_k_s", "q5_k_m", "q6_k" (its per-tensor
+// rules). Any other name: an Error naming it.
+LoadOptions quantize_options(std::string_view name);
+
 // Writes MODEL as a GGUF file llama.cpp reads (the conversion llama.cpp's convert_hf_to_gguf.py
 // and llama-quantize do): its config as llama.cpp's metadata, its folder's tokenizer
 // (tokenizer.model or tokenizer.json) and chat template. Matrices quantized at load are written
@@ -147,3 +153,4 @@ std::vector<std::filesystem::path> write_gguf(const Model& model, const std::fil
                                               int threads = 0, uint64_t split_max_bytes = 0);
 
 }  // namespace loom
+#pragma GCC visibility pop

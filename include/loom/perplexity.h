@@ -8,6 +8,7 @@
 
 #include "loom/session.h"
 
+#pragma GCC visibility push(default)  // the public API: what libloom.so exports
 namespace loom {
 
 struct PerplexityChunk {
@@ -46,3 +47,4 @@ PerplexityResult perplexity_llama_cpp(Session& session, std::span<const int> ids
                                       const PerplexityCallback& on_chunk = {});
 
 }  // namespace loom
+#pragma GCC visibility pop

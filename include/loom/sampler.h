@@ -9,6 +9,7 @@
 #include <utility>
 #include <vector>
 
+#pragma GCC visibility push(default)  // the public API: what libloom.so exports
 namespace loom {
 
 // One step of a sampler chain.
@@ -84,3 +85,4 @@ struct TokenLogprob {
 float token_logprobs(std::span<const float> logits, int id, int n, std::vector<TokenLogprob>& top);
 
 }  // namespace loom
+#pragma GCC visibility pop

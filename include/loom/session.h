@@ -11,6 +11,7 @@
 #include "loom/model.h"
 #include "loom/threads.h"
 
+#pragma GCC visibility push(default)  // the public API: what libloom.so exports
 namespace loom {
 
 struct SessionOptions {
@@ -76,3 +77,4 @@ class Session {
 };
 
 }  // namespace loom
+#pragma GCC visibility pop

@@ -9,6 +9,7 @@
 #include <memory>
 #include <mutex>
 
+#pragma GCC visibility push(default)  // the public API: what libloom.so exports
 namespace loom {
 
 class ThreadTeam {
@@ -27,3 +28,4 @@ class ThreadTeam {
 };
 
 }  // namespace loom
+#pragma GCC visibility pop

@@ -10,6 +10,7 @@
 #include <string_view>
 #include <vector>
 
+#pragma GCC visibility push(default)  // the public API: what libloom.so exports
 namespace loom {
 
 namespace detail {
@@ -92,3 +93,4 @@ class TextStream {
 };
 
 }  // namespace loom
+#pragma GCC visibility pop

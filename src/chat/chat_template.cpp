@@ -198,6 +198,10 @@ ChatTemplate ChatTemplate::load(const fs::path& dir, std::string_view name) {
   return from_source(t.text, t.origin, special_tokens_of(dir));
 }
 
+nlohmann::ordered_json ChatTemplate::special_tokens(const fs::path& dir) {
+  return special_tokens_of(dir);
+}
+
 ChatTemplate ChatTemplate::from_file(const fs::path& file, const fs::path& dir) {
   return from_source(io::read_file(file), file.string(), special_tokens_of(dir));
 }

@@ -61,6 +61,34 @@ uint32_t QuantChoice::code() const {
   return mix ? 100 + static_cast<uint32_t>(*mix) : static_cast<uint32_t>(*type);
 }
 
+}  // namespace loom::model
+
+namespace loom {
+
+LoadOptions quantize_options(std::string_view name) {
+  LoadOptions o;
+  if (name.empty()) return o;
+  const std::optional<DType> t = dtype_from_name(name);
+  if (t && is_quantized(*t) && !is_ggml_only(*t)) {
+    o.quantize = t;
+    return o;
+  }
+  const std::optional<GgufFileType> mix = gguf_file_type_from_name(name);
+  if (mix && *mix != GgufFileType::F32 && *mix != GgufFileType::F16 && *mix != GgufFileType::BF16) {
+    o.quantize_mix = mix;
+    return o;
+  }
+  std::string why = "'";  // (built in steps: GCC 12 warns falsely of "'" + std::string)
+  why += name;
+  why +=
+      "' is not a quantized type (want q8_0, q4_0, q4_k, q4_k_s, q4_k_m, q5_k_s, q5_k_m or q6_k)";
+  throw Error(why);
+}
+
+}  // namespace loom
+
+namespace loom::model {
+
 std::optional<QuantChoice> quant_choice(const LoadOptions& options) {
   if (options.quantize && options.quantize_mix) {
     throw Error("LoadOptions: quantize and quantize_mix are exclusive (one type, or a mix)");
