@@ -101,6 +101,16 @@ class ModelTest(unittest.TestCase):
         del m, s
         gc.collect()
 
+    def test_every_handle_closes_at_the_end_of_a_with_block(self):
+        with loom.Model(STORIES) as m:
+            with m.session(ctx_size=16) as s, loom.Sampler(m) as p:
+                with m.chat_template("{{ 'x' }}") as t:
+                    self.assertEqual(t.apply([]), "x")
+                self.assertIsNone(t._h)
+            self.assertIsNone(s._h)
+            self.assertIsNone(p._h)
+        self.assertIsNone(m._h)
+
 
 if __name__ == "__main__":
     unittest.main(verbosity=2)

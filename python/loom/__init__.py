@@ -185,20 +185,14 @@ def _sampler_params(temperature=None, top_k=None, top_p=None, min_p=None, repeat
     return p
 
 
-class Model:
-    """A model loaded from a Hugging Face folder or a GGUF file."""
+class _Handle:
+    """Owns one C handle: freed by close(), by leaving a with-block, or when collected."""
 
-    def __init__(self, path, quantize=None, quant_cache=False):
-        o = _model_default_options()
-        o.quantize = quantize.encode() if quantize else None
-        o.quant_cache = 1 if quant_cache else 0
-        h = _p()
-        _check(_model_load(os.fsencode(path), ctypes.byref(o), ctypes.byref(h)))
-        self._h = h
+    _free = None  # the loom_*_free function of the subclass's handle
 
     def close(self):
         if getattr(self, "_h", None):
-            _model_free(self._h)
+            type(self)._free(self._h)
             self._h = None
 
     def __del__(self):
@@ -209,6 +203,20 @@ class Model:
 
     def __exit__(self, *exc):
         self.close()
+
+
+class Model(_Handle):
+    """A model loaded from a Hugging Face folder or a GGUF file."""
+
+    _free = _model_free
+
+    def __init__(self, path, quantize=None, quant_cache=False):
+        o = _model_default_options()
+        o.quantize = quantize.encode() if quantize else None
+        o.quant_cache = 1 if quant_cache else 0
+        h = _p()
+        _check(_model_load(os.fsencode(path), ctypes.byref(o), ctypes.byref(h)))
+        self._h = h
 
     @property
     def n_vocab(self):
@@ -256,8 +264,10 @@ class Model:
         return "".join(self.stream(prompt, max_tokens, **kwargs))
 
 
-class Session:
+class Session(_Handle):
     """One sequence's KV cache on a model."""
+
+    _free = _session_free
 
     def __init__(self, model, ctx_size=0, threads=0):
         o = _session_default_options()
@@ -265,14 +275,6 @@ class Session:
         h = _p()
         _check(_session_create(model._h, ctypes.byref(o), ctypes.byref(h)))
         self._h, self.model = h, model
-
-    def close(self):
-        if getattr(self, "_h", None):
-            _session_free(self._h)
-            self._h = None
-
-    def __del__(self):
-        self.close()
 
     @property
     def position(self):
@@ -339,22 +341,16 @@ class Session:
             yield pending.decode("utf-8", "replace")
 
 
-class Sampler:
+class Sampler(_Handle):
     """Picks tokens from logits: temperature, top_k, top_p, min_p, repeat_penalty, seed."""
+
+    _free = _sampler_free
 
     def __init__(self, model, **params):
         p = _sampler_params(**params)
         h = _p()
         _check(_sampler_create(model._h, ctypes.byref(p), ctypes.byref(h)))
         self._h, self.n_vocab = h, model.n_vocab
-
-    def close(self):
-        if getattr(self, "_h", None):
-            _sampler_free(self._h)
-            self._h = None
-
-    def __del__(self):
-        self.close()
 
     def sample(self, logits):
         arr = (ctypes.c_float * len(logits))(*logits)
@@ -363,9 +359,11 @@ class Sampler:
         return token.value
 
 
-class ChatTemplate:
+class ChatTemplate(_Handle):
     """The model's chat template (or SOURCE, a Jinja template), rendered as transformers'
     apply_chat_template renders it."""
+
+    _free = _chat_free
 
     def __init__(self, model, source=None):
         h = _p()
@@ -374,14 +372,6 @@ class ChatTemplate:
         else:
             _check(_chat_create(model._h, source.encode(), ctypes.byref(h)))
         self._h = h
-
-    def close(self):
-        if getattr(self, "_h", None):
-            _chat_free(self._h)
-            self._h = None
-
-    def __del__(self):
-        self.close()
 
     def apply(self, messages, add_generation_prompt=True):
         """MESSAGES: [{"role": ..., "content": ...}, ...] -> the prompt text."""

@@ -65,6 +65,16 @@ void need(const T* p, const char* what) {
   if (!p) throw Failure{LOOM_ERR_INVALID_ARGUMENT, std::string(what) + " is NULL"};
 }
 
+// FN's result, with a loom::Error it throws reported as STATUS rather than LOOM_ERR_RUNTIME.
+template <class Fn>
+auto or_status(loom_status status, Fn&& fn) {
+  try {
+    return fn();
+  } catch (const loom::Error& e) {
+    throw Failure{status, e.what()};
+  }
+}
+
 // TEXT into BUF (CAPACITY bytes with the NUL), its length in *N_OUT either way.
 loom_status copy_out(const std::string& text, char* buf, size_t capacity, size_t* n_out) {
   need(n_out, "n_out");
@@ -131,11 +141,7 @@ loom_status loom_model_load(const char* path, const loom_model_options* options,
     const loom_model_options o = options ? *options : loom_model_default_options();
     loom::LoadOptions load = loom::quantize_options(o.quantize ? o.quantize : "");
     if (o.quant_cache) load.quant_cache = loom::QuantCache::Auto;
-    try {
-      *out = new loom_model{loom::Model::load(path, load)};
-    } catch (const loom::Error& e) {
-      throw Failure{LOOM_ERR_LOAD, e.what()};
-    }
+    *out = or_status(LOOM_ERR_LOAD, [&] { return new loom_model{loom::Model::load(path, load)}; });
     return LOOM_OK;
   });
 }
@@ -204,11 +210,9 @@ loom_status loom_chat_template_from_model(const loom_model* model, loom_chat_tem
     need(out, "out");
     *out = nullptr;
     need(model, "model");
-    try {
-      *out = new loom_chat_template{loom::ChatTemplate::load(model->model.dir())};
-    } catch (const loom::Error& e) {
-      throw Failure{LOOM_ERR_LOAD, e.what()};
-    }
+    *out = or_status(LOOM_ERR_LOAD, [&] {
+      return new loom_chat_template{loom::ChatTemplate::load(model->model.dir())};
+    });
     return LOOM_OK;
   });
 }
@@ -220,12 +224,10 @@ loom_status loom_chat_template_create(const loom_model* model, const char* sourc
     *out = nullptr;
     need(model, "model");
     need(source, "source");
-    try {
-      *out = new loom_chat_template{loom::ChatTemplate::from_source(
+    *out = or_status(LOOM_ERR_LOAD, [&] {
+      return new loom_chat_template{loom::ChatTemplate::from_source(
           source, "the chat template", loom::ChatTemplate::special_tokens(model->model.dir()))};
-    } catch (const loom::Error& e) {
-      throw Failure{LOOM_ERR_LOAD, e.what()};
-    }
+    });
     return LOOM_OK;
   });
 }
@@ -339,11 +341,9 @@ loom_status loom_sampler_create(const loom_model* model, const loom_sampler_para
     need(model, "model");
     const loom_sampler_params p = params ? *params : loom_sampler_default_params();
     const int n_vocab = model->model.config().vocab_size;
-    try {
-      *out = new loom_sampler{loom::Sampler(sampler_params(p), n_vocab), n_vocab};
-    } catch (const loom::Error& e) {
-      throw Failure{LOOM_ERR_INVALID_ARGUMENT, e.what()};
-    }
+    *out = or_status(LOOM_ERR_INVALID_ARGUMENT, [&] {
+      return new loom_sampler{loom::Sampler(sampler_params(p), n_vocab), n_vocab};
+    });
     return LOOM_OK;
   });
 }

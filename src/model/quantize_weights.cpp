@@ -61,6 +61,13 @@ uint32_t QuantChoice::code() const {
   return mix ? 100 + static_cast<uint32_t>(*mix) : static_cast<uint32_t>(*type);
 }
 
+namespace {
+// A file type that is a float type, not a quantized mix: such a model loads as stored.
+bool is_float_file_type(GgufFileType t) {
+  return t == GgufFileType::F32 || t == GgufFileType::F16 || t == GgufFileType::BF16;
+}
+}  // namespace
+
 }  // namespace loom::model
 
 namespace loom {
@@ -74,7 +81,7 @@ LoadOptions quantize_options(std::string_view name) {
     return o;
   }
   const std::optional<GgufFileType> mix = gguf_file_type_from_name(name);
-  if (mix && *mix != GgufFileType::F32 && *mix != GgufFileType::F16 && *mix != GgufFileType::BF16) {
+  if (mix && !model::is_float_file_type(*mix)) {
     o.quantize_mix = mix;
     return o;
   }
@@ -99,7 +106,7 @@ std::optional<QuantChoice> quant_choice(const LoadOptions& options) {
   }
   if (options.quantize_mix) {
     const GgufFileType t = *options.quantize_mix;
-    if (t == GgufFileType::F32 || t == GgufFileType::F16 || t == GgufFileType::BF16) {
+    if (is_float_file_type(t)) {
       throw Error(std::string("cannot quantize weights to ") + gguf_file_type_name(t) +
                   " (a float type: load the model as stored)");
     }
