@@ -33,11 +33,16 @@ std::vector<const loom::simd::AttentionKernels*> kernel_sets() {
   std::vector<const loom::simd::AttentionKernels*> sets{&loom::simd::scalar_attention_kernels()};
   const loom::simd::CpuFeatures& f = loom::simd::cpu_features();
   if (f.avx2 && f.fma && f.f16c) sets.push_back(&loom::simd::avx2_attention_kernels());
+  if (loom::simd::isa_supported(loom::simd::Isa::Avx512)) {
+    sets.push_back(&loom::simd::avx512_attention_kernels());
+  }
   return sets;
 }
 
 const char* set_name(const loom::simd::AttentionKernels* k) {
-  return k == &loom::simd::scalar_attention_kernels() ? "scalar" : "avx2";
+  return k == &loom::simd::scalar_attention_kernels() ? "scalar"
+         : k == &loom::simd::avx2_attention_kernels() ? "avx2"
+                                                      : "avx512";
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -289,6 +294,8 @@ std::vector<Case> cases() {
     out.push_back({8, 4, 8, 6, 300, kv});
     out.push_back({6, 2, 16, 4, 255, kv});
     out.push_back({8, 2, 16, 1, 520, kv});
+    // A head_dim that is not a multiple of 64 (AVX-512's value tiles end in a narrower one).
+    out.push_back({8, 2, 96, 5, 250, kv});
   }
   return out;
 }

@@ -219,8 +219,8 @@ template <class T>
 void partial(const float* q, int group, int hd, const void* kp, const void* vp, int n, float scale,
              float* scores, float* o, float* m, float* l) {
   if (hd % 8 != 0) {
-    scalar_attention_kernels().partial[static_cast<int>(T::kType)](q, group, hd, kp, vp, n, scale,
-                                                                   scores, o, m, l);
+    scalar_attention_kernels().partial[static_cast<int>(T::kType)](q, 0, 1, group, hd, kp, vp, &n,
+                                                                   scale, scores, o, m, l);
     return;
   }
   const auto* k = static_cast<const typename T::Elem*>(kp);
@@ -290,7 +290,7 @@ void exp_array(const float* x, float* y, size_t n) {
 
 const AttentionKernels& avx2_attention_kernels() {
   static const AttentionKernels k = {
-      {partial<F32>, partial<F16>, partial<BF16>},
+      {query_by_query<partial<F32>>, query_by_query<partial<F16>>, query_by_query<partial<BF16>>},
       {store_f32, store_f16, store_bf16},
       exp_array,
   };

@@ -4,7 +4,8 @@ namespace loom::simd {
 
 const AttentionKernels& attention_kernels(Isa isa) {
   switch (isa) {
-    case Isa::Avx512:  // no AVX-512 set of its own yet: the AVX2 set runs
+    case Isa::Avx512:
+      return avx512_attention_kernels();
     case Isa::Avx2:
       return avx2_attention_kernels();
     case Isa::Scalar:

@@ -82,7 +82,7 @@ void exp_array(const float* x, float* y, size_t n) {
 
 const AttentionKernels& scalar_attention_kernels() {
   static const AttentionKernels k = {
-      {partial<F32>, partial<F16>, partial<BF16>},
+      {query_by_query<partial<F32>>, query_by_query<partial<F16>>, query_by_query<partial<BF16>>},
       {store<F32>, store<F16>, store<BF16>},
       exp_array,
   };
