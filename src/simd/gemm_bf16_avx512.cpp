@@ -38,7 +38,7 @@
 #include <cstdint>
 #include <cstring>
 
-#include "simd/avx2_loaders.h"
+#include "simd/avx512_transpose.h"
 #include "simd/half.h"
 #include "simd/kernels.h"
 
@@ -68,25 +68,25 @@ __mmask16 first_lanes(int n) {
 // the half pair past kc and the rows from nr on are zero. The panel is 64-byte aligned.
 void pack(const uint16_t* w, size_t ldw, int r0, int nr, int k0, int kc, Pair* panel) {
   const int pairs = (kc + 1) / 2, whole = kc / 2;
-  for (int j0 = 0; j0 < kPanel; j0 += 8) {
-    const int n = std::clamp(nr - j0, 0, 8);
+  for (int j0 = 0; j0 < kPanel; j0 += 16) {
+    const int n = std::clamp(nr - j0, 0, 16);
     int p = 0;
-    if (n == 8) {
-      // 8 rows x 8 pairs: a transpose of 32-bit elements.
-      for (; p + 8 <= whole; p += 8) {
-        __m256 v[8];
-        for (int j = 0; j < 8; ++j) {
+    if (n == 16) {
+      // 16 rows x 16 pairs (a cache line of each row): a transpose of 32-bit elements.
+      for (; p + 16 <= whole; p += 16) {
+        __m512 v[16];
+        for (int j = 0; j < 16; ++j) {
           const uint16_t* at = w + static_cast<size_t>(r0 + j0 + j) * ldw + k0 + 2 * p;
-          v[j] = _mm256_castsi256_ps(_mm256_loadu_si256(reinterpret_cast<const __m256i*>(at)));
+          v[j] = _mm512_castsi512_ps(_mm512_loadu_si512(at));
         }
-        transpose8(v);
-        for (int i = 0; i < 8; ++i) {
-          _mm256_store_ps(reinterpret_cast<float*>(panel + (p + i) * kPanel + j0), v[i]);
+        transpose16(v);
+        for (int i = 0; i < 16; ++i) {
+          _mm512_store_ps(reinterpret_cast<float*>(panel + (p + i) * kPanel + j0), v[i]);
         }
       }
     }
     for (; p < pairs; ++p) {
-      for (int j = 0; j < 8; ++j) {
+      for (int j = 0; j < 16; ++j) {
         Pair v = 0;
         if (j < n) {
           const uint16_t* row = w + static_cast<size_t>(r0 + j0 + j) * ldw + k0;
