@@ -8,6 +8,7 @@
 #include "model/loaded_model.h"
 #include "model/quantize_weights.h"
 #include "model/rope_freq.h"
+#include "model/weight_copy.h"
 #include "quant/blocks.h"
 
 namespace loom {
@@ -48,6 +49,11 @@ Model Model::load(const std::filesystem::path& dir, const LoadOptions& options) 
   if (quantize) {
     quantized = model::load_quantized(weights, store, dir, options, quantization);
   }
+  io::AnonymousMemory copied;
+  if (!options.map_weights) {
+    copied =
+        model::copy_mapped_matrices(weights, store, quantized.cache ? &*quantized.cache : nullptr);
+  }
   if (inv_freq.empty()) inv_freq = model::rope_inv_freq(config.rope, config.head_dim);
   Model model;
   model.impl_ = std::make_shared<const detail::LoadedModel>(
@@ -60,7 +66,8 @@ Model Model::load(const std::filesystem::path& dir, const LoadOptions& options) 
                           std::move(inv_freq),
                           std::move(quantized.quantized),
                           std::move(quantization),
-                          std::move(quantized.cache)});
+                          std::move(quantized.cache),
+                          std::move(copied)});
   return model;
 }
 
