@@ -25,7 +25,7 @@ struct Args {
   std::string synthetic, dtype = "bf16", quantize, kv_type = "f32";
   std::vector<std::string> npp{"128"}, ntg{"128"}, npl{"1,2,4,8"};
   int ctx = 0, batch = 2048, threads = 0;
-  bool shared_prompt = false, invariant = false, mmap = false;
+  bool shared_prompt = false, invariant = false;
   loom::tools::Bf16Flags bf16;
   std::string output = "md";
 };
@@ -99,10 +99,6 @@ int main(int argc, char** argv) {
                  "a random-weight model of a known shape instead (loom-bench --synthetic)")
       ->excludes(m);
   app.add_option("--dtype", a.dtype, "weights of a --synthetic model: f32, f16 or bf16");
-  app.add_flag(
-      "--mmap", a.mmap,
-      "keep the weights as views of the model file's mapping, as llama.cpp does (loads at once, "
-      "shares the page cache) instead of copying them onto huge pages at load (faster decode)");
   app.add_option("--quantize", a.quantize,
                  "quantize the products' weights at load: q8_0, q4_0, q4_k");
   app.add_option("-c,--ctx-size", a.ctx, "the KV pool's tokens (0: enough for the largest row)");
@@ -136,7 +132,6 @@ int main(int argc, char** argv) {
                            npl = ints("--npl", a.npl);
     const loom::DType kv = loom::tools::kv_type_flag(a.kv_type);
     loom::LoadOptions lo = loom::tools::quantize_flag(a.quantize);
-    lo.map_weights = a.mmap;
     std::string name;
     loom::Model model = [&] {
       if (!a.synthetic.empty()) {

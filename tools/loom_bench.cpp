@@ -52,7 +52,6 @@ struct Args {
   int batch_size = 0;
   std::string quantize;
   std::string quant_cache = "auto";
-  bool mmap = false;
   std::string output = "md";
   int bw_mib = 1024;
   bool no_bw = false;
@@ -377,7 +376,6 @@ int run(const Args& a) {
 
   loom::LoadOptions options = loom::tools::quantize_flag(a.quantize);
   loom::tools::set_quant_cache_flag(options, a.quant_cache);  // synthetic models ignore it
-  options.map_weights = a.mmap;
   std::vector<ModelSpec> specs;
   for (const std::string& d : a.models) {
     // Checked up front, so a typo fails before minutes of measuring other models.
@@ -467,10 +465,6 @@ int main(int argc, char** argv) {
       ->type_name("TYPE,...")
       ->capture_default_str()
       ->group("Models");
-  app.add_flag(
-      "--mmap", a.mmap,
-      "keep the weights as views of the model file's mapping, as llama.cpp does (loads at once, "
-      "shares the page cache) instead of copying them onto huge pages at load (faster decode)");
   app.add_option("--quantize", a.quantize,
                  "quantize every model's weights at load: q8_0 (8.5 bits a weight), q4_0 or q4_k "
                  "(4.5; q4_k: a scale and minimum a block)")

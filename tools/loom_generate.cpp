@@ -36,7 +36,6 @@ struct Args {
   int batch_size = 512;
   std::string quantize;
   std::string quant_cache = "auto";
-  bool mmap = false;
   std::string kv_type = "f32";
   loom::tools::Bf16Flags bf16;
   std::string tokenizer = "auto";
@@ -305,7 +304,6 @@ int run(const Args& a, const CLI::App& app) {
   const loom::DType kv = loom::tools::kv_type_flag(a.kv_type);
   loom::LoadOptions load = loom::tools::quantize_flag(a.quantize);
   loom::tools::set_quant_cache_flag(load, a.quant_cache);
-  load.map_weights = a.mmap;
   load.tokenizer.source = loom::tools::tokenizer_source(a.tokenizer);
   // The conversation and its template are read before the model, so that a mistake in them
   // costs no loading time.
@@ -451,10 +449,6 @@ int main(int argc, char** argv) {
   app.add_option("-b,--batch-size", a.batch_size, "prompt tokens per batch")
       ->capture_default_str()
       ->check(CLI::Range(1, INT32_MAX));
-  app.add_flag(
-      "--mmap", a.mmap,
-      "keep the weights as views of the model file's mapping, as llama.cpp does (loads at once, "
-      "shares the page cache) instead of copying them onto huge pages at load (faster decode)");
   app.add_option("--quantize", a.quantize,
                  "quantize the weights at load: q8_0 (8.5 bits a weight), q4_0 or q4_k "
                  "(4.5; q4_k: a scale and minimum a block)")

@@ -55,9 +55,7 @@ int main(int argc, char** argv) {
     const std::optional<loom::GgufFileType> t = loom::gguf_file_type_from_name(type);
     if (!t) throw loom::Error("type '" + type + "': want one of " + loom::gguf_file_type_names());
     const uint64_t split_bytes = split.empty() ? 0 : parse_size(split);
-    loom::LoadOptions load;
-    load.map_weights = true;  // each tensor is read once, to be written: no copy
-    const loom::Model model = loom::Model::load(in, load);
+    const loom::Model model = loom::Model::load(in);
     const auto files = loom::write_gguf(model, out, t, threads, split_bytes);
     const double s = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
     for (const auto& f : files) {

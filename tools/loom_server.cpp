@@ -53,7 +53,6 @@ struct Args {
   int queue = 64;
   std::string quantize;
   std::string quant_cache = "auto";
-  bool mmap = false;
   std::string kv_type = "f32";
   std::vector<std::string> api_keys;
   std::string api_key_file;
@@ -122,7 +121,6 @@ class Server {
   void load() {
     loom::LoadOptions load = loom::tools::quantize_flag(args_.quantize);
     loom::tools::set_quant_cache_flag(load, args_.quant_cache);
-    load.map_weights = args_.mmap;
     model_.emplace(loom::Model::load(args_.model, load));
     const int max_pos = model_->config().max_position_embeddings;
     ctx_ =
@@ -592,10 +590,6 @@ int main(int argc, char** argv) {
   app.add_option("--queue", a.queue, "requests waiting at most (more: 503)")
       ->check(CLI::Range(1, 4096))
       ->capture_default_str();
-  app.add_flag(
-      "--mmap", a.mmap,
-      "keep the weights as views of the model file's mapping, as llama.cpp does (loads at once, "
-      "shares the page cache) instead of copying them onto huge pages at load (faster decode)");
   app.add_option("--quantize", a.quantize, "quantize the weights at load: q8_0, q4_0 or q4_k");
   app.add_option("--quant-cache", a.quant_cache, "with --quantize: auto, off or a cache file");
   app.add_option("--kv-type", a.kv_type, "KV pool element type: f32, f16 or bf16")

@@ -74,19 +74,6 @@ struct LoadOptions {
   QuantCache quant_cache = QuantCache::Off;
   std::filesystem::path quant_cache_path;
 
-  // Where the matrices read from the file as stored (float types, and ggml's types loom reads in
-  // place) live. false (the default): copied at load, with all cores, into memory of the model's
-  // own on transparent huge pages (2 MiB) where the kernel allows them, the file's pages dropped
-  // as each is copied; a decode step streams every matrix, and on 4 KiB pages of a file mapping
-  // it pays a TLB miss and a restarted hardware prefetch every 4 KiB (docs/performance.md
-  // measures both). The copy costs load time (the kernel zeroes each new page) and resident
-  // memory of the process's own. true: they stay views of the file's mapping, llama.cpp's
-  // default: nothing is copied (a load from the page cache is immediate) and processes mapping
-  // the file share its pages. The token embedding, a lookup of rows, stays mapped either way
-  // unless it is also the output head. A copy larger than the memory the kernel reports
-  // available is not made: the matrices stay mapped.
-  bool map_weights = false;
-
   // Which tokenizer file to read: by default tokenizer.json when the folder has one (as
   // transformers does), else tokenizer.model.
   TokenizerOptions tokenizer;

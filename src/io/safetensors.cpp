@@ -124,7 +124,6 @@ void read_safetensors_header(const MappedFile& file,
                   std::to_string(data_size) + " bytes; truncated file?)");
     }
     t.data = data_start + (*off)[0];
-    t.mapped = true;
     t.nbytes = (*off)[1] - (*off)[0];
     // The byte count in 64 bits with overflow checked: [2^62, 4] of F32 must not wrap to 0.
     uint64_t nbytes = esize;

@@ -18,7 +18,6 @@ struct TensorInfo {
   const uint8_t* data = nullptr;
   size_t nbytes = 0;
   const std::filesystem::path* file = nullptr;  // the file holding it
-  bool mapped = false;  // DATA lies in the file's mapping (read in place), not in a copy
 };
 
 // Parses FILE's header and adds its tensors to OUT. Throws loom::Error naming the file on a

@@ -324,7 +324,6 @@ GgufCheckpoint read_gguf_checkpoint(const std::shared_ptr<const io::GgufFile>& f
     if (!p.bytes) {
       info.data = t.data;
       info.nbytes = t.nbytes;
-      info.mapped = true;
     } else {
       uint8_t* dst = copy->data() + p.offset;
       const int64_t cols = t.ne[0], rows = t.ne.size() == 2 ? t.ne[1] : 1;

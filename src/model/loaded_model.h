@@ -28,9 +28,6 @@ struct LoadedModel {
   // ...or the cache file they were mapped from (LoadOptions::quant_cache); the views point into
   // it, so it lives as long as the model.
   std::optional<io::MappedFile> quant_cache;
-  // The matrices that were read in place from a file mapping (the checkpoint's or the cache's),
-  // copied at load onto huge pages (model/weight_copy.h); empty with LoadOptions::map_weights.
-  io::AnonymousMemory copied;
 };
 
 // The insides of a Model, for the layers below the public API (Model befriends this class).

@@ -8,7 +8,6 @@
 #include "model/loaded_model.h"
 #include "model/quantize_weights.h"
 #include "model/rope_freq.h"
-#include "model/weight_copy.h"
 #include "quant/blocks.h"
 
 namespace loom {
@@ -49,11 +48,6 @@ Model Model::load(const std::filesystem::path& dir, const LoadOptions& options) 
   if (quantize) {
     quantized = model::load_quantized(weights, store, dir, options, quantization);
   }
-  io::AnonymousMemory copied;
-  if (!options.map_weights) {
-    copied =
-        model::copy_mapped_matrices(weights, store, quantized.cache ? &*quantized.cache : nullptr);
-  }
   if (inv_freq.empty()) inv_freq = model::rope_inv_freq(config.rope, config.head_dim);
   Model model;
   model.impl_ = std::make_shared<const detail::LoadedModel>(
@@ -66,8 +60,7 @@ Model Model::load(const std::filesystem::path& dir, const LoadOptions& options) 
                           std::move(inv_freq),
                           std::move(quantized.quantized),
                           std::move(quantization),
-                          std::move(quantized.cache),
-                          std::move(copied)});
+                          std::move(quantized.cache)});
   return model;
 }
 
