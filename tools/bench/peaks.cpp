@@ -89,11 +89,14 @@ __attribute__((target("avx2"))) float maddubs_ymm() {
   return static_cast<float>(_mm256_extract_epi16(s, 0));
 }
 
-// KERNEL on THREADS threads, best of three passes: GFLOP/s for FLOPS_PER_INSN a lane-instruction.
+// KERNEL on THREADS threads, best of kPasses passes: GFLOP/s for FLOPS_PER_INSN a
+// lane-instruction. Five passes: with three, a probe on a many-core machine could still read a
+// third low, its passes on cores still waking up (docs/performance.md, the Sapphire Rapids table).
+constexpr int kPasses = 5;
 double rate(float (*kernel)(), double flops_per_insn, int threads) {
   double best = 0;
   volatile float sink = 0;
-  for (int pass = 0; pass < 3; ++pass) {
+  for (int pass = 0; pass < kPasses; ++pass) {
     float sum = 0;
     const auto t0 = std::chrono::steady_clock::now();
 #pragma omp parallel num_threads(threads) reduction(+ : sum)

@@ -22,7 +22,7 @@ struct Peaks {
 };
 
 // Each of THREADS OpenMP threads runs twelve independent chains of the instruction (more than its
-// latency times its issue rate), best of three passes of ~20 ms each.
+// latency times its issue rate), best of five passes of ~20 ms each.
 Peaks probe_peaks(int threads);
 
 }  // namespace loom::bench
