@@ -23,6 +23,7 @@
 #include "bench/tokenize_bench.h"
 #include "bf16_flags.h"
 #include "cli_habits.h"
+#include "default_model.h"
 #include "load_flags.h"
 #include "loom/loom.h"
 #include "model/gguf_mix.h"
@@ -389,7 +390,7 @@ int run(const Args& a) {
       specs.push_back({.shape = s, .config = c, .dtype = t, .options = options});
     }
   }
-  if (specs.empty()) specs.push_back({.dir = LOOM_DEFAULT_MODEL, .options = options});
+  if (specs.empty()) specs.push_back({.dir = loom::tools::default_model(), .options = options});
 
   loom::bench::RunInfo info{
       .version = LOOM_VERSION,
@@ -453,7 +454,7 @@ int main(int argc, char** argv) {
   loom::tools::take_last_value(app);
   app.add_option("-m,--model", a.models, "model folder; repeatable")
       ->type_name("DIR")
-      ->default_str(LOOM_DEFAULT_MODEL)
+      ->default_str(loom::tools::default_model())
       ->group("Models");
   app.add_option("--synthetic", a.synthetic,
                  "random weights of a shape: tinyllama-1.1b, llama2-7b, llama3-8b, llama3.2-1b, "
@@ -534,7 +535,8 @@ int main(int argc, char** argv) {
         throw loom::Error("--tokenize times tokenizer folders, not --synthetic");
       return loom::bench::run_tokenize_bench(
           {.files = a.tokenize,
-           .dirs = a.models.empty() ? std::vector<std::string>{LOOM_DEFAULT_MODEL} : a.models,
+           .dirs =
+               a.models.empty() ? std::vector<std::string>{loom::tools::default_model()} : a.models,
            .repetitions = a.repetitions,
            .output = a.output});
     }

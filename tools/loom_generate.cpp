@@ -19,6 +19,7 @@
 #include "chat_flags.h"
 #include "cli_habits.h"
 #include "conversation.h"
+#include "default_model.h"
 #include "load_flags.h"
 #include "loom/chat.h"
 #include "loom/loom.h"
@@ -27,7 +28,7 @@
 namespace {
 
 struct Args {
-  std::string model = LOOM_DEFAULT_MODEL;
+  std::string model = loom::tools::default_model();
   std::string prompt;
   std::string prompt_ids;
   int max_tokens = 256;

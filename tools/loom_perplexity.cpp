@@ -11,6 +11,7 @@
 
 #include "bf16_flags.h"
 #include "cli_habits.h"
+#include "default_model.h"
 #include "load_flags.h"
 #include "loom/loom.h"
 #include "tokenizer_flag.h"
@@ -18,7 +19,7 @@
 namespace {
 
 struct Args {
-  std::string model = LOOM_DEFAULT_MODEL;
+  std::string model = loom::tools::default_model();
   std::string file;
   int ctx_size = 0;
   int threads = 0;

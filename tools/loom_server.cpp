@@ -29,6 +29,7 @@
 #include <vector>
 
 #include "cli_habits.h"
+#include "default_model.h"
 #include "load_flags.h"
 #include "loom/chat.h"
 #include "loom/loom.h"
@@ -44,7 +45,7 @@ using loom::server::ApiError;
 using loom::server::Endpoint;
 
 struct Args {
-  std::string model = LOOM_DEFAULT_MODEL;
+  std::string model = loom::tools::default_model();
   std::string host = "127.0.0.1";
   int port = 8080;
   int threads = 0;

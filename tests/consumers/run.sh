@@ -45,6 +45,18 @@ check_run() {  # NAME COMMAND...: runs it, expects the stories260K text
   echo "$name: ok"
 }
 
+echo "== the installed tools' default model, from a relocated prefix"
+# The tools run the installed stories260K when no model is named, found from their own path: a
+# copy of the prefix elsewhere runs its own copy (the source tree's path would break an
+# installation once the tree is gone).
+moved="$work/moved"
+cp -r "$prefix" "$moved"
+"$moved/bin/loom-generate" --help > "$work/help.txt" 2>&1
+grep -qF "$moved/share/loom/models/stories260K" "$work/help.txt" ||
+  { grep -- --model "$work/help.txt"; echo "loom-generate's default model is not the installed copy"; exit 1; }
+check_run installed_default_model env LD_LIBRARY_PATH="$moved/lib" "$moved/bin/loom-generate" \
+  -p "Once upon a time" -n 32 --temp 0
+
 echo "== find_package(loom)"
 cmake -S "$src/tests/consumers/find_package" -B "$work/fp" -DCMAKE_PREFIX_PATH="$prefix" \
   -DLOOM_EXAMPLES="$src/examples" -DCMAKE_BUILD_TYPE=Release > "$work/fp.log"
